@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+/**
+ * The `tether` command line. Each subcommand lives in its own module and
+ * registers itself here.
+ */
+import { Command } from 'commander';
+import { registerSimCommand } from './sim-command.js';
+
+const program = new Command('tether').description('Spark controller device service on a supervised actor runtime');
+registerSimCommand(program);
+await program.parseAsync(process.argv);

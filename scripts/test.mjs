@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// The README's test command ends here (after `npm run build`): make sure the
+// system packages the tests need are present, then run every compiled test
+// file with Node's own test runner.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** System packages the tests use for real (not mocked): command -> Debian package. */
+const systemPackages = { socat: 'socat' };
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+const missing = Object.entries(systemPackages).filter(([command]) => !has(command));
+if (missing.length > 0) {
+  const names = missing.map(([, pkg]) => pkg).join(' ');
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && has('apt-get')) {
+    console.log(`installing system packages the tests need: ${names}`);
+    execFileSync('sh', ['-c', `apt-get update -qq && apt-get install -y -qq ${names}`], { stdio: 'inherit' });
+  } else {
+    console.error(`tests need: ${names} (install with: sudo apt-get install -y ${names})`);
+    process.exit(1);
+  }
+}
+
+function findTests(dir) {
+  const found = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (name.endsWith('.test.js')) found.push(path);
+  }
+  return found.sort();
+}
+
+// Optional filter: `npm test -- supervisors` runs only matching files.
+const filters = process.argv.slice(2);
+const files = findTests('dist/test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--enable-source-maps', '--test', '--test-timeout=120000', '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);
