@@ -1,0 +1,79 @@
+/**
+ * What an actor is: a module whose default export is `defineActor(...)`.
+ *
+ *   export default defineActor(async (ctx: ActorContext<CounterConfig>) => {
+ *     let count = ctx.config.start;
+ *     return {
+ *       handlers: { add: (n: number) => (count += n) },
+ *       terminate: () => ctx.log.info('bye'),
+ *     };
+ *   });
+ *   export type CounterApi = ApiOf<typeof import('./counter.js').default>;
+ *
+ * `init` runs once per incarnation, in the actor's own worker; the state
+ * lives in its closure. Handlers run as their messages arrive: a synchronous
+ * handler runs to completion before the next message, an async one may
+ * interleave with others at its awaits (as any JavaScript does).
+ */
+import type { ActorRef, ApiShape } from './ref.js';
+import type { LogLevel } from './messages.js';
+
+export type ExitKind = 'normal' | 'shutdown';
+
+export interface ActorLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ActorContext<Config = unknown> {
+  /** The child id in the supervision tree; the same for every incarnation. */
+  readonly id: string;
+  /** Counts incarnations of this id, from 1. */
+  readonly incarnation: number;
+  /** The child spec's config, structured-cloned into the worker. */
+  readonly config: Config;
+  readonly log: ActorLogger;
+  /** A ref to another actor by id; it follows that actor across its restarts. */
+  ref<Api>(peerId: string): ActorRef<Api>;
+  /** The W3C traceparent of the message being handled ('' outside a handler or when none came). */
+  traceparent(): string;
+  /**
+   * Ends this incarnation with reason normal (the default) or shutdown, after
+   * running terminate. Neither is a failure: a transient child stays stopped,
+   * a permanent one is restarted.
+   */
+  exit(reason?: ExitKind): void;
+}
+
+export interface ActorInstance<Api extends ApiShape> {
+  readonly handlers: Api;
+  /** Runs on an orderly stop, within the child's shutdown timeout. */
+  terminate?(reason: ExitKind): void | Promise<void>;
+}
+
+export interface ActorDefinition<Api extends ApiShape, Config = unknown> {
+  readonly kind: 'tether.actor';
+  init(ctx: ActorContext<Config>): ActorInstance<Api> | Promise<ActorInstance<Api>>;
+}
+
+export function defineActor<Api extends ApiShape, Config = unknown>(
+  init: (ctx: ActorContext<Config>) => ActorInstance<Api> | Promise<ActorInstance<Api>>,
+): ActorDefinition<Api, Config> {
+  return { kind: 'tether.actor', init };
+}
+
+/** The API type of an actor definition, for `ActorRef<ApiOf<typeof actor>>`. */
+export type ApiOf<D> = D extends ActorDefinition<infer Api, infer _Config> ? Api : never;
+
+export function isActorDefinition(value: unknown): value is ActorDefinition<ApiShape> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === 'tether.actor' &&
+    typeof (value as { init?: unknown }).init === 'function'
+  );
+}
+
+export type { LogLevel };

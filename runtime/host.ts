@@ -1,0 +1,240 @@
+/**
+ * One incarnation of an actor, seen from the main thread: gives a loaded
+ * worker its identity, watches its heartbeat, stops it (gracefully, then by
+ * force), and works out why it ended. `exited` resolves exactly once, at
+ * the first sign of the end, so a restart need not wait for the thread's
+ * teardown; `slot.gone` says when the thread itself is gone.
+ */
+import { ActorInitError, deserializeError, serializeError } from './errors.js';
+import type { SerializedError } from './errors.js';
+import type { ExitReason } from './exit-reason.js';
+import type { Logger } from './logger.js';
+import type { HostToWorker, WorkerToHost } from './messages.js';
+import type { WorkerSlot } from './worker-slot.js';
+
+export interface HeartbeatOptions {
+  /** How often to ping (default 1000 ms). */
+  intervalMs: number;
+  /** How long an answer may take before the actor counts as hung (default 3000 ms). */
+  timeoutMs: number;
+}
+
+/** How a child is stopped: a graceful timeout in ms, then kill; kill at once; or wait as long as it takes. */
+export type Shutdown = number | 'brutal_kill' | 'infinity';
+
+export interface IncarnationSpec {
+  id: string;
+  incarnation: number;
+  config: unknown;
+  heartbeat: HeartbeatOptions | false;
+  startTimeoutMs: number;
+  traceparent: string;
+}
+
+export interface HostEvents {
+  /** The worker asked for a ref to a peer. */
+  onWantPeer(peerId: string): void;
+  onHeartbeat(rttMs: number): void;
+}
+
+export class ActorHost {
+  readonly id: string;
+  readonly incarnation: number;
+  readonly slot: WorkerSlot;
+  readonly exited: Promise<ExitReason>;
+  #resolveExit!: (reason: ExitReason) => void;
+  #reason: ExitReason | undefined;
+  readonly #spec: IncarnationSpec;
+  readonly #logger: Logger;
+  readonly #events: HostEvents;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #pingSeq = 0;
+  #pingSentAt = 0;
+  /** Set when we asked the worker to stop, so its answer means shutdown. */
+  #stopRequested = false;
+  #killTimer: NodeJS.Timeout | undefined;
+  /** The error event of an out-of-memory or an uncaught error our hooks did not catch. */
+  #workerError: SerializedError | undefined;
+
+  constructor(slot: WorkerSlot, spec: IncarnationSpec, logger: Logger, events: HostEvents) {
+    this.slot = slot;
+    this.id = spec.id;
+    this.incarnation = spec.incarnation;
+    this.#spec = spec;
+    this.#logger = logger;
+    this.#events = events;
+    slot.actorId = spec.id;
+    this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
+    slot.worker.on('message', this.#onMessage);
+    slot.worker.on('error', this.#onError);
+    void slot.gone.then((code) => this.#onThreadGone(code));
+  }
+
+  get running(): boolean {
+    return this.#reason === undefined;
+  }
+
+  /** Resolves once init has run in the worker; rejects with ActorInitError (and ends the worker) otherwise. */
+  async start(): Promise<void> {
+    const { id, startTimeoutMs } = this.#spec;
+    let startTimer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      startTimer = setTimeout(
+        () => reject(new ActorInitError(id, `no answer within ${startTimeoutMs} ms`)),
+        startTimeoutMs,
+      );
+    });
+    const readiness = new Promise<void>((resolve, reject) => {
+      const onMessage = (message: WorkerToHost): void => {
+        if (message.type === 'ready') resolve();
+        else if (message.type === 'init-failed')
+          reject(new ActorInitError(id, 'init threw', { cause: deserializeError(message.error) }));
+        else return;
+        this.slot.worker.off('message', onMessage);
+      };
+      this.slot.worker.on('message', onMessage);
+      void this.exited.then((reason) =>
+        reject(new ActorInitError(id, `exited during init: ${reason.kind}`, { cause: reason })),
+      );
+    });
+    try {
+      await Promise.race([this.slot.loaded, deadline]);
+      this.#startHeartbeat();
+      this.slot.post({
+        type: 'init',
+        id,
+        incarnation: this.incarnation,
+        config: this.#spec.config,
+        traceparent: this.#spec.traceparent,
+      });
+      await Promise.race([readiness, deadline]);
+    } catch (error) {
+      readiness.catch(() => undefined);
+      this.#finish({ kind: 'killed' });
+      await this.slot.terminate();
+      throw error instanceof ActorInitError ? error : new ActorInitError(id, 'could not load', { cause: error });
+    } finally {
+      clearTimeout(startTimer);
+    }
+  }
+
+  post(message: HostToWorker): void {
+    if (this.running) this.slot.post(message);
+  }
+
+  /**
+   * Stops the incarnation as its shutdown says. Resolves with the exit reason:
+   * shutdown when it stopped in time, killed when it had to be terminated,
+   * or whatever ended it first.
+   */
+  stop(shutdown: Shutdown): Promise<ExitReason> {
+    if (!this.running) return this.exited;
+    if (shutdown === 'brutal_kill') {
+      this.kill();
+      return this.exited;
+    }
+    if (!this.#stopRequested) {
+      this.#stopRequested = true;
+      this.slot.post({ type: 'stop', reason: 'shutdown' });
+      if (shutdown !== 'infinity') this.#killTimer = setTimeout(() => this.kill(), shutdown);
+    }
+    return this.exited;
+  }
+
+  /** Terminates the thread at once; the reason is killed (unless it had already ended). */
+  kill(): void {
+    this.#finish({ kind: 'killed' });
+  }
+
+  // ------------------------------------------------------------ messages
+
+  readonly #onMessage = (message: WorkerToHost): void => {
+    switch (message.type) {
+      case 'pong':
+        this.#onPong(message.seq);
+        return;
+      case 'stopped':
+        if (this.#stopRequested) this.#finish({ kind: 'shutdown' });
+        return;
+      case 'exit-self':
+        this.#finish({ kind: message.reason });
+        return;
+      case 'crash':
+        this.#finish({ kind: 'crash', error: message.error, origin: message.origin });
+        return;
+      case 'want-peer':
+        this.#events.onWantPeer(message.peerId);
+        return;
+      case 'log':
+        this.#log(message.level, message.msg, message.fields);
+        return;
+      default:
+        return;
+    }
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.#workerError = serializeError(error);
+    if ((error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      this.#finish({ kind: 'oom', error: this.#workerError });
+    }
+  };
+
+  #onThreadGone(code: number): void {
+    const error = this.#workerError ?? (this.slot.lastError && serializeError(this.slot.lastError));
+    if (error !== undefined) {
+      this.#finish({ kind: 'crash', error, origin: 'uncaughtException' });
+    } else {
+      this.#finish({ kind: 'process-exit', code });
+    }
+  }
+
+  #log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
+    this.#logger[level]({ ...fields, actor: this.id, incarnation: this.incarnation }, msg);
+  }
+
+  // ----------------------------------------------------------- heartbeat
+
+  #startHeartbeat(): void {
+    const heartbeat = this.#spec.heartbeat;
+    if (heartbeat === false || this.#heartbeatTimer !== undefined) return;
+    this.#heartbeatTimer = setTimeout(() => this.#ping(heartbeat), heartbeat.intervalMs);
+  }
+
+  #ping(heartbeat: HeartbeatOptions): void {
+    this.#heartbeatTimer = undefined;
+    if (!this.running) return;
+    this.#pingSeq += 1;
+    this.#pingSentAt = performance.now();
+    this.slot.post({ type: 'ping', seq: this.#pingSeq });
+    this.#deadlineTimer = setTimeout(() => {
+      this.#logger.warn({ actor: this.id, timeoutMs: heartbeat.timeoutMs }, 'actor missed its heartbeat');
+      this.#finish({ kind: 'hung', timeoutMs: heartbeat.timeoutMs });
+    }, heartbeat.timeoutMs);
+  }
+
+  #onPong(seq: number): void {
+    const heartbeat = this.#spec.heartbeat;
+    if (seq !== this.#pingSeq || heartbeat === false || !this.running) return;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#events.onHeartbeat(performance.now() - this.#pingSentAt);
+    this.#heartbeatTimer = setTimeout(() => this.#ping(heartbeat), heartbeat.intervalMs);
+  }
+
+  // ---------------------------------------------------------------- end
+
+  /** The first reason wins; the thread is ended if it still runs; every timer is released. */
+  #finish(reason: ExitReason): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    clearTimeout(this.#heartbeatTimer);
+    clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#killTimer);
+    this.#heartbeatTimer = this.#deadlineTimer = this.#killTimer = undefined;
+    this.slot.worker.off('message', this.#onMessage);
+    void this.slot.terminate();
+    this.#resolveExit(reason);
+  }
+}

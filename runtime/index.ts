@@ -1,0 +1,13 @@
+/** The actor runtime's public surface. */
+export { defineActor, isActorDefinition } from './actor.js';
+export type { ActorContext, ActorDefinition, ActorInstance, ActorLogger, ApiOf } from './actor.js';
+export type { ActorRef, ApiShape, CallOptions } from './ref.js';
+export { ActorSystem } from './system.js';
+export type { ActorSpec, SystemOptions } from './system.js';
+export type { HeartbeatOptions, Shutdown } from './host.js';
+export type { ExitReason, ExitKind } from './exit-reason.js';
+export { describeExit, isNormalExit } from './exit-reason.js';
+export { liveWorkerCount } from './worker-slot.js';
+export { createLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export * from './errors.js';

@@ -1,0 +1,12 @@
+/**
+ * The runtime logs through this narrow view of a pino logger, so callers can
+ * pass their own (a child with fields, a silent one in tests).
+ */
+import { pino } from 'pino';
+
+export type Logger = Pick<pino.Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+/** JSON lines on stdout, the default for a service under systemd or Docker. */
+export function createLogger(options: { level?: string; name?: string } = {}): pino.Logger {
+  return pino({ level: options.level ?? process.env['TETHER_LOG_LEVEL'] ?? 'info', name: options.name ?? 'tether' });
+}

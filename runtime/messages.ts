@@ -1,0 +1,61 @@
+/**
+ * Every message that crosses a thread boundary in the runtime, as
+ * discriminated unions. Types only: the whole protocol fits on a screen.
+ *
+ * Two kinds of channel:
+ *  - control: the host (main thread) and one actor's worker, over the
+ *    worker's parentPort. Life cycle, heartbeat, peer wiring, logs.
+ *  - call: a ref holder (main thread or another worker) and one incarnation
+ *    of an actor, over a MessagePort of their own. Calls, casts, replies.
+ *    Several call messages may travel as one array (batching).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from './errors.js';
+
+// ------------------------------------------------------------------ control
+
+export type HostToWorker =
+  | {
+      type: 'init';
+      id: string;
+      incarnation: number;
+      config: unknown;
+      traceparent: string;
+    }
+  | { type: 'ping'; seq: number }
+  | { type: 'stop'; reason: 'shutdown' }
+  /** A new ref holder wants to call this incarnation: serve calls on this port. */
+  | { type: 'accept'; port: MessagePort }
+  /** A peer this worker holds a ref to is up: call it on this port. */
+  | { type: 'peer-up'; peerId: string; port: MessagePort }
+  /** A peer this worker holds a ref to went down; `stopped` when it will not come back by itself. */
+  | { type: 'peer-down'; peerId: string; stopped: boolean; why: string };
+
+export type WorkerToHost =
+  /** The bootstrap and the actor module are loaded: the worker can take an identity (warm standby). */
+  | { type: 'loaded' }
+  | { type: 'load-failed'; error: SerializedError }
+  | { type: 'ready' }
+  | { type: 'init-failed'; error: SerializedError }
+  | { type: 'pong'; seq: number }
+  | { type: 'stopped' }
+  /** The actor asked to end itself with this reason. */
+  | { type: 'exit-self'; reason: 'normal' | 'shutdown' }
+  /** Sent from the uncaught-exception / unhandled-rejection hooks just before the worker exits. */
+  | { type: 'crash'; error: SerializedError; origin: 'uncaughtException' | 'unhandledRejection' }
+  /** The actor wants a ref to a peer: the host wires it up and keeps it wired across restarts. */
+  | { type: 'want-peer'; peerId: string }
+  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> };
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+// --------------------------------------------------------------------- call
+
+export type CallMessage =
+  | { t: 'call'; id: number; m: string; a: unknown[]; tp: string }
+  | { t: 'cast'; m: string; a: unknown[]; tp: string }
+  | { t: 'ok'; id: number; v: unknown }
+  | { t: 'err'; id: number; e: SerializedError };
+
+/** What one postMessage on a call port carries: one message, or a batch of them. */
+export type CallPacket = CallMessage | CallMessage[];

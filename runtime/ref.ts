@@ -1,0 +1,273 @@
+/**
+ * The caller's side of an actor: `ActorRef<Api>`. A ref addresses an actor
+ * id, not one incarnation, so it survives restarts. Whoever owns the ref
+ * (the host in the main thread, or the worker bootstrap for a peer ref)
+ * tells it when an incarnation comes up (`connect`) or goes (`disconnect`).
+ *
+ * States:
+ *  - connected: calls go out on the incarnation's port.
+ *  - waiting:   the actor is starting or restarting; calls wait in a
+ *               bounded stash and go to the next incarnation.
+ *  - stopped:   the actor is not running and nothing will restart it;
+ *               calls reject at once with ActorDownError.
+ *
+ * Every call settles: with the result, the handler's error, ActorDownError
+ * when its incarnation dies with the call in flight, CallTimeoutError at its
+ * deadline, or StashFullError when too many wait. Nothing stays pending.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { BatchingEndpoint } from './endpoint.js';
+import { ActorDownError, CallTimeoutError, StashFullError, deserializeError } from './errors.js';
+import type { CallMessage } from './messages.js';
+
+// -------------------------------------------------------------- public types
+
+/** The shape an actor's API has: named handlers. */
+export type ApiShape = { [method: string]: (...args: never[]) => unknown };
+
+export type MethodOf<Api> = Extract<keyof Api, string>;
+export type ArgsOf<F> = F extends (...args: infer A) => unknown ? A : never;
+export type ResultOf<F> = F extends (...args: never[]) => infer R ? Awaited<R> : never;
+
+export interface CallOptions {
+  /** Deadline for this call; the ref's default otherwise. */
+  timeoutMs?: number;
+  /** W3C traceparent to carry; the current context's otherwise. */
+  traceparent?: string;
+}
+
+export interface ActorRef<Api> {
+  readonly id: string;
+  /** Request/response: resolves with the handler's result. */
+  call<K extends MethodOf<Api>>(method: K, ...args: ArgsOf<Api[K]>): Promise<ResultOf<Api[K]>>;
+  /** `call` with a deadline or trace context of its own. */
+  callWith<K extends MethodOf<Api>>(
+    options: CallOptions,
+    method: K,
+    ...args: ArgsOf<Api[K]>
+  ): Promise<ResultOf<Api[K]>>;
+  /** Fire-and-forget. Waits in the stash like a call while the actor restarts; dropped when it is stopped. */
+  cast<K extends MethodOf<Api>>(method: K, ...args: ArgsOf<Api[K]>): void;
+}
+
+export interface RefOptions {
+  /** Calls that may wait while the actor restarts (default 1000). */
+  stashLimit?: number;
+  /** Default per-call deadline in ms (default 5000, as OTP's gen_server:call). */
+  callTimeoutMs?: number;
+  /** Where the trace context of the caller comes from when a call does not give one. */
+  currentTraceparent?: () => string;
+}
+
+export const REF_DEFAULTS = { stashLimit: 1000, callTimeoutMs: 5000 } as const;
+
+// ------------------------------------------------------------ implementation
+
+interface PendingCall {
+  readonly method: string;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface StashedMessage {
+  readonly message: CallMessage;
+  /** Undefined for a cast. */
+  readonly call: PendingCall | undefined;
+}
+
+interface Connection {
+  readonly endpoint: BatchingEndpoint;
+  readonly pending: Map<number, PendingCall>;
+}
+
+type RefState =
+  | { kind: 'connected'; connection: Connection }
+  | { kind: 'waiting' }
+  | { kind: 'stopped'; why: string };
+
+const noTrace = (): string => '';
+
+export class RefCore<Api> implements ActorRef<Api> {
+  readonly id: string;
+  readonly #stashLimit: number;
+  readonly #callTimeoutMs: number;
+  readonly #currentTraceparent: () => string;
+  #state: RefState = { kind: 'waiting' };
+  #stash: StashedMessage[] = [];
+  #nextCallId = 1;
+  #droppedCasts = 0;
+
+  constructor(id: string, options: RefOptions = {}) {
+    this.id = id;
+    this.#stashLimit = options.stashLimit ?? REF_DEFAULTS.stashLimit;
+    this.#callTimeoutMs = options.callTimeoutMs ?? REF_DEFAULTS.callTimeoutMs;
+    this.#currentTraceparent = options.currentTraceparent ?? noTrace;
+  }
+
+  get state(): RefState['kind'] {
+    return this.#state.kind;
+  }
+
+  /** Casts dropped because the actor was stopped or the stash was full. */
+  get droppedCasts(): number {
+    return this.#droppedCasts;
+  }
+
+  call<K extends MethodOf<Api>>(method: K, ...args: ArgsOf<Api[K]>): Promise<ResultOf<Api[K]>> {
+    return this.#call(method, args, undefined) as Promise<ResultOf<Api[K]>>;
+  }
+
+  callWith<K extends MethodOf<Api>>(
+    options: CallOptions,
+    method: K,
+    ...args: ArgsOf<Api[K]>
+  ): Promise<ResultOf<Api[K]>> {
+    return this.#call(method, args, options) as Promise<ResultOf<Api[K]>>;
+  }
+
+  cast<K extends MethodOf<Api>>(method: K, ...args: ArgsOf<Api[K]>): void {
+    const message: CallMessage = { t: 'cast', m: method, a: args, tp: this.#currentTraceparent() };
+    const state = this.#state;
+    if (state.kind === 'connected') {
+      state.connection.endpoint.send(message);
+    } else if (state.kind === 'waiting' && this.#stash.length < this.#stashLimit) {
+      this.#stash.push({ message, call: undefined });
+    } else {
+      this.#droppedCasts += 1;
+    }
+  }
+
+  #call(method: string, args: unknown[], options: CallOptions | undefined): Promise<unknown> {
+    const state = this.#state;
+    if (state.kind === 'stopped') {
+      return Promise.reject(new ActorDownError(this.id, state.why));
+    }
+    if (state.kind === 'waiting' && this.#stash.length >= this.#stashLimit) {
+      return Promise.reject(new StashFullError(this.id, this.#stashLimit));
+    }
+    const id = this.#takeCallId();
+    const message: CallMessage = {
+      t: 'call',
+      id,
+      m: method,
+      a: args,
+      tp: options?.traceparent ?? this.#currentTraceparent(),
+    };
+    const timeoutMs = options?.timeoutMs ?? this.#callTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const call: PendingCall = { method, resolve, reject, timer: undefined };
+      call.timer = setTimeout(() => this.#expire(id, call, timeoutMs), timeoutMs);
+      if (state.kind === 'connected') {
+        state.connection.pending.set(id, call);
+        state.connection.endpoint.send(message);
+      } else {
+        this.#stash.push({ message, call });
+      }
+    });
+  }
+
+  #takeCallId(): number {
+    const id = this.#nextCallId;
+    this.#nextCallId = id >= 0x7fffffff ? 1 : id + 1;
+    return id;
+  }
+
+  #expire(id: number, call: PendingCall, timeoutMs: number): void {
+    call.timer = undefined;
+    const state = this.#state;
+    if (state.kind === 'connected') state.connection.pending.delete(id);
+    const stashed = this.#stash.findIndex((entry) => entry.call === call);
+    if (stashed >= 0) this.#stash.splice(stashed, 1);
+    call.reject(new CallTimeoutError(this.id, call.method, timeoutMs));
+  }
+
+  /** A new incarnation is up: calls go to it, starting with those that waited. */
+  connect(port: MessagePort): void {
+    this.#closeConnection('restarted');
+    const connection: Connection = {
+      pending: new Map(),
+      endpoint: new BatchingEndpoint(
+        port,
+        (message) => this.#onReply(connection, message),
+        () => this.#onPortClosed(connection),
+        (message, error) => this.#onUndeliverable(connection, message, error),
+      ),
+    };
+    this.#state = { kind: 'connected', connection };
+    const stash = this.#stash;
+    this.#stash = [];
+    for (const { message, call } of stash) {
+      if (call !== undefined && message.t === 'call') connection.pending.set(message.id, call);
+      connection.endpoint.send(message);
+    }
+  }
+
+  /**
+   * The incarnation is gone. Calls in flight reject with ActorDownError.
+   * `stopped`: nothing will restart it, so waiting calls reject too and new
+   * ones reject at once; otherwise new calls wait for the next incarnation.
+   */
+  disconnect(stopped: boolean, why: string): void {
+    this.#closeConnection(why);
+    if (!stopped) {
+      if (this.#state.kind !== 'waiting') this.#state = { kind: 'waiting' };
+      return;
+    }
+    this.#state = { kind: 'stopped', why };
+    const stash = this.#stash;
+    this.#stash = [];
+    for (const { call } of stash) {
+      if (call === undefined) this.#droppedCasts += 1;
+      else settle(call, () => call.reject(new ActorDownError(this.id, why)));
+    }
+  }
+
+  #closeConnection(why: string): void {
+    const state = this.#state;
+    if (state.kind !== 'connected') return;
+    this.#state = { kind: 'waiting' };
+    state.connection.endpoint.close();
+    this.#failInFlight(state.connection, why);
+  }
+
+  #failInFlight(connection: Connection, why: string): void {
+    const pending = [...connection.pending.values()];
+    connection.pending.clear();
+    for (const call of pending) settle(call, () => call.reject(new ActorDownError(this.id, why)));
+  }
+
+  #onPortClosed(connection: Connection): void {
+    // The other side's worker died (or closed its port) before the host told us.
+    this.#failInFlight(connection, 'exited with the call in flight');
+    const state = this.#state;
+    if (state.kind === 'connected' && state.connection === connection) this.#state = { kind: 'waiting' };
+  }
+
+  #onReply(connection: Connection, message: CallMessage): void {
+    if (message.t !== 'ok' && message.t !== 'err') return;
+    const call = connection.pending.get(message.id);
+    // No pending call: a late reply to a call that already timed out.
+    if (call === undefined) return;
+    connection.pending.delete(message.id);
+    if (message.t === 'ok') settle(call, () => call.resolve(message.v));
+    else settle(call, () => call.reject(deserializeError(message.e)));
+  }
+
+  #onUndeliverable(connection: Connection, message: CallMessage, error: unknown): void {
+    if (message.t !== 'call') {
+      this.#droppedCasts += 1;
+      return;
+    }
+    const call = connection.pending.get(message.id);
+    if (call === undefined) return;
+    connection.pending.delete(message.id);
+    settle(call, () => call.reject(error));
+  }
+}
+
+function settle(call: PendingCall, how: () => void): void {
+  if (call.timer !== undefined) clearTimeout(call.timer);
+  call.timer = undefined;
+  how();
+}

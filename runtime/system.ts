@@ -1,0 +1,201 @@
+/**
+ * The main thread's view of every actor: spawns incarnations, and keeps each
+ * actor id's refs wired to whichever incarnation is current. Supervisors
+ * decide when to start and stop; the system does the plumbing.
+ *
+ * Wiring: for every ref holder of an id (a ref in the main thread, or a
+ * worker that asked for a peer ref) and every incarnation of that id, a
+ * MessageChannel of their own, so calls go straight from caller to callee
+ * without passing through the main thread.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import { RuntimeClosedError } from './errors.js';
+import type { ExitReason } from './exit-reason.js';
+import { describeExit } from './exit-reason.js';
+import { ActorHost } from './host.js';
+import type { HeartbeatOptions } from './host.js';
+import type { Logger } from './logger.js';
+import { createLogger } from './logger.js';
+import { REF_DEFAULTS, RefCore } from './ref.js';
+import type { ActorRef, ApiShape } from './ref.js';
+import { StandbyPool } from './standby.js';
+
+export interface SystemOptions {
+  logger?: Logger;
+  /** Keep a loaded standby worker per actor module for fast restarts (default true). */
+  warmStandby?: boolean;
+  /** Default call deadline for refs (default 5000 ms). */
+  callTimeoutMs?: number;
+  /** Calls that may wait for a restarting actor, per ref (default 1000). */
+  stashLimit?: number;
+  /** Trace context of the current main-thread code, for calls that do not give one. */
+  currentTraceparent?: () => string;
+}
+
+/** What it takes to run one actor. */
+export interface ActorSpec {
+  id: string;
+  /** URL (file:) of the module whose default export is `defineActor(...)`. */
+  module: string;
+  config?: unknown;
+  heartbeat: HeartbeatOptions | false;
+  resourceLimits?: ResourceLimits;
+  startTimeoutMs: number;
+}
+
+/** Something that holds a ref to an actor id and must follow its incarnations. */
+interface RefSink {
+  connect(port: MessagePort): void;
+  disconnect(stopped: boolean, why: string): void;
+}
+
+/** Everything about one actor id that outlives its incarnations. */
+interface Cell {
+  readonly id: string;
+  incarnations: number;
+  current: ActorHost | undefined;
+  /** Why the actor is not running and will not be restarted; undefined while it is or may be. */
+  stoppedWhy: string | undefined;
+  readonly sinks: Set<RefSink>;
+}
+
+export class ActorSystem {
+  readonly logger: Logger;
+  readonly #options: Required<Omit<SystemOptions, 'logger'>>;
+  readonly #standby: StandbyPool;
+  readonly #cells = new Map<string, Cell>();
+  readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
+  readonly #hosts = new Set<ActorHost>();
+  #closed = false;
+
+  constructor(options: SystemOptions = {}) {
+    this.logger = options.logger ?? createLogger();
+    this.#options = {
+      warmStandby: options.warmStandby ?? true,
+      callTimeoutMs: options.callTimeoutMs ?? REF_DEFAULTS.callTimeoutMs,
+      stashLimit: options.stashLimit ?? REF_DEFAULTS.stashLimit,
+      currentTraceparent: options.currentTraceparent ?? ((): string => ''),
+    };
+    this.#standby = new StandbyPool(this.#options.warmStandby);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A ref to an actor id, valid across its restarts. One per id in the main thread. */
+  ref<Api>(id: string): ActorRef<Api> {
+    let ref = this.#mainRefs.get(id);
+    if (ref === undefined) {
+      ref = new RefCore<ApiShape>(id, {
+        callTimeoutMs: this.#options.callTimeoutMs,
+        stashLimit: this.#options.stashLimit,
+        currentTraceparent: this.#options.currentTraceparent,
+      });
+      this.#mainRefs.set(id, ref);
+      this.#addSink(this.#cell(id), ref);
+    }
+    return ref as unknown as ActorRef<Api>;
+  }
+
+  /**
+   * Starts a new incarnation of an actor and resolves once its init has run.
+   * Its refs are connected before this resolves.
+   */
+  async spawn(spec: ActorSpec, traceparent = ''): Promise<ActorHost> {
+    if (this.#closed) throw new RuntimeClosedError();
+    const cell = this.#cell(spec.id);
+    cell.stoppedWhy = undefined;
+    cell.incarnations += 1;
+    const slot = this.#standby.take({
+      module: spec.module,
+      resourceLimits: spec.resourceLimits,
+      callTimeoutMs: this.#options.callTimeoutMs,
+      stashLimit: this.#options.stashLimit,
+      logger: this.logger,
+    });
+    const heldPeers: Array<{ cell: Cell; sink: RefSink }> = [];
+    const host: ActorHost = new ActorHost(
+      slot,
+      {
+        id: spec.id,
+        incarnation: cell.incarnations,
+        config: spec.config,
+        heartbeat: spec.heartbeat,
+        startTimeoutMs: spec.startTimeoutMs,
+        traceparent,
+      },
+      this.logger,
+      {
+        onWantPeer: (peerId) => {
+          const peerCell = this.#cell(peerId);
+          const sink: RefSink = {
+            connect: (port) => host.post({ type: 'peer-up', peerId, port }),
+            disconnect: (stopped, why) => host.post({ type: 'peer-down', peerId, stopped, why }),
+          };
+          heldPeers.push({ cell: peerCell, sink });
+          this.#addSink(peerCell, sink);
+        },
+        onHeartbeat: () => undefined,
+      },
+    );
+    this.#hosts.add(host);
+    void host.exited.then((reason) => {
+      for (const { cell: peerCell, sink } of heldPeers) peerCell.sinks.delete(sink);
+      if (cell.current === host) {
+        cell.current = undefined;
+        // Until the supervisor decides, callers wait for a next incarnation.
+        for (const sink of cell.sinks) sink.disconnect(false, describeExit(reason));
+      }
+      void host.slot.gone.then(() => this.#hosts.delete(host));
+    });
+    await host.start();
+    cell.current = host;
+    for (const sink of cell.sinks) this.#wire(host, sink);
+    return host;
+  }
+
+  /** The supervisor will not restart this actor (for now): its callers get ActorDownError at once. */
+  markStopped(id: string, reason: ExitReason | string): void {
+    const cell = this.#cells.get(id);
+    if (cell === undefined || cell.current !== undefined) return;
+    cell.stoppedWhy = typeof reason === 'string' ? reason : `stopped after ${describeExit(reason)}`;
+    for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
+  }
+
+  /** Stops taking spawns, marks every actor stopped, ends standbys and waits until every thread is gone. */
+  async shutdown(): Promise<void> {
+    this.#closed = true;
+    for (const cell of this.#cells.values()) {
+      cell.current?.kill();
+      cell.current = undefined;
+      cell.stoppedWhy = 'the runtime shut down';
+      for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
+    }
+    await this.#standby.close();
+    await Promise.all([...this.#hosts].map((host) => host.slot.terminate()));
+  }
+
+  #cell(id: string): Cell {
+    let cell = this.#cells.get(id);
+    if (cell === undefined) {
+      cell = { id, incarnations: 0, current: undefined, stoppedWhy: undefined, sinks: new Set() };
+      this.#cells.set(id, cell);
+    }
+    return cell;
+  }
+
+  #addSink(cell: Cell, sink: RefSink): void {
+    cell.sinks.add(sink);
+    if (cell.current !== undefined) this.#wire(cell.current, sink);
+    else if (cell.stoppedWhy !== undefined) sink.disconnect(true, cell.stoppedWhy);
+  }
+
+  /** A channel of their own between one ref holder and one incarnation. */
+  #wire(host: ActorHost, sink: RefSink): void {
+    const { port1, port2 } = new MessageChannel();
+    host.post({ type: 'accept', port: port2 });
+    sink.connect(port1);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Entry point of every actor worker. It loads the actor module at once and
+ * says `loaded`, then waits for an identity (`init`): that is what makes a
+ * warm standby possible, since a restart only has to send the identity and
+ * run init. It also answers heartbeats on its own, outside the actor's
+ * handlers, so only a blocked event loop misses them.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ActorContext, ActorInstance, ActorLogger, ExitKind } from '../actor.js';
+import { isActorDefinition } from '../actor.js';
+import { TetherError, serializeError } from '../errors.js';
+import type { HostToWorker, LogLevel, WorkerToHost } from '../messages.js';
+import type { ActorRef, ApiShape } from '../ref.js';
+import { RefCore } from '../ref.js';
+import { CallServer } from './server.js';
+
+export interface BootstrapData {
+  /** URL of the actor module. */
+  module: string;
+  /** Default deadline for calls this actor makes. */
+  callTimeoutMs: number;
+  stashLimit: number;
+}
+
+if (parentPort === null) throw new Error('the actor bootstrap runs only inside a worker thread');
+const control = parentPort;
+const data = workerData as BootstrapData;
+
+function post(message: WorkerToHost): void {
+  control.postMessage(message);
+}
+
+// A crash is told to the host before the thread goes, with the error intact
+// (code, cause and stack), which the Worker 'error' event would not keep.
+let crashing = false;
+function crash(origin: 'uncaughtException' | 'unhandledRejection', error: unknown): void {
+  if (crashing) return;
+  crashing = true;
+  post({ type: 'crash', error: serializeError(error), origin });
+  process.exit(1);
+}
+process.on('uncaughtException', (error) => crash('uncaughtException', error));
+process.on('unhandledRejection', (reason) => crash('unhandledRejection', reason));
+
+const traceStore = new AsyncLocalStorage<string>();
+const peers = new Map<string, RefCore<ApiShape>>();
+let instance: ActorInstance<ApiShape> | undefined;
+let server: CallServer | undefined;
+let ending = false;
+
+let definition: unknown;
+try {
+  const loaded = (await import(data.module)) as { default?: unknown };
+  definition = loaded.default;
+  if (!isActorDefinition(definition)) {
+    throw new TetherError(
+      'TETHER_NOT_AN_ACTOR',
+      `module ${data.module} does not export default defineActor(...)`,
+    );
+  }
+  post({ type: 'loaded' });
+} catch (error) {
+  post({ type: 'load-failed', error: serializeError(error) });
+}
+
+control.on('message', (message: HostToWorker) => {
+  switch (message.type) {
+    case 'ping':
+      post({ type: 'pong', seq: message.seq });
+      return;
+    case 'init':
+      void init(message.id, message.incarnation, message.config);
+      return;
+    case 'accept':
+      server?.accept(message.port);
+      return;
+    case 'peer-up':
+      peerRef(message.peerId).connect(message.port);
+      return;
+    case 'peer-down':
+      peers.get(message.peerId)?.disconnect(message.stopped, message.why);
+      return;
+    case 'stop':
+      void end('shutdown');
+      return;
+  }
+});
+
+async function init(id: string, incarnation: number, config: unknown): Promise<void> {
+  if (!isActorDefinition(definition)) return;
+  const ctx: ActorContext = {
+    id,
+    incarnation,
+    config,
+    log: makeLogger(),
+    ref: <Api>(peerId: string): ActorRef<Api> => peerRef(peerId) as unknown as ActorRef<Api>,
+    traceparent: () => traceStore.getStore() ?? '',
+    exit: (reason: ExitKind = 'normal') => void end(reason, true),
+  };
+  try {
+    instance = await definition.init(ctx);
+    if (typeof instance !== 'object' || instance === null || typeof instance.handlers !== 'object') {
+      throw new TetherError('TETHER_NOT_AN_ACTOR', `init of ${id} did not return { handlers }`);
+    }
+  } catch (error) {
+    post({ type: 'init-failed', error: serializeError(error) });
+    return;
+  }
+  server = new CallServer(id, instance.handlers, traceStore, (method, error) =>
+    post({
+      type: 'log',
+      level: 'error',
+      msg: `cast ${method} failed`,
+      fields: { err: serializeError(error) },
+    }),
+  );
+  post({ type: 'ready' });
+}
+
+/** Orderly end: run terminate, close every port, then tell the host, which ends the thread. */
+async function end(reason: ExitKind, byItself = false): Promise<void> {
+  if (ending) return;
+  ending = true;
+  try {
+    await instance?.terminate?.(reason);
+  } catch (error) {
+    post({ type: 'log', level: 'error', msg: 'terminate failed', fields: { err: serializeError(error) } });
+  }
+  server?.closeAll();
+  for (const ref of peers.values()) ref.disconnect(true, 'the calling actor stopped');
+  post(byItself ? { type: 'exit-self', reason } : { type: 'stopped' });
+}
+
+function peerRef(peerId: string): RefCore<ApiShape> {
+  let ref = peers.get(peerId);
+  if (ref === undefined) {
+    ref = new RefCore<ApiShape>(peerId, {
+      callTimeoutMs: data.callTimeoutMs,
+      stashLimit: data.stashLimit,
+      currentTraceparent: () => traceStore.getStore() ?? '',
+    });
+    peers.set(peerId, ref);
+    post({ type: 'want-peer', peerId });
+  }
+  return ref;
+}
+
+function makeLogger(): ActorLogger {
+  const log =
+    (level: LogLevel) =>
+    (msg: string, fields: Record<string, unknown> = {}): void => {
+      try {
+        post({ type: 'log', level, msg, fields });
+      } catch {
+        // Fields that cannot be cloned still leave a trace of the message.
+        post({ type: 'log', level, msg, fields: { fields: String(fields) } });
+      }
+    };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}

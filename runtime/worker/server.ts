@@ -1,0 +1,114 @@
+/**
+ * The actor's side of calls: serves every port a ref holder was given,
+ * runs the named handler, and replies. A handler's error goes back to the
+ * caller (code, stack and cause kept); it does not crash the actor.
+ */
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { MessagePort } from 'node:worker_threads';
+import { BatchingEndpoint } from '../endpoint.js';
+import { TetherError, UnknownMethodError, serializeError } from '../errors.js';
+import type { CallMessage } from '../messages.js';
+import type { ApiShape } from '../ref.js';
+
+type AnyHandler = (...args: unknown[]) => unknown;
+
+export class CallServer {
+  readonly #actorId: string;
+  readonly #handlers: ApiShape;
+  readonly #traceStore: AsyncLocalStorage<string>;
+  readonly #onCastError: (method: string, error: unknown) => void;
+  readonly #endpoints = new Set<BatchingEndpoint>();
+
+  constructor(
+    actorId: string,
+    handlers: ApiShape,
+    traceStore: AsyncLocalStorage<string>,
+    onCastError: (method: string, error: unknown) => void,
+  ) {
+    this.#actorId = actorId;
+    this.#handlers = handlers;
+    this.#traceStore = traceStore;
+    this.#onCastError = onCastError;
+  }
+
+  accept(port: MessagePort): void {
+    const endpoint: BatchingEndpoint = new BatchingEndpoint(
+      port,
+      (message) => this.#onMessage(endpoint, message),
+      () => this.#endpoints.delete(endpoint),
+      (message, error) => {
+        // The handler returned something that cannot cross a thread (a function, say).
+        if (message.t === 'ok') {
+          const why = new TetherError('TETHER_REPLY_NOT_CLONEABLE', 'the handler result cannot be cloned', {
+            cause: error,
+          });
+          endpoint.send({ t: 'err', id: message.id, e: serializeError(why) });
+        }
+      },
+    );
+    this.#endpoints.add(endpoint);
+  }
+
+  closeAll(): void {
+    for (const endpoint of this.#endpoints) endpoint.close();
+    this.#endpoints.clear();
+  }
+
+  #onMessage(endpoint: BatchingEndpoint, message: CallMessage): void {
+    if (message.t === 'call') this.#serveCall(endpoint, message.id, message.m, message.a, message.tp);
+    else if (message.t === 'cast') this.#serveCast(message.m, message.a, message.tp);
+  }
+
+  #lookup(method: string): AnyHandler | undefined {
+    if (!Object.hasOwn(this.#handlers, method)) return undefined;
+    const handler = this.#handlers[method];
+    return typeof handler === 'function' ? (handler as AnyHandler) : undefined;
+  }
+
+  #invoke(handler: AnyHandler, args: unknown[], traceparent: string): unknown {
+    return traceparent === '' ? handler(...args) : this.#traceStore.run(traceparent, handler, ...args);
+  }
+
+  #serveCall(endpoint: BatchingEndpoint, id: number, method: string, args: unknown[], tp: string): void {
+    const handler = this.#lookup(method);
+    if (handler === undefined) {
+      endpoint.send({ t: 'err', id, e: serializeError(new UnknownMethodError(this.#actorId, method)) });
+      return;
+    }
+    let result: unknown;
+    try {
+      result = this.#invoke(handler, args, tp);
+    } catch (error) {
+      endpoint.send({ t: 'err', id, e: serializeError(error) });
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => endpoint.send({ t: 'ok', id, v: value }),
+        (error: unknown) => endpoint.send({ t: 'err', id, e: serializeError(error) }),
+      );
+    } else {
+      endpoint.send({ t: 'ok', id, v: result });
+    }
+  }
+
+  #serveCast(method: string, args: unknown[], tp: string): void {
+    const handler = this.#lookup(method);
+    if (handler === undefined) {
+      this.#onCastError(method, new UnknownMethodError(this.#actorId, method));
+      return;
+    }
+    try {
+      const result = this.#invoke(handler, args, tp);
+      if (isThenable(result)) result.then(undefined, (error: unknown) => this.#onCastError(method, error));
+    } catch (error) {
+      this.#onCastError(method, error);
+    }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
+}

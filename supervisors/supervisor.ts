@@ -1,0 +1,570 @@
+/**
+ * A supervisor, to the letter of Erlang/OTP's `supervisor` where it applies.
+ * It runs in the main thread; its workers run in their own threads.
+ *
+ * Like an OTP supervisor process, it handles one thing at a time: child
+ * exits, API requests and delayed restarts all go through one queue, so no
+ * two of them ever interleave. Retries and backoff waits are scheduled as
+ * new entries of that queue (OTP's try_again message), never as a wait that
+ * holds it, so the API stays answerable during a restart loop.
+ *
+ * Sections: public API, message handling, restart logic, reporting.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  ChildNotFoundError,
+  ChildRestartingError,
+  ChildRunningError,
+  AlreadyPresentError,
+  FailedToStartChildError,
+  SupervisorStoppedError,
+  serializeError,
+} from '../runtime/errors.js';
+import type { ExitReason } from '../runtime/exit-reason.js';
+import { isNormalExit } from '../runtime/exit-reason.js';
+import type { Shutdown } from '../runtime/host.js';
+import type { ActorSystem } from '../runtime/system.js';
+import { backoffDelay } from './backoff.js';
+import { SupervisionEvents } from './events.js';
+import type { SupervisionEvent } from './events.js';
+import { addRestart } from './intensity.js';
+import { checkUniqueIds, normalizeChildSpec, normalizeFlags } from './spec.js';
+import type { ChildKind, ChildSpec, NormalizedChildSpec, NormalizedFlags, RestartType, SupervisorFlags } from './spec.js';
+
+/** What a supervisor holds of a running child, whether a worker or a supervisor. */
+interface RunningChild {
+  readonly exited: Promise<ExitReason>;
+  readonly incarnation: number;
+  stop(shutdown: Shutdown): Promise<ExitReason>;
+  kill(): void;
+}
+
+export type ChildStatus = 'running' | 'stopped' | 'restarting';
+
+export interface ChildInfo {
+  id: string;
+  kind: ChildKind;
+  restart: RestartType;
+  status: ChildStatus;
+  /** Incarnations started so far (0 before the first start). */
+  incarnation: number;
+  /** Restarts of this child (as the failing one or as part of a group). */
+  restarts: number;
+  lastExit: { reason: ExitReason; at: number } | undefined;
+  /** For a child supervisor, its own children. */
+  children?: ChildInfo[];
+}
+
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
+}
+
+export interface SupervisorOptions {
+  /** The bus every event of the tree goes to; a root makes its own when none is given. */
+  events?: SupervisionEvents;
+  /** Monotonic clock in ms (tests may pass their own). */
+  now?: () => number;
+  /** 0..1, for backoff jitter. */
+  random?: () => number;
+}
+
+interface ChildRecord {
+  readonly spec: NormalizedChildSpec;
+  handle: RunningChild | undefined;
+  status: ChildStatus;
+  incarnation: number;
+  restarts: number;
+  lastExit: { reason: ExitReason; at: number } | undefined;
+  /** A child supervisor object while it runs, for whichChildren. */
+  supervisor: Supervisor | undefined;
+}
+
+type SupervisorState = 'idle' | 'running' | 'stopping' | 'stopped';
+
+export class Supervisor implements RunningChild {
+  readonly id: string;
+  readonly events: SupervisionEvents;
+  readonly exited: Promise<ExitReason>;
+  readonly #system: ActorSystem;
+  readonly #flags: NormalizedFlags;
+  readonly #initialSpecs: readonly NormalizedChildSpec[];
+  readonly #now: () => number;
+  readonly #random: () => number;
+  #records: ChildRecord[] = [];
+  #state: SupervisorState = 'idle';
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Restart times within the period, newest first (monotonic ms). */
+  #restarts: readonly number[] = [];
+  /** Consecutive restarts since the last quiet period, for backoff. */
+  #backoffAttempt = 0;
+  #lastRestartAt = -Infinity;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #resolveExited!: (reason: ExitReason) => void;
+  incarnation = 1;
+
+  constructor(
+    system: ActorSystem,
+    spec: { id: string; flags?: SupervisorFlags; children: ChildSpec[] },
+    options: SupervisorOptions = {},
+  ) {
+    this.#system = system;
+    this.id = spec.id;
+    this.#flags = normalizeFlags(spec.flags);
+    this.#initialSpecs = spec.children.map(normalizeChildSpec);
+    checkUniqueIds(this.#initialSpecs);
+    this.events = options.events ?? new SupervisionEvents();
+    this.#now = options.now ?? (() => performance.now());
+    this.#random = options.random ?? Math.random;
+    this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+  }
+
+  // -------------------------------------------------------------- public API
+
+  /**
+   * Starts the children in order. Resolves once every child's init has; if
+   * one fails, those already started stop in reverse order and this rejects
+   * with FailedToStartChildError naming the child and the cause.
+   */
+  start(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#state !== 'idle') throw new SupervisorStoppedError(this.id);
+      this.#state = 'running';
+      this.#records = this.#initialSpecs.map(newRecord);
+      for (const record of this.#records) {
+        try {
+          await this.#startRecord(record);
+        } catch (error) {
+          await this.#terminateAll();
+          this.#records = [];
+          this.#finish({ kind: 'shutdown' }, false);
+          throw new FailedToStartChildError(record.spec.id, error);
+        }
+      }
+      this.#emit({ type: 'supervisor-started', children: this.#records.map((r) => r.spec.id) });
+    });
+  }
+
+  /** Stops every child in reverse order, then this supervisor; resolves with its exit reason. */
+  stop(shutdown: Shutdown = 'infinity'): Promise<ExitReason> {
+    if (this.#state === 'stopped' || this.#state === 'idle') {
+      if (this.#state === 'idle') this.#finish({ kind: 'shutdown' }, false);
+      return this.exited;
+    }
+    let killTimer: NodeJS.Timeout | undefined;
+    if (typeof shutdown === 'number') killTimer = setTimeout(() => this.kill(), shutdown);
+    if (shutdown === 'brutal_kill') this.kill();
+    void this.#serial(async () => {
+      if (this.#state !== 'running') return;
+      this.#state = 'stopping';
+      this.#cancelTimers();
+      await this.#terminateAll();
+      this.#finish({ kind: 'shutdown' });
+    });
+    return this.exited.finally(() => clearTimeout(killTimer));
+  }
+
+  /** Ends every child at once, without waiting for the queue: this supervisor's reason is killed. */
+  kill(): void {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    this.#cancelTimers();
+    for (const record of [...this.#records].reverse()) {
+      const handle = record.handle;
+      record.handle = undefined;
+      handle?.kill();
+    }
+    this.#finish({ kind: 'killed' });
+  }
+
+  /** Adds a child at the end of the start order and starts it. */
+  startChild(spec: ChildSpec): Promise<ChildInfo> {
+    return this.#serial(async () => {
+      this.#assertRunning();
+      const normalized = normalizeChildSpec(spec);
+      const existing = this.#find(normalized.id);
+      if (existing !== undefined) {
+        if (existing.status === 'running') throw new ChildRunningError(normalized.id);
+        throw new AlreadyPresentError(normalized.id);
+      }
+      const record = newRecord(normalized);
+      this.#records.push(record);
+      try {
+        await this.#startRecord(record);
+      } catch (error) {
+        this.#records = this.#records.filter((r) => r !== record);
+        throw new FailedToStartChildError(normalized.id, error);
+      }
+      return this.#info(record);
+    });
+  }
+
+  /** Stops a child and keeps its spec (a temporary child's spec is removed). */
+  terminateChild(id: string): Promise<void> {
+    return this.#serial(async () => {
+      this.#assertRunning();
+      const record = this.#require(id);
+      await this.#terminate(record);
+      // A child waiting to be restarted is not restarted any more.
+      record.status = 'stopped';
+      if (record.spec.restart === 'temporary') this.#remove(record);
+      this.#markStopped(record, 'terminated by its supervisor');
+    });
+  }
+
+  /** Starts a stopped child again from its spec. */
+  restartChild(id: string): Promise<ChildInfo> {
+    return this.#serial(async () => {
+      this.#assertRunning();
+      const record = this.#require(id);
+      if (record.status === 'running') throw new ChildRunningError(id);
+      if (record.status === 'restarting') throw new ChildRestartingError(id);
+      try {
+        await this.#startRecord(record);
+      } catch (error) {
+        throw new FailedToStartChildError(id, error);
+      }
+      return this.#info(record);
+    });
+  }
+
+  /** Removes the spec of a stopped child. */
+  deleteChild(id: string): Promise<void> {
+    return this.#serial(async () => {
+      this.#assertRunning();
+      const record = this.#require(id);
+      if (record.status === 'running') throw new ChildRunningError(id);
+      if (record.status === 'restarting') throw new ChildRestartingError(id);
+      this.#remove(record);
+    });
+  }
+
+  /** A snapshot of the children in start order (answers at once, even mid-restart). */
+  whichChildren(): ChildInfo[] {
+    return this.#records.map((record) => this.#info(record));
+  }
+
+  countChildren(): ChildCounts {
+    const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
+    for (const record of this.#records) {
+      counts.specs += 1;
+      if (record.status === 'running') counts.active += 1;
+      if (record.spec.kind === 'supervisor') counts.supervisors += 1;
+      else counts.workers += 1;
+    }
+    return counts;
+  }
+
+  get state(): SupervisorState {
+    return this.#state;
+  }
+
+  // -------------------------------------------------------- message handling
+
+  /** One thing at a time, in arrival order, like an OTP process's mailbox. */
+  #serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(operation);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Later, as a new queue entry: OTP's message to self. */
+  #schedule(delayMs: number, operation: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      void this.#serial(operation).catch((error: unknown) => this.#internalError(error));
+    }, delayMs);
+    this.#timers.add(timer);
+  }
+
+  #watch(record: ChildRecord, handle: RunningChild): void {
+    void handle.exited.then((reason) =>
+      this.#serial(() => this.#onChildExit(record, handle, reason)).catch((error: unknown) =>
+        this.#internalError(error),
+      ),
+    );
+  }
+
+  async #onChildExit(record: ChildRecord, handle: RunningChild, reason: ExitReason): Promise<void> {
+    // A child we stopped ourselves is no longer its record's handle: not a failure.
+    if (record.handle !== handle || this.#state !== 'running') return;
+    record.handle = undefined;
+    record.supervisor = undefined;
+    record.status = 'stopped';
+    record.lastExit = { reason, at: Date.now() };
+    this.#emit({ type: 'child-exited', childId: record.spec.id, reason });
+
+    const restart = record.spec.restart;
+    if (restart === 'temporary') {
+      this.#remove(record);
+      this.#markStopped(record, reason);
+      return;
+    }
+    if (restart === 'transient' && isNormalExit(reason)) {
+      this.#markStopped(record, reason);
+      return;
+    }
+    await this.#restart(record, reason);
+  }
+
+  // ----------------------------------------------------------- restart logic
+
+  /** One failure, one restart counted, however many children it restarts. */
+  async #restart(record: ChildRecord, cause: ExitReason): Promise<void> {
+    const now = this.#now();
+    const verdict = addRestart(this.#restarts, now, this.#flags.intensity, this.#flags.periodMs);
+    this.#restarts = verdict.restarts;
+    if (verdict.exceeded) {
+      await this.#intensitySpent(record, cause);
+      return;
+    }
+    const delayMs = this.#nextBackoff(now);
+    if (delayMs > 0) {
+      record.status = 'restarting';
+      this.#emit({ type: 'backoff', childId: record.spec.id, delayMs, attempt: this.#backoffAttempt });
+      this.#schedule(delayMs, () => this.#restartGroup(record, cause));
+      return;
+    }
+    await this.#restartGroup(record, cause);
+  }
+
+  #nextBackoff(now: number): number {
+    const backoff = this.#flags.backoff;
+    if (backoff === undefined) return 0;
+    if (now - this.#lastRestartAt >= backoff.resetAfterMs) this.#backoffAttempt = 0;
+    else this.#backoffAttempt += 1;
+    this.#lastRestartAt = now;
+    return backoffDelay(backoff, this.#backoffAttempt, this.#random());
+  }
+
+  /** The children a failure of `record` restarts, in start order. */
+  #groupOf(record: ChildRecord): ChildRecord[] {
+    switch (this.#flags.strategy) {
+      case 'one_for_one':
+        return [record];
+      case 'one_for_all':
+        return [...this.#records];
+      case 'rest_for_one':
+        return this.#records.slice(this.#records.indexOf(record));
+    }
+  }
+
+  async #restartGroup(record: ChildRecord, cause: ExitReason): Promise<void> {
+    if (this.#state !== 'running' || !this.#records.includes(record)) return;
+    const group = this.#groupOf(record);
+    // The others stop in reverse start order; a temporary bystander is gone for good.
+    for (const other of [...group].reverse()) {
+      if (other === record || other.handle === undefined) continue;
+      await this.#terminate(other);
+      if (other.spec.restart === 'temporary') {
+        this.#remove(other);
+        this.#markStopped(other, 'a temporary child stopped by a group restart');
+      }
+    }
+    const toStart = group.filter((r) => this.#records.includes(r));
+    for (const member of toStart) member.status = 'restarting';
+    for (const member of toStart) {
+      try {
+        await this.#startRecord(member);
+        member.restarts += 1;
+      } catch {
+        // Each retry costs a restart, so a child that can never start escalates.
+        this.#schedule(0, () => this.#restart(member, cause));
+        return;
+      }
+    }
+    this.#emit({
+      type: 'child-restarted',
+      childId: record.spec.id,
+      strategy: this.#flags.strategy,
+      group: toStart.map((r) => r.spec.id),
+      cause,
+    });
+  }
+
+  /** More restarts than the intensity allows within the period. */
+  async #intensitySpent(record: ChildRecord, cause: ExitReason): Promise<void> {
+    if (!this.#flags.neverGiveUp) {
+      this.#emit({
+        type: 'give-up',
+        childId: record.spec.id,
+        intensity: this.#flags.intensity,
+        periodMs: this.#flags.periodMs,
+      });
+      this.#state = 'stopping';
+      this.#cancelTimers();
+      await this.#terminateAll();
+      this.#finish({ kind: 'shutdown' });
+      return;
+    }
+    // Never give up: stop everything, wait, start everything again with a fresh window.
+    await this.#terminateAll();
+    for (const r of this.#records.filter((r) => r.spec.restart === 'temporary')) {
+      this.#remove(r);
+      this.#markStopped(r, 'a temporary child stopped when its supervisor restarted all');
+    }
+    for (const r of this.#records) r.status = 'restarting';
+    this.#restarts = [];
+    const backoff = this.#flags.backoff ?? { ...BACKOFF_FOR_NEVER_GIVE_UP };
+    const now = this.#now();
+    if (now - this.#lastRestartAt >= backoff.resetAfterMs) this.#backoffAttempt = 0;
+    else this.#backoffAttempt += 1;
+    this.#lastRestartAt = now;
+    const delayMs = backoffDelay(backoff, this.#backoffAttempt, this.#random());
+    this.#emit({ type: 'backoff', delayMs, attempt: this.#backoffAttempt });
+    this.#schedule(delayMs, () => this.#restartAll(cause));
+  }
+
+  async #restartAll(cause: ExitReason): Promise<void> {
+    if (this.#state !== 'running') return;
+    for (const record of this.#records) {
+      if (record.handle !== undefined) continue;
+      try {
+        await this.#startRecord(record);
+        record.restarts += 1;
+      } catch {
+        this.#schedule(0, () => this.#restart(record, cause));
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------- child life cycle
+
+  async #startRecord(record: ChildRecord): Promise<void> {
+    const spec = record.spec;
+    let handle: RunningChild;
+    try {
+      if (spec.kind === 'worker') {
+        handle = await this.#system.spawn({
+          id: spec.id,
+          module: spec.module,
+          config: spec.config,
+          heartbeat: spec.heartbeat,
+          startTimeoutMs: spec.startTimeoutMs,
+          ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
+        });
+      } else {
+        const child = new Supervisor(
+          this.#system,
+          { id: spec.id, flags: spec.flags, children: spec.children },
+          { events: this.events, now: this.#now, random: this.#random },
+        );
+        child.incarnation = record.incarnation + 1;
+        await child.start();
+        record.supervisor = child;
+        handle = child;
+      }
+    } catch (error) {
+      record.status = 'restarting';
+      this.#emit({ type: 'child-start-failed', childId: spec.id, error: serializeError(error) });
+      throw error;
+    }
+    record.handle = handle;
+    record.status = 'running';
+    record.incarnation = handle.incarnation;
+    this.#emit({ type: 'child-started', childId: spec.id, kind: spec.kind, incarnation: handle.incarnation });
+    this.#watch(record, handle);
+  }
+
+  /** Stops one child as its shutdown says; its exit is not treated as a failure. */
+  async #terminate(record: ChildRecord): Promise<void> {
+    const handle = record.handle;
+    if (handle === undefined) return;
+    record.handle = undefined;
+    record.supervisor = undefined;
+    const reason = await handle.stop(record.spec.shutdown);
+    record.status = 'stopped';
+    record.lastExit = { reason, at: Date.now() };
+    this.#emit({ type: 'child-terminated', childId: record.spec.id, reason });
+  }
+
+  /** Every child, in reverse start order. */
+  async #terminateAll(): Promise<void> {
+    for (const record of [...this.#records].reverse()) {
+      await this.#terminate(record);
+      this.#markStopped(record, 'its supervisor stopped it');
+    }
+  }
+
+  #finish(reason: ExitReason, report = true): void {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#cancelTimers();
+    if (report) this.#emit({ type: 'supervisor-stopped', reason });
+    this.#resolveExited(reason);
+  }
+
+  #cancelTimers(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  #markStopped(record: ChildRecord, why: ExitReason | string): void {
+    if (record.spec.kind === 'worker') this.#system.markStopped(record.spec.id, why);
+  }
+
+  // ----------------------------------------------------------------- lookups
+
+  #find(id: string): ChildRecord | undefined {
+    return this.#records.find((record) => record.spec.id === id);
+  }
+
+  #require(id: string): ChildRecord {
+    const record = this.#find(id);
+    if (record === undefined) throw new ChildNotFoundError(id);
+    return record;
+  }
+
+  #remove(record: ChildRecord): void {
+    this.#records = this.#records.filter((r) => r !== record);
+  }
+
+  #assertRunning(): void {
+    if (this.#state !== 'running') throw new SupervisorStoppedError(this.id);
+  }
+
+  // --------------------------------------------------------------- reporting
+
+  #info(record: ChildRecord): ChildInfo {
+    const info: ChildInfo = {
+      id: record.spec.id,
+      kind: record.spec.kind,
+      restart: record.spec.restart,
+      status: record.status,
+      incarnation: record.incarnation,
+      restarts: record.restarts,
+      lastExit: record.lastExit,
+    };
+    if (record.supervisor !== undefined) info.children = record.supervisor.whichChildren();
+    return info;
+  }
+
+  #emit(event: DistributiveOmit<SupervisionEvent, 'supervisor' | 'at'>): void {
+    this.events.emit({ ...event, supervisor: this.id, at: Date.now() } as SupervisionEvent);
+  }
+
+  /** A bug in the supervisor itself must be loud, not a silent stall. */
+  #internalError(error: unknown): void {
+    this.#system.logger.error({ supervisor: this.id, err: serializeError(error) }, 'supervisor internal error');
+  }
+}
+
+/** When a never-give-up supervisor has no backoff configured: 1 s, doubling to 30 s. */
+const BACKOFF_FOR_NEVER_GIVE_UP = { minMs: 1000, maxMs: 30_000, factor: 2, jitter: 0.1, resetAfterMs: 60_000 };
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function newRecord(spec: NormalizedChildSpec): ChildRecord {
+  return {
+    spec,
+    handle: undefined,
+    status: 'stopped',
+    incarnation: 0,
+    restarts: 0,
+    lastExit: undefined,
+    supervisor: undefined,
+  };
+}

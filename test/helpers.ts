@@ -1,0 +1,88 @@
+/**
+ * Shared test plumbing: a runtime per test that must leave no worker behind,
+ * and waiting on supervision events with a deadline (never a bare sleep).
+ */
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { ActorSystem, liveWorkerCount } from '../runtime/index.js';
+import type { SystemOptions } from '../runtime/index.js';
+import type { SupervisionEvent, SupervisionEvents } from '../supervisors/index.js';
+import type { WorkerChildSpec } from '../supervisors/index.js';
+import { PROBE_MODULE } from './fixtures/probe.js';
+import type { ProbeConfig } from './fixtures/probe.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+/** Runs `body` with a fresh runtime, then shuts it down and asserts no worker thread is left. */
+export async function withSystem<T>(
+  body: (system: ActorSystem) => Promise<T>,
+  options: SystemOptions = {},
+): Promise<T> {
+  const system = new ActorSystem({ logger: silentLogger, ...options });
+  try {
+    return await body(system);
+  } finally {
+    await system.shutdown();
+    assert.equal(liveWorkerCount(), 0, 'a worker thread was left running');
+  }
+}
+
+/** A probe worker child spec with short, test-friendly timings. */
+export function probe(id: string, extra: Partial<WorkerChildSpec> & { config?: ProbeConfig } = {}): WorkerChildSpec {
+  return { id, kind: 'worker', module: PROBE_MODULE, shutdown: 2000, ...extra };
+}
+
+/** Records every event of a tree, and lets a test wait for one with a deadline. */
+export class EventLog {
+  readonly events: SupervisionEvent[] = [];
+  readonly #waiters = new Set<() => void>();
+
+  constructor(bus: SupervisionEvents) {
+    bus.subscribe((event) => {
+      this.events.push(event);
+      for (const wake of [...this.#waiters]) wake();
+    });
+  }
+
+  of<T extends SupervisionEvent['type']>(type: T): Extract<SupervisionEvent, { type: T }>[] {
+    return this.events.filter((e): e is Extract<SupervisionEvent, { type: T }> => e.type === type);
+  }
+
+  /** Resolves with the first event (already seen or to come) that matches; rejects at the deadline. */
+  waitFor<T extends SupervisionEvent['type']>(
+    type: T,
+    match: (event: Extract<SupervisionEvent, { type: T }>) => boolean = () => true,
+    timeoutMs = 10_000,
+    count = 1,
+  ): Promise<Extract<SupervisionEvent, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const found = this.of(type).filter(match);
+        if (found.length < count) return false;
+        this.#waiters.delete(wake);
+        clearTimeout(timer);
+        resolve(found[count - 1]!);
+        return true;
+      };
+      const wake = (): void => void check();
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        reject(new Error(`no ${count}x ${type} event within ${timeoutMs} ms; saw: ${this.summary()}`));
+      }, timeoutMs);
+      if (!check()) this.#waiters.add(wake);
+    });
+  }
+
+  summary(): string {
+    return this.events.map((e) => `${e.type}(${'childId' in e ? e.childId : e.supervisor})`).join(', ');
+  }
+}
+
+/** Polls a condition until it holds, with a deadline (for state that has no event). */
+export async function eventually(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
