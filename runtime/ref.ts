@@ -65,6 +65,8 @@ export const REF_DEFAULTS = { stashLimit: 1000, callTimeoutMs: 5000 } as const;
 
 interface PendingCall {
   readonly method: string;
+  /** The connection it went out on; undefined while it waits in the stash. */
+  connection: Connection | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   timer: NodeJS.Timeout | undefined;
@@ -156,9 +158,10 @@ export class RefCore<Api> implements ActorRef<Api> {
     };
     const timeoutMs = options?.timeoutMs ?? this.#callTimeoutMs;
     return new Promise((resolve, reject) => {
-      const call: PendingCall = { method, resolve, reject, timer: undefined };
+      const call: PendingCall = { method, connection: undefined, resolve, reject, timer: undefined };
       call.timer = setTimeout(() => this.#expire(id, call, timeoutMs), timeoutMs);
       if (state.kind === 'connected') {
+        call.connection = state.connection;
         state.connection.pending.set(id, call);
         state.connection.endpoint.send(message);
       } else {
@@ -175,8 +178,7 @@ export class RefCore<Api> implements ActorRef<Api> {
 
   #expire(id: number, call: PendingCall, timeoutMs: number): void {
     call.timer = undefined;
-    const state = this.#state;
-    if (state.kind === 'connected') state.connection.pending.delete(id);
+    call.connection?.pending.delete(id);
     const stashed = this.#stash.findIndex((entry) => entry.call === call);
     if (stashed >= 0) this.#stash.splice(stashed, 1);
     call.reject(new CallTimeoutError(this.id, call.method, timeoutMs));
@@ -184,7 +186,7 @@ export class RefCore<Api> implements ActorRef<Api> {
 
   /** A new incarnation is up: calls go to it, starting with those that waited. */
   connect(port: MessagePort): void {
-    this.#closeConnection('restarted');
+    this.#release();
     const connection: Connection = {
       pending: new Map(),
       endpoint: new BatchingEndpoint(
@@ -198,18 +200,23 @@ export class RefCore<Api> implements ActorRef<Api> {
     const stash = this.#stash;
     this.#stash = [];
     for (const { message, call } of stash) {
-      if (call !== undefined && message.t === 'call') connection.pending.set(message.id, call);
+      if (call !== undefined && message.t === 'call') {
+        call.connection = connection;
+        connection.pending.set(message.id, call);
+      }
       connection.endpoint.send(message);
     }
   }
 
   /**
-   * The incarnation is gone. Calls in flight reject with ActorDownError.
-   * `stopped`: nothing will restart it, so waiting calls reject too and new
-   * ones reject at once; otherwise new calls wait for the next incarnation.
+   * The incarnation is gone (or going). New calls wait for the next one or,
+   * when `stopped` (nothing will restart it), reject at once, as do those
+   * waiting. Calls in flight settle as their port says: a reply the old
+   * incarnation sent before it ended still arrives (the port's close comes
+   * after its last message), the rest reject with ActorDownError at close.
    */
   disconnect(stopped: boolean, why: string): void {
-    this.#closeConnection(why);
+    this.#release();
     if (!stopped) {
       if (this.#state.kind !== 'waiting') this.#state = { kind: 'waiting' };
       return;
@@ -223,12 +230,13 @@ export class RefCore<Api> implements ActorRef<Api> {
     }
   }
 
-  #closeConnection(why: string): void {
+  /** Stops sending on the current connection; it drains until its port closes. */
+  #release(): void {
     const state = this.#state;
     if (state.kind !== 'connected') return;
     this.#state = { kind: 'waiting' };
-    state.connection.endpoint.close();
-    this.#failInFlight(state.connection, why);
+    // Nothing pending: close now rather than wait for the thread's end.
+    if (state.connection.pending.size === 0) state.connection.endpoint.close();
   }
 
   #failInFlight(connection: Connection, why: string): void {

@@ -257,6 +257,11 @@ export class Supervisor implements RunningChild {
     return counts;
   }
 
+  /** Resolves once everything queued before it has been handled (OTP's sys:get_state as a barrier). */
+  settled(): Promise<void> {
+    return this.#serial(async () => undefined);
+  }
+
   get state(): SupervisorState {
     return this.#state;
   }
