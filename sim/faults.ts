@@ -1,0 +1,137 @@
+/**
+ * Fault injection: the misbehaviour of real controllers (protocol.md
+ * section 6) on demand, from tests (`simulator.faults`) and from the command
+ * line (`control.ts`). Settings stay on until changed; actions happen once.
+ */
+import { encodeAnnotation, encodeEvent, encodeLog, type LogLevel } from '../actors/connection/codec/index.js';
+import type { SimController } from './controller.js';
+import type { FaultSettings } from './defaults.js';
+
+export class Faults {
+  readonly #controller: SimController;
+
+  constructor(controller: SimController) {
+    this.#controller = controller;
+  }
+
+  /** The settings now in force (a copy). */
+  get settings(): FaultSettings {
+    return { ...this.#controller.settings };
+  }
+
+  // ------------------------------------------------------------ settings
+
+  /** USB unplugged: writes are accepted, nothing is ever answered or sent. */
+  get silent(): boolean {
+    return this.#controller.settings.silent;
+  }
+  set silent(on: boolean) {
+    this.#controller.settings.silent = on;
+    this.#controller.log(`silent ${on ? 'on' : 'off'}`);
+  }
+
+  /** Slow responses: each answer waits this long (order is kept). */
+  get responseDelayMs(): number {
+    return this.#controller.settings.responseDelayMs;
+  }
+  set responseDelayMs(ms: number) {
+    this.#controller.settings.responseDelayMs = Math.max(0, ms);
+    this.#controller.log(`response delay ${ms} ms`);
+  }
+
+  /** The handshake comes only after a NONE (or VERSION), not on connect. */
+  get handshakeOnlyAfterNone(): boolean {
+    return this.#controller.settings.handshakeOnlyAfterNone;
+  }
+  set handshakeOnlyAfterNone(on: boolean) {
+    this.#controller.settings.handshakeOnlyAfterNone = on;
+  }
+
+  /** A late handshake on connect (the controller is busy starting up). */
+  get handshakeDelayMs(): number {
+    return this.#controller.settings.handshakeDelayMs;
+  }
+  set handshakeDelayMs(ms: number) {
+    this.#controller.settings.handshakeDelayMs = Math.max(0, ms);
+  }
+
+  /** Log annotations injected inside every response's data line. */
+  get annotateLines(): boolean {
+    return this.#controller.settings.annotateLines;
+  }
+  set annotateLines(on: boolean) {
+    this.#controller.settings.annotateLines = on;
+  }
+
+  /** Incompatible firmware: the proto_version of later handshakes and VERSION answers. */
+  get protoVersion(): string {
+    return this.#controller.identity.protoVersion;
+  }
+  set protoVersion(value: string) {
+    this.#controller.identity.protoVersion = value;
+    this.#controller.log(`proto_version ${value}`);
+  }
+
+  /** Wrong device: the device id of later handshakes. */
+  get deviceId(): string {
+    return this.#controller.identity.deviceId;
+  }
+  set deviceId(value: string) {
+    this.#controller.identity.deviceId = value;
+    this.#controller.log(`device id ${value}`);
+  }
+
+  get setupMode(): boolean {
+    return this.#controller.setupMode;
+  }
+
+  // ------------------------------------------------------------- actions
+
+  /** Drops every TCP connection with a reset; serial ports stay (a cable has no connection to drop). */
+  drop(): void {
+    this.#controller.drop();
+  }
+
+  /**
+   * The controller resets (watchdog by default): TCP connections are reset,
+   * serial gets a new handshake with this reason, nothing pending is answered.
+   * `reason` and `data` are the handshake's two hex digits.
+   */
+  reset(reason?: string, data?: string): void {
+    this.#controller.reset(reason, data);
+  }
+
+  /** Line noise: `count` random bytes to every connection. */
+  noise(count: number): void {
+    this.#controller.noise(Math.max(0, Math.floor(count)));
+  }
+
+  /** Listening mode: `<!SETUP_MODE>`, then no answers until leaveSetupMode(); optionally drops connections. */
+  enterSetupMode(options: { drop?: boolean } = {}): void {
+    this.#controller.enterSetupMode(options.drop ?? false);
+  }
+
+  leaveSetupMode(): void {
+    this.#controller.leaveSetupMode();
+  }
+
+  /** A handshake now, to every connection (as after NONE). */
+  handshake(): void {
+    this.#controller.broadcast(encodeEvent(this.#controller.handshake()));
+  }
+
+  /** A firmware log line, between data lines. */
+  log(level: LogLevel, text: string): void {
+    this.#controller.broadcast(encodeLog(level, text));
+  }
+
+  /** `<!CBOXERROR,hh>`. */
+  cboxError(code: number): void {
+    this.#controller.broadcast(encodeEvent({ type: 'cboxError', code }));
+  }
+
+  /** Any annotation text, e.g. an unknown event `!FOO` or a malformed handshake. */
+  annotation(text: string): void {
+    this.#controller.broadcast(encodeAnnotation(text));
+  }
+}
