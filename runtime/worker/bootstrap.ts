@@ -6,7 +6,7 @@
  * handlers, so only a blocked event loop misses them.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { parentPort, workerData } from 'node:worker_threads';
+import { MessageChannel, parentPort, workerData } from 'node:worker_threads';
 import type { ActorContext, ActorInstance, ActorLogger, ExitKind } from '../actor.js';
 import { isActorDefinition } from '../actor.js';
 import { TetherError, serializeError } from '../errors.js';
@@ -33,10 +33,14 @@ function post(message: WorkerToHost): void {
 
 // A crash is told to the host before the thread goes, with the error intact
 // (code, cause and stack), which the Worker 'error' event would not keep.
+// The call ports are closed first: replies already made still go out, and
+// callers learn at once (the close travels behind them) that the rest of
+// their calls will not be answered, without waiting for the thread's end.
 let crashing = false;
 function crash(origin: 'uncaughtException' | 'unhandledRejection', error: unknown): void {
   if (crashing) return;
   crashing = true;
+  server?.closeAll();
   post({ type: 'crash', error: serializeError(error), origin });
   process.exit(1);
 }
@@ -59,6 +63,7 @@ try {
       `module ${data.module} does not export default defineActor(...)`,
     );
   }
+  await warmCallPath();
   post({ type: 'loaded' });
 } catch (error) {
   post({ type: 'load-failed', error: serializeError(error) });
@@ -130,6 +135,25 @@ async function end(reason: ExitKind, byItself = false): Promise<void> {
   server?.closeAll();
   for (const ref of peers.values()) ref.disconnect(true, 'the calling actor stopped');
   post(byItself ? { type: 'exit-self', reason } : { type: 'stopped' });
+}
+
+/**
+ * A fresh thread is a fresh V8 isolate: every function runs unoptimized and
+ * is compiled on first use. One call and one cast through the whole call
+ * path here, while the thread is a standby, keeps that cost out of the
+ * first calls after a restart.
+ */
+async function warmCallPath(): Promise<void> {
+  const { port1, port2 } = new MessageChannel();
+  const warmServer = new CallServer('(warm-up)', { echo: (value: number) => value }, traceStore, () => undefined);
+  warmServer.accept(port2);
+  const warmRef = new RefCore<{ echo(value: number): number }>('(warm-up)', { callTimeoutMs: 5000 });
+  warmRef.connect(port1);
+  warmRef.cast('echo', 1);
+  await warmRef.call('echo', 1);
+  await warmRef.call('nope' as 'echo', 1).catch(() => serializeError(new Error('warm-up')));
+  warmRef.disconnect(true, 'warm-up done');
+  warmServer.closeAll();
 }
 
 function peerRef(peerId: string): RefCore<ApiShape> {

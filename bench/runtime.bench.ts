@@ -1,0 +1,274 @@
+/**
+ * Runtime bench: each figure as a ratio against the raw mechanism it is
+ * built on, measured in the same run on the same machine.
+ *
+ *   npm run bench            (builds, then runs every bench)
+ *   node dist/bench/runtime.bench.js
+ *
+ * Prints a Markdown table; docs/performance.md records a run.
+ */
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { pino } from 'pino';
+import { ActorSystem } from '../runtime/index.js';
+import type { ActorRef } from '../runtime/index.js';
+import { Supervisor } from '../supervisors/index.js';
+import type { SupervisionEvent } from '../supervisors/index.js';
+import { ECHO_ACTOR } from './fixtures/echo-actor.js';
+import type { EchoApi } from './fixtures/echo-actor.js';
+
+const RAW_WORKER = new URL('./fixtures/raw-worker.js', import.meta.url);
+const logger = pino({ level: 'silent' });
+
+const ROUND_TRIPS = 20_000;
+const IN_FLIGHT = 100;
+const IN_FLIGHT_CALLS = 200_000;
+const CASTS = 500_000;
+const RESTARTS = 200;
+const IDLE_ACTORS = 20;
+
+// ------------------------------------------------------------------ helpers
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function summarize(samples: number[]): { p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+async function startRawWorker(): Promise<{ worker: Worker; port: MessagePort; spawnMs: number }> {
+  const started = performance.now();
+  const worker = new Worker(RAW_WORKER);
+  const { port1, port2 } = new MessageChannel();
+  worker.postMessage({ port: port2 }, [port2]);
+  await new Promise((resolve) => worker.once('message', resolve));
+  return { worker, port: port1, spawnMs: performance.now() - started };
+}
+
+/** Raw request/response: one message out, one back, matched by id. */
+function rawRequester(port: MessagePort): (id: number) => Promise<unknown> {
+  const pending = new Map<number, (value: unknown) => void>();
+  port.on('message', (data: { id: number }) => {
+    const resolve = pending.get(data.id);
+    pending.delete(data.id);
+    resolve?.(data);
+  });
+  return (id) => new Promise((resolve) => (pending.set(id, resolve), port.postMessage({ id })));
+}
+
+async function sequential(call: (i: number) => Promise<unknown>, count: number): Promise<number[]> {
+  for (let i = 0; i < 2000; i += 1) await call(i); // warm-up
+  const samples: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const t = performance.now();
+    await call(i);
+    samples.push((performance.now() - t) * 1000);
+  }
+  return samples;
+}
+
+/** Keeps `width` calls outstanding until `total` have completed; returns calls per second. */
+async function throughput(call: (i: number) => Promise<unknown>, total: number, width: number): Promise<number> {
+  await Promise.all(Array.from({ length: 5000 }, (_, i) => call(i))); // warm-up
+  let issued = 0;
+  const started = performance.now();
+  const lane = async (): Promise<void> => {
+    while (issued < total) {
+      issued += 1;
+      await call(issued);
+    }
+  };
+  await Promise.all(Array.from({ length: width }, lane));
+  return total / ((performance.now() - started) / 1000);
+}
+
+function rss(): number {
+  return process.memoryUsage().rss / 1024 / 1024;
+}
+
+async function settleMemory(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  (globalThis as { gc?: () => void }).gc?.();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+// ------------------------------------------------------------------- bench
+
+interface Row {
+  what: string;
+  tether: string;
+  raw: string;
+  ratio: number;
+  target: string;
+  met: boolean;
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const raw = await startRawWorker();
+  const rawCall = rawRequester(raw.port);
+
+  const system = new ActorSystem({ logger, callTimeoutMs: 30_000 });
+  // Shared with the actor: it writes the instant of its crash here, so the
+  // restart figure starts at the throw itself, in the worker's thread.
+  const crashClock = new Float64Array(new SharedArrayBuffer(8));
+  const root = new Supervisor(system, {
+    id: 'bench',
+    flags: { intensity: RESTARTS * 2, periodMs: 1000 },
+    children: [{ id: 'echo', kind: 'worker', module: ECHO_ACTOR, config: { crashClock } }],
+  });
+  await root.start();
+  const echo: ActorRef<EchoApi> = system.ref<EchoApi>('echo');
+
+  // 1. Round trip, one call at a time.
+  const rawRt = summarize(await sequential((i) => rawCall(i), ROUND_TRIPS));
+  const refRt = summarize(await sequential((i) => echo.call('echo', i), ROUND_TRIPS));
+  rows.push({
+    what: 'call round trip p50 (µs)',
+    tether: refRt.p50.toFixed(1),
+    raw: rawRt.p50.toFixed(1),
+    ratio: refRt.p50 / rawRt.p50,
+    target: '≤ 1.3x raw',
+    met: refRt.p50 / rawRt.p50 <= 1.3,
+  });
+  rows.push({
+    what: 'call round trip p99 (µs)',
+    tether: refRt.p99.toFixed(1),
+    raw: rawRt.p99.toFixed(1),
+    ratio: refRt.p99 / rawRt.p99,
+    target: '(reported)',
+    met: true,
+  });
+
+  // 2. Calls per second with 100 in flight.
+  const rawTput = await throughput((i) => rawCall(i), IN_FLIGHT_CALLS, IN_FLIGHT);
+  const refTput = await throughput((i) => echo.call('echo', i), IN_FLIGHT_CALLS, IN_FLIGHT);
+  rows.push({
+    what: `calls/s, ${IN_FLIGHT} in flight`,
+    tether: refTput.toFixed(0),
+    raw: rawTput.toFixed(0),
+    ratio: refTput / rawTput,
+    target: '≥ 1.0x raw req/resp',
+    met: refTput / rawTput >= 1.0,
+  });
+
+  // 3. One-way messages per second.
+  const rawCasts = await (async () => {
+    const started = performance.now();
+    for (let i = 0; i < CASTS; i += 1) raw.port.postMessage(i);
+    await rawCall(-1).then(() => undefined);
+    // The count arrives once every cast before it was handled.
+    const counted = await new Promise<number>((resolve) => {
+      raw.port.once('message', (data: { count: number }) => resolve(data.count));
+      raw.port.postMessage({ id: -2, report: true });
+    });
+    return counted / ((performance.now() - started) / 1000);
+  })();
+  const refCasts = await (async () => {
+    const before = await echo.call('casts');
+    const started = performance.now();
+    for (let i = 0; i < CASTS; i += 1) {
+      echo.cast('bump');
+      // Yield now and then, as real senders do, so batches leave as they fill.
+      if (i % 10_000 === 0) await Promise.resolve();
+    }
+    const after = await echo.call('casts');
+    return (after - before) / ((performance.now() - started) / 1000);
+  })();
+  rows.push({
+    what: 'casts/s',
+    tether: refCasts.toFixed(0),
+    raw: rawCasts.toFixed(0),
+    ratio: refCasts / rawCasts,
+    target: '≥ 3x raw postMessage',
+    met: refCasts / rawCasts >= 3,
+  });
+
+  // 4. Restart: crash to the new incarnation answering a call, vs a fresh Worker answering.
+  const restartSamples: number[] = [];
+  const restarted = new Set<number>();
+  root.events.subscribe((event: SupervisionEvent) => {
+    if (event.type === 'child-started') restarted.add(event.incarnation);
+  });
+  for (let i = 0; i < RESTARTS; i += 1) {
+    const before = await echo.call('whoami');
+    // Space restarts out so the standby for the next one is warm, as it is in service.
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    crashClock[0] = 0;
+    echo.cast('crashSoon');
+    let now = before;
+    while (now === before) {
+      now = await echo.call('whoami').catch(() => before);
+    }
+    const answeredAt = performance.timeOrigin + performance.now();
+    restartSamples.push(answeredAt - (crashClock[0] ?? NaN));
+  }
+  const spawnSamples: number[] = [];
+  for (let i = 0; i < 20; i += 1) {
+    const fresh = await startRawWorker();
+    spawnSamples.push(fresh.spawnMs);
+    await fresh.worker.terminate();
+  }
+  const restart = summarize(restartSamples);
+  const spawn = summarize(spawnSamples);
+  rows.push({
+    what: 'restart, crash → new incarnation answers (ms, median)',
+    tether: restart.p50.toFixed(2),
+    raw: spawn.p50.toFixed(2),
+    ratio: restart.p50 / spawn.p50,
+    target: '≤ 5 ms (≥ 10x faster than a fresh Worker)',
+    met: restart.p50 <= 5 && spawn.p50 / restart.p50 >= 10,
+  });
+  rows.push({
+    what: 'restart p99 (ms)',
+    tether: restart.p99.toFixed(2),
+    raw: spawn.p99.toFixed(2),
+    ratio: restart.p99 / spawn.p99,
+    target: '(reported)',
+    met: true,
+  });
+  await root.stop();
+  await system.shutdown();
+  await raw.worker.terminate();
+
+  // 5. RSS per idle actor (no standby, so every thread counted is an actor).
+  await settleMemory();
+  const idleSystem = new ActorSystem({ logger, warmStandby: false });
+  const idle = new Supervisor(idleSystem, {
+    id: 'idle',
+    children: Array.from({ length: IDLE_ACTORS }, (_, i) => ({
+      id: `idle-${i}`,
+      kind: 'worker' as const,
+      module: ECHO_ACTOR,
+    })),
+  });
+  const rssBefore = rss();
+  await idle.start();
+  await settleMemory();
+  const perActor = (rss() - rssBefore) / IDLE_ACTORS;
+  await idle.stop();
+  await idleSystem.shutdown();
+  rows.push({
+    what: `RSS per idle actor (MB, ${IDLE_ACTORS} actors)`,
+    tether: perActor.toFixed(1),
+    raw: '-',
+    ratio: NaN,
+    target: '≤ 12 MB',
+    met: perActor <= 12,
+  });
+
+  console.log(`\n## Runtime bench — ${new Date().toISOString()}`);
+  console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'})\n`);
+  console.log('| measure | tether | raw | ratio | target | met |');
+  console.log('|---|---:|---:|---:|---|---|');
+  for (const row of rows) {
+    const ratio = Number.isNaN(row.ratio) ? '-' : `${row.ratio.toFixed(2)}x`;
+    console.log(`| ${row.what} | ${row.tether} | ${row.raw} | ${ratio} | ${row.target} | ${row.met ? 'yes' : 'NO'} |`);
+  }
+}
+
+await main();
