@@ -1,0 +1,466 @@
+/**
+ * The configuration: every default in one constant (`CONFIG_DEFAULTS`), then
+ * the schema that fills it in, section by section in the order of the
+ * example file. Objects are strict (an unknown key is an error, not a silent
+ * typo); every field is optional in the file and has a default, so
+ * `TetherConfig`, the parsed type, is fully defaulted.
+ *
+ * Each leaf takes its default from `CONFIG_DEFAULTS`, which keeps the
+ * constant and the schema from drifting apart: `.default()` type-checks the
+ * value, and a test checks that parsing `{}` gives back the constant.
+ * Sections use `.prefault({})`, so an absent section is parsed as an empty
+ * one and its leaves fill in (zod 4's `.default()` would skip parsing).
+ */
+import { z } from 'zod';
+
+// ----------------------------------------------------------------- defaults
+
+const CHILD_DEFAULTS = {
+  restart: 'permanent',
+  shutdown: 5000,
+  heartbeat: { intervalMs: 1000, timeoutMs: 3000 },
+  memoryLimitMb: 64,
+  startTimeoutMs: 5000,
+} as const;
+
+/** Used by a supervisor's `backoff` when the file names it without every field. */
+const BACKOFF_DEFAULTS = { minMs: 500, maxMs: 30_000, factor: 2, jitter: 0.1, resetAfterMs: 60_000 } as const;
+
+export const CONFIG_DEFAULTS = {
+  device: { id: '' },
+  discovery: {
+    mode: 'all',
+    intervalMs: 5000,
+    usb: { ids: ['2B04:C006', '2B04:C008'], baudRate: 115_200, giveUpMs: 120_000 },
+    tcp: { host: '', port: 8332 },
+    rediscovery: 'auto',
+  },
+  connection: {
+    connectTimeoutMs: 5000,
+    retry: { initialMs: 2000, factor: 1.5, maxMs: 30_000 },
+  },
+  synchronization: {
+    autoconnecting: true,
+    handshakeTimeoutMs: 120_000,
+    handshakePingMs: 2000,
+    skipVersionCheck: false,
+    clockResyncMs: 900_000,
+  },
+  commander: { timeoutMs: 20_000 },
+  watchdog: { idleMs: 5000, timeoutMs: 3000 },
+  stateDir: './.tether',
+  simulator: { port: 0, deviceId: '123456789012345678901234' },
+  recovery: {
+    handshakeTimeout: 'disconnect',
+    syncError: 'disconnect',
+    commandTimeout: 'disconnect',
+    listeningMode: 'disconnect',
+  },
+  supervision: {
+    root: {
+      strategy: 'one_for_one',
+      intensity: 3,
+      periodMs: 5000,
+      neverGiveUp: true,
+      backoff: BACKOFF_DEFAULTS,
+    },
+    // No backoff by default: the device subtree restarts at once, as OTP does, and the root backs off.
+    device: { strategy: 'rest_for_one', intensity: 3, periodMs: 5000, neverGiveUp: false },
+    children: {
+      connection: CHILD_DEFAULTS,
+      commander: CHILD_DEFAULTS,
+      synchronization: CHILD_DEFAULTS,
+      watchdog: CHILD_DEFAULTS,
+    },
+  },
+  log: { level: 'info' },
+  http: { host: '127.0.0.1', port: 8331, token: '' },
+  telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on' },
+} as const;
+
+// ------------------------------------------------------------ field helpers
+
+/** A duration in milliseconds; `min` is 1 unless zero has a meaning for the field. */
+function ms(fallback: number, description: string, min = 1) {
+  return z.int().min(min).default(fallback).describe(`${description} (ms)`);
+}
+
+function port(fallback: number, description: string, min = 1) {
+  return z.int().min(min).max(65_535).default(fallback).describe(description);
+}
+
+function flag(fallback: boolean, description: string) {
+  return z.boolean().default(fallback).describe(description);
+}
+
+/** A field of the object a refinement saw, for its message. */
+function field(input: unknown, key: string): unknown {
+  return typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[key] : undefined;
+}
+
+const HEX24 = /^[0-9a-fA-F]{24}$/;
+const USB_ID = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/;
+
+// ----------------------------------------------------------------- sections
+
+const device = z
+  .strictObject({
+    id: z
+      .string()
+      .refine((v) => v === '' || HEX24.test(v), { error: 'expected 24 hex digits, or "" for any controller' })
+      .default(CONFIG_DEFAULTS.device.id)
+      .describe('Device id of the controller to accept (24 hex digits, any case); "" accepts any controller'),
+  })
+  .describe('Which controller this service talks to');
+
+const discovery = z
+  .strictObject({
+    mode: z
+      .enum(['usb', 'tcp', 'mdns', 'sim', 'all'])
+      .default(CONFIG_DEFAULTS.discovery.mode)
+      .describe('Where to look for the controller; "all" tries USB, TCP, mDNS, then the built-in simulator'),
+    intervalMs: ms(CONFIG_DEFAULTS.discovery.intervalMs, 'Wait between discovery attempts'),
+    usb: z
+      .strictObject({
+        ids: z
+          .array(z.string().regex(USB_ID, { error: 'expected VID:PID, 4 hex digits each (e.g. 2B04:C006)' }))
+          .default([...CONFIG_DEFAULTS.discovery.usb.ids])
+          .describe('USB devices to try, as VID:PID in hex'),
+        baudRate: z
+          .int()
+          .positive()
+          .default(CONFIG_DEFAULTS.discovery.usb.baudRate)
+          .describe('Serial line speed (8N1, no flow control)'),
+        giveUpMs: ms(
+          CONFIG_DEFAULTS.discovery.usb.giveUpMs,
+          'USB discovery that finds nothing for this long exits the process (code 75) so a container restart can see new devices, when rediscovery allows',
+        ),
+      })
+      .prefault({})
+      .describe('USB serial discovery'),
+    tcp: z
+      .strictObject({
+        host: z
+          .string()
+          .default(CONFIG_DEFAULTS.discovery.tcp.host)
+          .describe('Host name or address of a controller on the network; "" for none'),
+        port: port(CONFIG_DEFAULTS.discovery.tcp.port, 'TCP port of the controller'),
+      })
+      .prefault({})
+      .describe('A controller at a known network address'),
+    rediscovery: z
+      .enum(['auto', 'always', 'never'])
+      .default(CONFIG_DEFAULTS.discovery.rediscovery)
+      .describe(
+        'Whether failing USB discovery may exit the process (code 75): "auto" only inside a container, "always", or "never"',
+      ),
+  })
+  .describe('Finding the controller');
+
+const connection = z
+  .strictObject({
+    connectTimeoutMs: ms(
+      CONFIG_DEFAULTS.connection.connectTimeoutMs,
+      'How long opening a transport may take',
+    ),
+    retry: z
+      .strictObject({
+        initialMs: ms(CONFIG_DEFAULTS.connection.retry.initialMs, 'First wait before reconnecting', 0),
+        factor: z
+          .number()
+          .min(1)
+          .default(CONFIG_DEFAULTS.connection.retry.factor)
+          .describe('Each further wait is the previous one times this'),
+        maxMs: ms(CONFIG_DEFAULTS.connection.retry.maxMs, 'Longest wait before reconnecting', 0),
+      })
+      .refine((r) => r.maxMs >= r.initialMs, {
+        error: (issue) => `must be at least initialMs (${String(field(issue.input, 'initialMs'))})`,
+        path: ['maxMs'],
+      })
+      .prefault({})
+      .describe('Backoff between connection attempts'),
+  })
+  .describe('Opening the transport to the controller');
+
+const synchronization = z
+  .strictObject({
+    autoconnecting: flag(
+      CONFIG_DEFAULTS.synchronization.autoconnecting,
+      'Connect on start and reconnect after a disconnect; false waits for an operator',
+    ),
+    handshakeTimeoutMs: ms(
+      CONFIG_DEFAULTS.synchronization.handshakeTimeoutMs,
+      'How long a connected controller may take to send its handshake',
+    ),
+    handshakePingMs: ms(
+      CONFIG_DEFAULTS.synchronization.handshakePingMs,
+      'While waiting for the handshake, ask for it this often',
+    ),
+    skipVersionCheck: flag(
+      CONFIG_DEFAULTS.synchronization.skipVersionCheck,
+      'Accept a controller whose protocol version differs (for development only)',
+    ),
+    clockResyncMs: ms(
+      CONFIG_DEFAULTS.synchronization.clockResyncMs,
+      "Set the controller's clock again this often",
+    ),
+  })
+  .describe('Bringing a connected controller in sync');
+
+const commander = z
+  .strictObject({
+    timeoutMs: ms(CONFIG_DEFAULTS.commander.timeoutMs, 'How long a command may wait for its response'),
+  })
+  .describe('Commands to the controller');
+
+const watchdog = z
+  .strictObject({
+    idleMs: ms(CONFIG_DEFAULTS.watchdog.idleMs, 'A link silent for this long gets a check (a Noop command)'),
+    timeoutMs: ms(
+      CONFIG_DEFAULTS.watchdog.timeoutMs,
+      'How long that check may take before the link counts as dead',
+    ),
+  })
+  .describe('Noticing a link that went quiet');
+
+const simulator = z
+  .strictObject({
+    port: port(CONFIG_DEFAULTS.simulator.port, 'TCP port of the built-in simulator; 0 picks a free port', 0),
+    deviceId: z
+      .string()
+      .regex(HEX24, { error: 'expected 24 hex digits' })
+      .default(CONFIG_DEFAULTS.simulator.deviceId)
+      .describe('Device id the simulator reports'),
+  })
+  .describe('The built-in simulator, used when discovery.mode is "sim" (or "all" and nothing else is found)');
+
+function recoveryAction(fallback: 'disconnect' | 'restart', description: string) {
+  return z
+    .enum(['disconnect', 'restart'])
+    .default(fallback)
+    .describe(`${description}: "disconnect" closes the link, "restart" also restarts the actor that saw it`);
+}
+
+const recovery = z
+  .strictObject({
+    handshakeTimeout: recoveryAction(CONFIG_DEFAULTS.recovery.handshakeTimeout, 'No handshake in time'),
+    syncError: recoveryAction(CONFIG_DEFAULTS.recovery.syncError, 'A synchronization step failed'),
+    commandTimeout: recoveryAction(
+      CONFIG_DEFAULTS.recovery.commandTimeout,
+      'A command timed out and the Noop check failed too',
+    ),
+    listeningMode: recoveryAction(
+      CONFIG_DEFAULTS.recovery.listeningMode,
+      'The controller is in listening (setup) mode',
+    ),
+  })
+  .describe('Which link failures only disconnect and which also restart an actor');
+
+// ---------------------------------------------------------------- supervision
+
+const backoff = z
+  .strictObject({
+    minMs: ms(BACKOFF_DEFAULTS.minMs, 'First wait before a restart', 0),
+    maxMs: ms(BACKOFF_DEFAULTS.maxMs, 'Longest wait before a restart', 0),
+    factor: z
+      .number()
+      .min(1)
+      .default(BACKOFF_DEFAULTS.factor)
+      .describe('Each further wait is the previous one times this'),
+    jitter: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(BACKOFF_DEFAULTS.jitter)
+      .describe('Spread each wait by up to this fraction either way (0..1)'),
+    resetAfterMs: ms(
+      BACKOFF_DEFAULTS.resetAfterMs,
+      'After this long without a restart, waits start again from minMs',
+      0,
+    ),
+  })
+  .refine((b) => b.maxMs >= b.minMs, {
+    error: (issue) => `must be at least minMs (${String(field(issue.input, 'minMs'))})`,
+    path: ['maxMs'],
+  })
+  .describe('Wait before restarting: exponential, capped, with jitter; set minMs and maxMs to 0 for none');
+
+type SupervisorDefaults = (typeof CONFIG_DEFAULTS.supervision)['root' | 'device'];
+
+function supervisorFields(defaults: SupervisorDefaults) {
+  return {
+    strategy: z
+      .enum(['one_for_one', 'one_for_all', 'rest_for_one'])
+      .default(defaults.strategy)
+      .describe('Which children restart when one fails (OTP strategies)'),
+    intensity: z
+      .int()
+      .min(0)
+      .default(defaults.intensity)
+      .describe('Restarts allowed within periodMs; one more and the supervisor gives up (or backs off)'),
+    periodMs: ms(defaults.periodMs, 'The sliding window for intensity'),
+    neverGiveUp: flag(
+      defaults.neverGiveUp,
+      'When intensity is spent, stop the children, back off and start them again instead of failing',
+    ),
+  };
+}
+
+const SHUTDOWN_ERROR = 'expected a non-negative integer (ms), "brutal_kill" or "infinity"';
+
+const childPolicy = z
+  .strictObject({
+    restart: z
+      .enum(['permanent', 'transient', 'temporary'])
+      .default(CHILD_DEFAULTS.restart)
+      .describe('permanent: always restarted; transient: only after a failure; temporary: never'),
+    shutdown: z
+      .union([z.int().min(0), z.enum(['brutal_kill', 'infinity'])], { error: SHUTDOWN_ERROR })
+      .default(CHILD_DEFAULTS.shutdown)
+      .describe(
+        'How long a graceful stop may take before the worker is killed (ms), or "brutal_kill", or "infinity"',
+      ),
+    heartbeat: z
+      .union(
+        [
+          z.strictObject({
+            intervalMs: ms(CHILD_DEFAULTS.heartbeat.intervalMs, 'Ping the actor this often'),
+            timeoutMs: ms(
+              CHILD_DEFAULTS.heartbeat.timeoutMs,
+              'An actor that does not answer a ping this long is hung',
+            ),
+          }),
+          z.literal(false),
+        ],
+        { error: 'expected { intervalMs, timeoutMs } or false' },
+      )
+      .prefault({})
+      .describe('Hang detection: a hung actor is terminated and restarted as a crash; false turns it off'),
+    memoryLimitMb: z
+      .int()
+      .positive()
+      .default(CHILD_DEFAULTS.memoryLimitMb)
+      .describe(
+        "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out crashes it alone",
+      ),
+    startTimeoutMs: ms(CHILD_DEFAULTS.startTimeoutMs, 'How long loading and init may take'),
+  })
+  .prefault({});
+
+const supervision = z
+  .strictObject({
+    // The root always has a backoff (it never gives up); the device supervisor has one only if the file asks.
+    root: z
+      .strictObject({ ...supervisorFields(CONFIG_DEFAULTS.supervision.root), backoff: backoff.prefault({}) })
+      .prefault({})
+      .describe('The root supervisor (over device and watchdog)'),
+    device: z
+      .strictObject({ ...supervisorFields(CONFIG_DEFAULTS.supervision.device), backoff: backoff.optional() })
+      .prefault({})
+      .describe('The device supervisor (over connection, commander, synchronization)'),
+    children: z
+      .strictObject({
+        connection: childPolicy.describe('The connection actor (owns the transport)'),
+        commander: childPolicy.describe('The commander actor (requests and responses)'),
+        synchronization: childPolicy.describe('The synchronization actor (handshake, clock, block store)'),
+        watchdog: childPolicy.describe('The watchdog actor (link checks)'),
+      })
+      .prefault({})
+      .describe('Restart policy of each actor'),
+  })
+  .describe('The supervisor tree: restart strategies, intensities, backoff, and per-actor policies');
+
+const log = z
+  .strictObject({
+    level: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default(CONFIG_DEFAULTS.log.level)
+      .describe('Lowest level written (JSON lines on stdout)'),
+  })
+  .describe('Logging');
+
+const http = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .default(CONFIG_DEFAULTS.http.host)
+      .describe('Address the HTTP API listens on; keep it on loopback unless a token is set'),
+    port: port(CONFIG_DEFAULTS.http.port, 'Port of the HTTP API; 0 picks a free port', 0),
+    token: z
+      .string()
+      .default(CONFIG_DEFAULTS.http.token)
+      .describe('Bearer token required by the operator actions; "" for none'),
+  })
+  .describe('The HTTP API (health, status, tree, commands, operator actions)');
+
+const ENDPOINT_ERROR = 'expected an http(s) URL, or "" for off';
+
+const telemetry = z
+  .strictObject({
+    endpoint: z
+      .union([z.literal(''), z.url({ protocol: /^https?$/, error: ENDPOINT_ERROR })], {
+        error: ENDPOINT_ERROR,
+      })
+      .default(CONFIG_DEFAULTS.telemetry.endpoint)
+      .describe('OTLP/HTTP base URL of the collector; "" turns export off (OTEL_* variables still apply)'),
+    serviceName: z
+      .string()
+      .min(1)
+      .default(CONFIG_DEFAULTS.telemetry.serviceName)
+      .describe('service.name on every span and metric'),
+    sampler: z
+      .enum([
+        'always_on',
+        'always_off',
+        'traceidratio',
+        'parentbased_always_on',
+        'parentbased_always_off',
+        'parentbased_traceidratio',
+      ])
+      .default(CONFIG_DEFAULTS.telemetry.sampler)
+      .describe('Trace sampler, as OTEL_TRACES_SAMPLER names it'),
+  })
+  .describe('OpenTelemetry traces and metrics');
+
+// -------------------------------------------------------------------- root
+
+export const ConfigSchema = z
+  .strictObject({
+    device: device.prefault({}),
+    discovery: discovery.prefault({}),
+    connection: connection.prefault({}),
+    synchronization: synchronization.prefault({}),
+    commander: commander.prefault({}),
+    watchdog: watchdog.prefault({}),
+    stateDir: z
+      .string()
+      .min(1)
+      .default(CONFIG_DEFAULTS.stateDir)
+      .describe('Where the service keeps its state (relative paths are from the working directory)'),
+    simulator: simulator.prefault({}),
+    recovery: recovery.prefault({}),
+    supervision: supervision.prefault({}),
+    log: log.prefault({}),
+    http: http.prefault({}),
+    telemetry: telemetry.prefault({}),
+  })
+  .describe('tether configuration');
+
+/** The configuration after parsing: every field present. */
+export type TetherConfig = z.output<typeof ConfigSchema>;
+
+/** What a file may hold: every field optional. */
+export type TetherConfigInput = z.input<typeof ConfigSchema>;
+
+export type ChildName = keyof TetherConfig['supervision']['children'];
+export type ChildPolicy = TetherConfig['supervision']['children'][ChildName];
+export type SupervisorName = 'root' | 'device';
+export type SupervisorPolicy = TetherConfig['supervision'][SupervisorName];
+
+/** Overrides (command-line flags): any subset, at any depth; arrays are replaced whole. */
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
