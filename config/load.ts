@@ -14,6 +14,7 @@ import { ConfigError, ConfigNotFoundError, keyOf, type ConfigKey, type ConfigPro
 import { readEnv } from './env.js';
 import { problemsFromIssues, type PathProblem } from './issues.js';
 import { deepMerge, dropEmpty, leaves, type Path } from './merge.js';
+import { isText, schemaAt } from './shape.js';
 import { ConfigSchema, type DeepPartial, type TetherConfig } from './schema.js';
 import { YamlFile } from './yaml-file.js';
 
@@ -81,7 +82,7 @@ export function resolveConfig(input: {
   let yaml: YamlFile | undefined;
   let fileValue: unknown = {};
   if (input.text !== undefined) {
-    yaml = new YamlFile(input.file ?? '<config>', input.text);
+    yaml = new YamlFile(input.file ?? '<config>', input.text, isTextField);
     fileValue = dropEmpty(yaml.value, ConfigSchema);
     const alone = ConfigSchema.safeParse(fileValue, { reportInput: true });
     if (!alone.success) {
@@ -118,6 +119,11 @@ export function resolveConfig(input: {
     config: result.data,
     sources: { file: input.file, env: env.settings.map((s) => s.variable), origins: origins.toRecord() },
   };
+}
+
+function isTextField(path: readonly string[]): boolean {
+  const field = schemaAt(ConfigSchema, path);
+  return field !== undefined && isText(field);
 }
 
 /** Names the layer that set the value a problem is about (or, for a cross-field rule, a value near it). */

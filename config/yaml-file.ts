@@ -18,8 +18,12 @@ export class YamlFile {
   readonly #doc: Document.Parsed;
   readonly #lines: LineCounter;
 
-  /** Throws `ConfigError` listing every syntax error. */
-  constructor(file: string, text: string) {
+  /**
+   * Throws `ConfigError` listing every syntax error. `isTextField` names the
+   * keys whose unquoted values are kept as written: YAML would read the device
+   * id 000000000000000000000001 as the number 1.
+   */
+  constructor(file: string, text: string, isTextField: (path: readonly string[]) => boolean = () => false) {
     this.file = file;
     this.#lines = new LineCounter();
     // prettyErrors off: positions come from the line counter, and messages stay one line.
@@ -31,6 +35,7 @@ export class YamlFile {
         ),
       );
     }
+    keepText(this.#doc.contents, [], isTextField);
     this.value = this.#doc.toJS() ?? {};
   }
 
@@ -101,6 +106,20 @@ export class YamlFile {
   #resolve(node: Node | null | undefined): Node | null | undefined {
     // An alias points at its anchor's node, which is where the value (and its keys) are written.
     return isAlias(node) ? (node.resolve(this.#doc) as Node | undefined) : node;
+  }
+}
+
+function keepText(node: unknown, path: string[], isTextField: (path: readonly string[]) => boolean): void {
+  if (!isMap(node)) return;
+  for (const pair of node.items) {
+    const inner = [...path, keyName(pair.key)];
+    const value = pair.value;
+    if (isScalar(value) && value.type === 'PLAIN' && value.source !== undefined && isTextField(inner)) {
+      // Only non-null values: an empty key still means "default".
+      if (value.value !== null) value.value = value.source;
+    } else {
+      keepText(value, inner, isTextField);
+    }
   }
 }
 
