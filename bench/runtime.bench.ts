@@ -60,8 +60,8 @@ function rawRequester(port: MessagePort): (id: number) => Promise<unknown> {
   return (id) => new Promise((resolve) => (pending.set(id, resolve), port.postMessage({ id })));
 }
 
+/** Round-trip samples in µs, one call at a time. */
 async function sequential(call: (i: number) => Promise<unknown>, count: number): Promise<number[]> {
-  for (let i = 0; i < 2000; i += 1) await call(i); // warm-up
   const samples: number[] = [];
   for (let i = 0; i < count; i += 1) {
     const t = performance.now();
@@ -71,9 +71,24 @@ async function sequential(call: (i: number) => Promise<unknown>, count: number):
   return samples;
 }
 
+/**
+ * Runs the two sides in alternating rounds, so that neither gets the
+ * machine's quieter moments or a warmer JIT: returns all samples of each.
+ */
+async function interleaved<T>(rounds: number, a: () => Promise<T[]>, b: () => Promise<T[]>): Promise<[T[], T[]]> {
+  await a();
+  await b(); // warm-up
+  const outA: T[] = [];
+  const outB: T[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    outA.push(...(await a()));
+    outB.push(...(await b()));
+  }
+  return [outA, outB];
+}
+
 /** Keeps `width` calls outstanding until `total` have completed; returns calls per second. */
 async function throughput(call: (i: number) => Promise<unknown>, total: number, width: number): Promise<number> {
-  await Promise.all(Array.from({ length: 5000 }, (_, i) => call(i))); // warm-up
   let issued = 0;
   const started = performance.now();
   const lane = async (): Promise<void> => {
@@ -84,6 +99,10 @@ async function throughput(call: (i: number) => Promise<unknown>, total: number, 
   };
   await Promise.all(Array.from({ length: width }, lane));
   return total / ((performance.now() - started) / 1000);
+}
+
+function median(values: number[]): number {
+  return summarize(values).p50;
 }
 
 function rss(): number {
@@ -125,8 +144,13 @@ async function main(): Promise<void> {
   const echo: ActorRef<EchoApi> = system.ref<EchoApi>('echo');
 
   // 1. Round trip, one call at a time.
-  const rawRt = summarize(await sequential((i) => rawCall(i), ROUND_TRIPS));
-  const refRt = summarize(await sequential((i) => echo.call('echo', i), ROUND_TRIPS));
+  const [rawSamples, refSamples] = await interleaved(
+    10,
+    () => sequential((i) => rawCall(i), ROUND_TRIPS / 10),
+    () => sequential((i) => echo.call('echo', i), ROUND_TRIPS / 10),
+  );
+  const rawRt = summarize(rawSamples);
+  const refRt = summarize(refSamples);
   rows.push({
     what: 'call round trip p50 (µs)',
     tether: refRt.p50.toFixed(1),
@@ -145,8 +169,13 @@ async function main(): Promise<void> {
   });
 
   // 2. Calls per second with 100 in flight.
-  const rawTput = await throughput((i) => rawCall(i), IN_FLIGHT_CALLS, IN_FLIGHT);
-  const refTput = await throughput((i) => echo.call('echo', i), IN_FLIGHT_CALLS, IN_FLIGHT);
+  const [rawRates, refRates] = await interleaved(
+    5,
+    async () => [await throughput((i) => rawCall(i), IN_FLIGHT_CALLS / 5, IN_FLIGHT)],
+    async () => [await throughput((i) => echo.call('echo', i), IN_FLIGHT_CALLS / 5, IN_FLIGHT)],
+  );
+  const rawTput = median(rawRates);
+  const refTput = median(refRates);
   rows.push({
     what: `calls/s, ${IN_FLIGHT} in flight`,
     tether: refTput.toFixed(0),
@@ -157,28 +186,30 @@ async function main(): Promise<void> {
   });
 
   // 3. One-way messages per second.
-  const rawCasts = await (async () => {
+  const rawCastRate = async (): Promise<number[]> => {
     const started = performance.now();
-    for (let i = 0; i < CASTS; i += 1) raw.port.postMessage(i);
-    await rawCall(-1).then(() => undefined);
-    // The count arrives once every cast before it was handled.
-    const counted = await new Promise<number>((resolve) => {
+    const before = await new Promise<number>((resolve) => {
       raw.port.once('message', (data: { count: number }) => resolve(data.count));
       raw.port.postMessage({ id: -2, report: true });
     });
-    return counted / ((performance.now() - started) / 1000);
-  })();
-  const refCasts = await (async () => {
-    const before = await echo.call('casts');
+    for (let i = 0; i < CASTS; i += 1) raw.port.postMessage(i);
+    // The count comes back once every message before it was handled.
+    const after = await new Promise<number>((resolve) => {
+      raw.port.once('message', (data: { count: number }) => resolve(data.count));
+      raw.port.postMessage({ id: -2, report: true });
+    });
+    return [(after - before) / ((performance.now() - started) / 1000)];
+  };
+  const refCastRate = async (): Promise<number[]> => {
     const started = performance.now();
-    for (let i = 0; i < CASTS; i += 1) {
-      echo.cast('bump');
-      // Yield now and then, as real senders do, so batches leave as they fill.
-      if (i % 10_000 === 0) await Promise.resolve();
-    }
+    const before = await echo.call('casts');
+    for (let i = 0; i < CASTS; i += 1) echo.cast('bump');
     const after = await echo.call('casts');
-    return (after - before) / ((performance.now() - started) / 1000);
-  })();
+    return [(after - before) / ((performance.now() - started) / 1000)];
+  };
+  const [rawCastRates, refCastRates] = await interleaved(3, rawCastRate, refCastRate);
+  const rawCasts = median(rawCastRates);
+  const refCasts = median(refCastRates);
   rows.push({
     what: 'casts/s',
     tether: refCasts.toFixed(0),
@@ -267,7 +298,9 @@ async function main(): Promise<void> {
   console.log('|---|---:|---:|---:|---|---|');
   for (const row of rows) {
     const ratio = Number.isNaN(row.ratio) ? '-' : `${row.ratio.toFixed(2)}x`;
-    console.log(`| ${row.what} | ${row.tether} | ${row.raw} | ${ratio} | ${row.target} | ${row.met ? 'yes' : 'NO'} |`);
+    console.log(
+      `| ${row.what} | ${row.tether} | ${row.raw} | ${ratio} | ${row.target} | ${row.met ? 'yes' : 'NO'} |`,
+    );
   }
 }
 

@@ -4,8 +4,14 @@
  * registers itself here.
  */
 import { Command } from 'commander';
+import { registerConfigCommand } from './config-command.js';
+import { registerDemoCommand } from './demo-command.js';
 import { registerSimCommand } from './sim-command.js';
 
-const program = new Command('tether').description('Spark controller device service on a supervised actor runtime');
+const program = new Command('tether').description(
+  'Spark controller device service on a supervised actor runtime',
+);
+registerConfigCommand(program);
+registerDemoCommand(program);
 registerSimCommand(program);
 await program.parseAsync(process.argv);

@@ -14,7 +14,9 @@ const MAX_BATCH = 1024;
 
 export class BatchingEndpoint {
   readonly #port: MessagePort;
-  #queue: CallMessage[] = [];
+  /** Messages waiting for the next flush, already laid out flat. */
+  #packet: CallPacket = [];
+  #queued = 0;
   #flushScheduled = false;
   #closed = false;
 
@@ -37,7 +39,8 @@ export class BatchingEndpoint {
     });
     port.once('close', () => {
       this.#closed = true;
-      this.#queue = [];
+      this.#packet = [];
+      this.#queued = 0;
       onClose();
     });
   }
@@ -48,8 +51,9 @@ export class BatchingEndpoint {
 
   send(message: CallMessage): void {
     if (this.#closed) return;
-    this.#queue.push(message);
-    if (this.#queue.length >= MAX_BATCH) {
+    appendMessage(this.#packet, message);
+    this.#queued += 1;
+    if (this.#queued >= MAX_BATCH) {
       this.#flush();
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -63,15 +67,15 @@ export class BatchingEndpoint {
   };
 
   #flush(): void {
-    const queue = this.#queue;
-    if (queue.length === 0 || this.#closed) return;
-    this.#queue = [];
-    const packet: CallPacket = [];
-    for (const message of queue) appendMessage(packet, message);
+    const packet = this.#packet;
+    if (this.#queued === 0 || this.#closed) return;
+    this.#packet = [];
+    this.#queued = 0;
     try {
       this.#port.postMessage(packet);
     } catch {
-      for (const message of queue) {
+      // Rare (an argument that cannot be cloned): resend one by one so only the culprit fails.
+      readPacket(packet, (message) => {
         try {
           const single: CallPacket = [];
           appendMessage(single, message);
@@ -79,7 +83,7 @@ export class BatchingEndpoint {
         } catch (error) {
           this.#onUndeliverable(message, error);
         }
-      }
+      });
     }
   }
 

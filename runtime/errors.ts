@@ -14,7 +14,11 @@ export class TetherError extends Error {
   /** Extra machine-readable detail; must be structured-cloneable. */
   readonly detail: Readonly<Record<string, unknown>>;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; detail?: Record<string, unknown> }) {
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; detail?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.detail = options?.detail ?? {};
@@ -202,7 +206,8 @@ export function serializeError(value: unknown, depth = 0): SerializedError {
   if (value instanceof TetherError && Object.keys(value.detail).length > 0) {
     out.detail = cloneable(value.detail);
   }
-  if (value.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeError(value.cause, depth + 1);
+  if (value.cause !== undefined && depth < MAX_CAUSE_DEPTH)
+    out.cause = serializeError(value.cause, depth + 1);
   return out;
 }
 

@@ -113,7 +113,9 @@ export class ActorHost {
       readiness.catch(() => undefined);
       this.#finish({ kind: 'killed' });
       await this.slot.terminate();
-      throw error instanceof ActorInitError ? error : new ActorInitError(id, 'could not load', { cause: error });
+      throw error instanceof ActorInitError
+        ? error
+        : new ActorInitError(id, 'could not load', { cause: error });
     } finally {
       clearTimeout(startTimer);
     }

@@ -8,5 +8,8 @@ export type Logger = Pick<pino.Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 /** JSON lines on stdout, the default for a service under systemd or Docker. */
 export function createLogger(options: { level?: string; name?: string } = {}): pino.Logger {
-  return pino({ level: options.level ?? process.env['TETHER_LOG_LEVEL'] ?? 'info', name: options.name ?? 'tether' });
+  return pino({
+    level: options.level ?? process.env['TETHER_LOG_LEVEL'] ?? 'info',
+    name: options.name ?? 'tether',
+  });
 }

@@ -84,9 +84,7 @@ interface Connection {
 }
 
 type RefState =
-  | { kind: 'connected'; connection: Connection }
-  | { kind: 'waiting' }
-  | { kind: 'stopped'; why: string };
+  { kind: 'connected'; connection: Connection } | { kind: 'waiting' } | { kind: 'stopped'; why: string };
 
 const noTrace = (): string => '';
 

@@ -145,7 +145,12 @@ async function end(reason: ExitKind, byItself = false): Promise<void> {
  */
 async function warmCallPath(): Promise<void> {
   const { port1, port2 } = new MessageChannel();
-  const warmServer = new CallServer('(warm-up)', { echo: (value: number) => value }, traceStore, () => undefined);
+  const warmServer = new CallServer(
+    '(warm-up)',
+    { echo: (value: number) => value },
+    traceStore,
+    () => undefined,
+  );
   warmServer.accept(port2);
   const warmRef = new RefCore<{ echo(value: number): number }>('(warm-up)', { callTimeoutMs: 5000 });
   warmRef.connect(port1);
