@@ -38,7 +38,9 @@ function findTests(dir) {
 
 // Optional filter: `npm test -- supervisors` runs only matching files.
 const filters = process.argv.slice(2);
-const files = findTests('dist/test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+const files = findTests('dist/test').filter(
+  (f) => filters.length === 0 || filters.some((s) => f.includes(s)),
+);
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);

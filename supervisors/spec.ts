@@ -115,7 +115,10 @@ export function normalizeFlags(flags: SupervisorFlags = {}): NormalizedFlags {
   checkFlagInteger(periodMs, 'periodMs', 1);
   const neverGiveUp = flags.neverGiveUp ?? SUPERVISOR_DEFAULTS.neverGiveUp;
   if (typeof neverGiveUp !== 'boolean') {
-    throw new InvalidSupervisorFlagsError(`invalid neverGiveUp: ${JSON.stringify(neverGiveUp)}`, 'neverGiveUp');
+    throw new InvalidSupervisorFlagsError(
+      `invalid neverGiveUp: ${JSON.stringify(neverGiveUp)}`,
+      'neverGiveUp',
+    );
   }
   const backoff = flags.backoff === undefined ? undefined : normalizeBackoff(flags.backoff);
   return { strategy, intensity, periodMs, backoff, neverGiveUp };
@@ -130,10 +133,16 @@ function normalizeBackoff(partial: Partial<BackoffOptions>): BackoffOptions {
     throw new InvalidSupervisorFlagsError('invalid backoff: maxMs is below minMs', 'backoff.maxMs');
   }
   if (!(typeof backoff.factor === 'number' && backoff.factor >= 1)) {
-    throw new InvalidSupervisorFlagsError(`invalid backoff.factor: ${JSON.stringify(backoff.factor)}`, 'backoff.factor');
+    throw new InvalidSupervisorFlagsError(
+      `invalid backoff.factor: ${JSON.stringify(backoff.factor)}`,
+      'backoff.factor',
+    );
   }
   if (!(typeof backoff.jitter === 'number' && backoff.jitter >= 0 && backoff.jitter <= 1)) {
-    throw new InvalidSupervisorFlagsError(`invalid backoff.jitter: ${JSON.stringify(backoff.jitter)}`, 'backoff.jitter');
+    throw new InvalidSupervisorFlagsError(
+      `invalid backoff.jitter: ${JSON.stringify(backoff.jitter)}`,
+      'backoff.jitter',
+    );
   }
   return backoff;
 }
@@ -184,13 +193,17 @@ export function normalizeChildSpec(spec: ChildSpec): NormalizedChildSpec {
       shutdown: checkShutdown(spec.shutdown ?? SUPERVISOR_CHILD_DEFAULTS.shutdown),
     };
   }
-  throw new InvalidChildSpecError(`invalid kind: ${JSON.stringify((spec as { kind?: unknown }).kind)}`, 'kind');
+  throw new InvalidChildSpecError(
+    `invalid kind: ${JSON.stringify((spec as { kind?: unknown }).kind)}`,
+    'kind',
+  );
 }
 
 export function checkUniqueIds(specs: readonly NormalizedChildSpec[]): void {
   const seen = new Set<string>();
   for (const spec of specs) {
-    if (seen.has(spec.id)) throw new InvalidChildSpecError(`duplicate child id: ${JSON.stringify(spec.id)}`, 'id');
+    if (seen.has(spec.id))
+      throw new InvalidChildSpecError(`duplicate child id: ${JSON.stringify(spec.id)}`, 'id');
     seen.add(spec.id);
   }
 }

@@ -29,7 +29,14 @@ import { SupervisionEvents } from './events.js';
 import type { SupervisionEvent } from './events.js';
 import { addRestart } from './intensity.js';
 import { checkUniqueIds, normalizeChildSpec, normalizeFlags } from './spec.js';
-import type { ChildKind, ChildSpec, NormalizedChildSpec, NormalizedFlags, RestartType, SupervisorFlags } from './spec.js';
+import type {
+  ChildKind,
+  ChildSpec,
+  NormalizedChildSpec,
+  NormalizedFlags,
+  RestartType,
+  SupervisorFlags,
+} from './spec.js';
 
 /** What a supervisor holds of a running child, whether a worker or a supervisor. */
 interface RunningChild {
@@ -553,12 +560,21 @@ export class Supervisor implements RunningChild {
 
   /** A bug in the supervisor itself must be loud, not a silent stall. */
   #internalError(error: unknown): void {
-    this.#system.logger.error({ supervisor: this.id, err: serializeError(error) }, 'supervisor internal error');
+    this.#system.logger.error(
+      { supervisor: this.id, err: serializeError(error) },
+      'supervisor internal error',
+    );
   }
 }
 
 /** When a never-give-up supervisor has no backoff configured: 1 s, doubling to 30 s. */
-const BACKOFF_FOR_NEVER_GIVE_UP = { minMs: 1000, maxMs: 30_000, factor: 2, jitter: 0.1, resetAfterMs: 60_000 };
+const BACKOFF_FOR_NEVER_GIVE_UP = {
+  minMs: 1000,
+  maxMs: 30_000,
+  factor: 2,
+  jitter: 0.1,
+  resetAfterMs: 60_000,
+};
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 

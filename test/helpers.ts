@@ -28,7 +28,10 @@ export async function withSystem<T>(
 }
 
 /** A probe worker child spec with short, test-friendly timings. */
-export function probe(id: string, extra: Partial<WorkerChildSpec> & { config?: ProbeConfig } = {}): WorkerChildSpec {
+export function probe(
+  id: string,
+  extra: Partial<WorkerChildSpec> & { config?: ProbeConfig } = {},
+): WorkerChildSpec {
   return { id, kind: 'worker', module: PROBE_MODULE, shutdown: 2000, ...extra };
 }
 
@@ -92,7 +95,11 @@ export async function withDeadline<T>(promise: Promise<T>, timeoutMs: number, wh
 }
 
 /** Polls a condition until it holds, with a deadline (for state that has no event). */
-export async function eventually(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  condition: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeoutMs} ms`);

@@ -13,7 +13,11 @@ async function exitReasonOf(
   extra: Parameters<typeof probe>[1] = {},
 ): Promise<{ reason: ExitReason; incarnationAfter: number }> {
   return withSystem(async (system) => {
-    const sup = new Supervisor(system, { id: 'root', flags: { intensity: 5 }, children: [probe('a', extra)] });
+    const sup = new Supervisor(system, {
+      id: 'root',
+      flags: { intensity: 5 },
+      children: [probe('a', extra)],
+    });
     const log = new EventLog(sup.events);
     await sup.start();
     const a = system.ref<ProbeApi>('a');

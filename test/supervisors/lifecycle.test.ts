@@ -144,7 +144,10 @@ describe('the child API', () => {
       await sup.terminateChild('b');
       await sup.deleteChild('b');
       assert.deepEqual(sup.countChildren(), { specs: 1, active: 1, supervisors: 0, workers: 1 });
-      await assert.rejects(sup.startChild(probe('bad', { config: { failInit: true } })), FailedToStartChildError);
+      await assert.rejects(
+        sup.startChild(probe('bad', { config: { failInit: true } })),
+        FailedToStartChildError,
+      );
       assert.equal(sup.countChildren().specs, 1, 'a child that failed to start leaves no spec');
       await sup.stop();
     }));

@@ -100,7 +100,10 @@ describe('strategies', () => {
         assert.equal(sup.state, 'stopped');
         // Its children were stopped in reverse order: nothing of it runs.
         assert.deepEqual(
-          log.of('child-terminated').slice(-1).map((e) => e.childId),
+          log
+            .of('child-terminated')
+            .slice(-1)
+            .map((e) => e.childId),
           ['a'],
         );
       }));
@@ -167,7 +170,10 @@ describe('strategies', () => {
       await log.waitFor('give-up', (e) => e.supervisor === 'root');
       assert.deepEqual(await root.exited, { kind: 'shutdown' });
       assert.deepEqual(
-        log.of('child-terminated').filter((e) => e.supervisor === 'root').map((e) => e.childId),
+        log
+          .of('child-terminated')
+          .filter((e) => e.supervisor === 'root')
+          .map((e) => e.childId),
         ['sibling'],
       );
     }));
