@@ -75,7 +75,11 @@ async function sequential(call: (i: number) => Promise<unknown>, count: number):
  * Runs the two sides in alternating rounds, so that neither gets the
  * machine's quieter moments or a warmer JIT: returns all samples of each.
  */
-async function interleaved<T>(rounds: number, a: () => Promise<T[]>, b: () => Promise<T[]>): Promise<[T[], T[]]> {
+async function interleaved<T>(
+  rounds: number,
+  a: () => Promise<T[]>,
+  b: () => Promise<T[]>,
+): Promise<[T[], T[]]> {
   await a();
   await b(); // warm-up
   const outA: T[] = [];
@@ -88,7 +92,11 @@ async function interleaved<T>(rounds: number, a: () => Promise<T[]>, b: () => Pr
 }
 
 /** Keeps `width` calls outstanding until `total` have completed; returns calls per second. */
-async function throughput(call: (i: number) => Promise<unknown>, total: number, width: number): Promise<number> {
+async function throughput(
+  call: (i: number) => Promise<unknown>,
+  total: number,
+  width: number,
+): Promise<number> {
   let issued = 0;
   const started = performance.now();
   const lane = async (): Promise<void> => {

@@ -11,6 +11,7 @@ import type { ExitReason } from './exit-reason.js';
 import type { Logger } from './logger.js';
 import type { HostToWorker, WorkerToHost } from './messages.js';
 import type { WorkerSlot } from './worker-slot.js';
+import type { MessagePort } from 'node:worker_threads';
 
 export interface HeartbeatOptions {
   /** How often to ping (default 1000 ms). */
@@ -119,6 +120,11 @@ export class ActorHost {
     } finally {
       clearTimeout(startTimer);
     }
+  }
+
+  /** Serve calls from one more ref holder on this port. */
+  accept(port: MessagePort): void {
+    this.post({ type: 'accept', port });
   }
 
   post(message: HostToWorker): void {

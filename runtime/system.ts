@@ -10,7 +10,9 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { RuntimeClosedError } from './errors.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { RuntimeClosedError, serializeError } from './errors.js';
+import { CallServer } from './server.js';
 import type { ExitReason } from './exit-reason.js';
 import { describeExit } from './exit-reason.js';
 import { ActorHost } from './host.js';
@@ -50,11 +52,17 @@ interface RefSink {
   disconnect(stopped: boolean, why: string): void;
 }
 
+/** What currently answers for an id: a worker incarnation, or a service in this thread. */
+interface Incarnation {
+  accept(port: MessagePort): void;
+  kill(): void;
+}
+
 /** Everything about one actor id that outlives its incarnations. */
 interface Cell {
   readonly id: string;
   incarnations: number;
-  current: ActorHost | undefined;
+  current: Incarnation | undefined;
   /** Why the actor is not running and will not be restarted; undefined while it is or may be. */
   stoppedWhy: string | undefined;
   readonly sinks: Set<RefSink>;
@@ -67,6 +75,8 @@ export class ActorSystem {
   readonly #cells = new Map<string, Cell>();
   readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
   readonly #hosts = new Set<ActorHost>();
+  /** Trace context of calls served in this thread (see `serve`). */
+  readonly #localTrace = new AsyncLocalStorage<string>();
   #closed = false;
 
   constructor(options: SystemOptions = {}) {
@@ -156,6 +166,31 @@ export class ActorSystem {
     return host;
   }
 
+  /**
+   * Serves `handlers` under `id` from this (the main) thread, so actors can
+   * call the kernel with `ctx.ref(id)` like any peer. Not supervised: it
+   * lives until `close()` or shutdown. Handlers must not block.
+   */
+  serve<Api extends ApiShape>(id: string, handlers: Api): { close(): void } {
+    if (this.#closed) throw new RuntimeClosedError();
+    const cell = this.#cell(id);
+    const server = new CallServer(id, handlers, this.#localTrace, (method, error) =>
+      this.logger.error({ actor: id, method, err: serializeError(error) }, 'cast failed'),
+    );
+    const local: Incarnation = { accept: (port) => server.accept(port), kill: () => server.closeAll() };
+    cell.stoppedWhy = undefined;
+    cell.current = local;
+    for (const sink of cell.sinks) this.#wire(local, sink);
+    return {
+      close: () => {
+        if (cell.current !== local) return;
+        server.closeAll();
+        cell.current = undefined;
+        this.markStopped(id, 'closed');
+      },
+    };
+  }
+
   /** The supervisor will not restart this actor (for now): its callers get ActorDownError at once. */
   markStopped(id: string, reason: ExitReason | string): void {
     const cell = this.#cells.get(id);
@@ -193,9 +228,9 @@ export class ActorSystem {
   }
 
   /** A channel of their own between one ref holder and one incarnation. */
-  #wire(host: ActorHost, sink: RefSink): void {
+  #wire(incarnation: Incarnation, sink: RefSink): void {
     const { port1, port2 } = new MessageChannel();
-    host.post({ type: 'accept', port: port2 });
+    incarnation.accept(port2);
     sink.connect(port1);
   }
 }

@@ -13,7 +13,7 @@ import { TetherError, serializeError } from '../errors.js';
 import type { HostToWorker, LogLevel, WorkerToHost } from '../messages.js';
 import type { ActorRef, ApiShape } from '../ref.js';
 import { RefCore } from '../ref.js';
-import { CallServer } from './server.js';
+import { CallServer } from '../server.js';
 
 export interface BootstrapData {
   /** URL of the actor module. */

@@ -180,4 +180,23 @@ describe('calls through an ActorRef', () => {
       assert.equal(await a.call('add', 0), 5050);
       await sup.stop();
     }));
+
+  it('actors call a service served from the main thread like any peer', () =>
+    withSystem(async (system) => {
+      const seen: string[] = [];
+      const kernel = system.serve('kernel', {
+        hello: (from: string) => {
+          seen.push(from);
+          return `hello ${from}`;
+        },
+      });
+      const sup = new Supervisor(system, { id: 'root', children: [probe('a')] });
+      await sup.start();
+      const a = system.ref<ProbeApi>('a');
+      assert.equal(await a.call('callPeer', 'kernel', 'hello', 'a'), 'hello a');
+      assert.deepEqual(seen, ['a']);
+      kernel.close();
+      await assert.rejects(a.call('callPeer', 'kernel', 'hello', 'a'), ActorDownError);
+      await sup.stop();
+    }));
 });

@@ -5,10 +5,10 @@
  */
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { MessagePort } from 'node:worker_threads';
-import { BatchingEndpoint } from '../endpoint.js';
-import { TetherError, UnknownMethodError, serializeError } from '../errors.js';
-import type { CallMessage } from '../messages.js';
-import type { ApiShape } from '../ref.js';
+import { BatchingEndpoint } from './endpoint.js';
+import { TetherError, UnknownMethodError, serializeError } from './errors.js';
+import type { CallMessage } from './messages.js';
+import type { ApiShape } from './ref.js';
 
 type AnyHandler = (...args: unknown[]) => unknown;
 
