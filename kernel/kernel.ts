@@ -1,0 +1,146 @@
+/**
+ * The kernel's state, in the main thread: the phase (through the pure
+ * transition table of phase.ts), the autoconnecting flag, and what actors
+ * reported. It is served to the actors under id `kernel` (KernelApi); every
+ * accepted change is cast to the four actors as `onKernelState`, in order,
+ * and published to local subscribers (logs, telemetry, HTTP).
+ */
+import type { KernelApi, KernelState, PhaseListener } from '../actors/contracts.js';
+import { ACTOR_IDS } from '../actors/contracts.js';
+import type { ActorRef } from '../runtime/index.js';
+import type { Phase, TransitionRequest } from './phase.js';
+import { INITIAL_PHASE, transition } from './phase.js';
+
+export interface PhaseChange {
+  from: Phase;
+  to: Phase;
+  /** Why: the disconnect reason, or the step that moved it forward. */
+  reason: string;
+  /** How long the link was in `from` (ms). */
+  durationMs: number;
+}
+
+export interface KernelOptions {
+  autoconnecting: boolean;
+  now?: () => number;
+  /** Refs to the actors that hear every state change. */
+  listeners: ReadonlyArray<ActorRef<PhaseListener>>;
+  /** Closes the link of a generation (connection's closeLink). */
+  closeLink: (generation: number, reason: string) => void;
+  /** Decides on and starts the USB rediscovery exit; true when it is under way. */
+  onRediscoveryExit: (reason: string) => boolean;
+}
+
+export class Kernel {
+  #phase: Phase;
+  #autoconnecting: boolean;
+  readonly #options: KernelOptions;
+  readonly #now: () => number;
+  readonly #subscribers = new Set<(change: PhaseChange) => void>();
+  readonly #stateSubscribers = new Set<(state: KernelState) => void>();
+  readonly #reports = new Map<string, Record<string, unknown>>();
+  #rediscoveryExitRequested = false;
+
+  constructor(options: KernelOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#autoconnecting = options.autoconnecting;
+    this.#phase = { ...INITIAL_PHASE, since: this.#now() };
+  }
+
+  get state(): KernelState {
+    return { phase: this.#phase, autoconnecting: this.#autoconnecting };
+  }
+
+  /** Every accepted phase change, after it happened. */
+  onPhaseChange(listener: (change: PhaseChange) => void): () => void {
+    this.#subscribers.add(listener);
+    return () => this.#subscribers.delete(listener);
+  }
+
+  /** Every state change (phase or autoconnecting). */
+  onState(listener: (state: KernelState) => void): () => void {
+    this.#stateSubscribers.add(listener);
+    return () => this.#stateSubscribers.delete(listener);
+  }
+
+  /** Applies a transition or throws IllegalTransitionError (the caller gets it as its call's rejection). */
+  transition(request: TransitionRequest): KernelState {
+    const from = this.#phase;
+    const result = transition(from, request, this.#now());
+    if (!result.ok) throw result.error;
+    this.#phase = result.phase;
+    const change: PhaseChange = {
+      from,
+      to: result.phase,
+      reason: request.to === 'Disconnected' ? request.reason : `${request.to.toLowerCase()}`,
+      durationMs: result.phase.since - from.since,
+    };
+    for (const listener of this.#subscribers) safely(() => listener(change));
+    this.#publish();
+    return this.state;
+  }
+
+  /** Disconnects the link of `generation` if it is current; false when stale or already down. */
+  disconnect(generation: number, reason: string): boolean {
+    const phase = this.#phase;
+    if (phase.generation !== generation || phase.name === 'Disconnected') return false;
+    this.transition({ to: 'Disconnected', generation, reason });
+    this.#options.closeLink(generation, reason);
+    return true;
+  }
+
+  setAutoconnecting(enabled: boolean): void {
+    if (this.#autoconnecting === enabled) return;
+    this.#autoconnecting = enabled;
+    this.#publish();
+  }
+
+  requestRediscoveryExit(reason: string): boolean {
+    if (this.#rediscoveryExitRequested) return true;
+    const accepted = this.#options.onRediscoveryExit(reason);
+    this.#rediscoveryExitRequested = accepted;
+    return accepted;
+  }
+
+  report(actorId: string, facts: Record<string, unknown>): void {
+    this.#reports.set(actorId, facts);
+  }
+
+  reports(): ReadonlyMap<string, Record<string, unknown>> {
+    return this.#reports;
+  }
+
+  /** The handlers actors call, served under id `kernel`. */
+  api(): KernelApi {
+    return {
+      transition: (request: TransitionRequest) => this.transition(request),
+      state: () => this.state,
+      disconnect: (generation: number, reason: string) => this.disconnect(generation, reason),
+      requestRediscoveryExit: (reason: string) => this.requestRediscoveryExit(reason),
+      report: (actorId: string, facts: Record<string, unknown>) => this.report(actorId, facts),
+    };
+  }
+
+  #publish(): void {
+    const state = this.state;
+    for (const listener of this.#options.listeners) listener.cast('onKernelState', state);
+    for (const listener of this.#stateSubscribers) safely(() => listener(state));
+  }
+}
+
+/** A subscriber's bug must not stop the kernel. */
+function safely(run: () => void): void {
+  try {
+    run();
+  } catch {
+    // ignored on purpose
+  }
+}
+
+export const SERVICE_ACTORS = [
+  ACTOR_IDS.connection,
+  ACTOR_IDS.commander,
+  ACTOR_IDS.synchronization,
+  ACTOR_IDS.watchdog,
+] as const;
