@@ -29,7 +29,11 @@ export type HostToWorker =
   /** A peer this worker holds a ref to is up: call it on this port. */
   | { type: 'peer-up'; peerId: string; port: MessagePort }
   /** A peer this worker holds a ref to went down; `stopped` when it will not come back by itself. */
-  | { type: 'peer-down'; peerId: string; stopped: boolean; why: string };
+  | { type: 'peer-down'; peerId: string; stopped: boolean; why: string }
+  /** Fault injection for tests and drills: make the actor crash or hang as if its own code did. */
+  | { type: 'inject-fault'; fault: InjectedFault };
+
+export type InjectedFault = 'crash' | 'hang';
 
 export type WorkerToHost =
   /** The bootstrap and the actor module are loaded: the worker can take an identity (warm standby). */

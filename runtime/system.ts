@@ -21,6 +21,7 @@ import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
 import { REF_DEFAULTS, RefCore } from './ref.js';
 import type { ActorRef, ApiShape } from './ref.js';
+import type { InjectedFault } from './messages.js';
 import { StandbyPool } from './standby.js';
 
 export interface SystemOptions {
@@ -189,6 +190,18 @@ export class ActorSystem {
         this.markStopped(id, 'closed');
       },
     };
+  }
+
+  /**
+   * Makes the current incarnation of an actor crash (an uncaught error) or
+   * hang (a busy loop), as a bug of its own would: for tests and failure
+   * drills. Returns false when it is not running.
+   */
+  injectFault(id: string, fault: InjectedFault): boolean {
+    const current = this.#cells.get(id)?.current;
+    if (!(current instanceof ActorHost)) return false;
+    current.post({ type: 'inject-fault', fault });
+    return true;
   }
 
   /** The supervisor will not restart this actor (for now): its callers get ActorDownError at once. */

@@ -89,6 +89,13 @@ control.on('message', (message: HostToWorker) => {
     case 'stop':
       void end('shutdown');
       return;
+    case 'inject-fault':
+      // Outside any handler, like a bug in a timer callback would be.
+      setImmediate(() => {
+        if (message.fault === 'hang') while (true);
+        throw new TetherError('TETHER_INJECTED_FAULT', 'injected crash');
+      });
+      return;
   }
 });
 

@@ -70,6 +70,26 @@ describe('exit reasons the runtime tells apart', () => {
     assert.equal(incarnationAfter, 2);
   });
 
+  it('an injected crash or hang looks like the actor's own: crash, then hung', () =>
+    withSystem(async (system) => {
+      const sup = new Supervisor(system, {
+        id: 'root',
+        flags: { intensity: 5 },
+        children: [probe('a', { heartbeat: { intervalMs: 50, timeoutMs: 200 } })],
+      });
+      const log = new EventLog(sup.events);
+      await sup.start();
+      assert.equal(system.injectFault('a', 'crash'), true);
+      const crashed = await log.waitFor('child-exited');
+      assert.equal(crashed.reason.kind, 'crash');
+      await log.waitFor('child-restarted');
+      assert.equal(system.injectFault('a', 'hang'), true);
+      const hung = await log.waitFor('child-exited', () => true, 10_000, 2);
+      assert.equal(hung.reason.kind, 'hung');
+      assert.equal(system.injectFault('nobody', 'crash'), false);
+      await sup.stop();
+    }));
+
   it('a crash in one actor leaves its siblings untouched under one_for_one', () =>
     withSystem(async (system) => {
       const sup = new Supervisor(system, { id: 'root', children: [probe('a'), probe('b')] });
