@@ -70,7 +70,7 @@ describe('exit reasons the runtime tells apart', () => {
     assert.equal(incarnationAfter, 2);
   });
 
-  it('an injected crash or hang looks like the actor's own: crash, then hung', () =>
+  it("an injected crash or hang looks like the actor's own: crash, then hung", () =>
     withSystem(async (system) => {
       const sup = new Supervisor(system, {
         id: 'root',
