@@ -31,7 +31,7 @@ export const CONFIG_DEFAULTS = {
   discovery: {
     mode: 'all',
     intervalMs: 5000,
-    usb: { ids: ['2B04:C006', '2B04:C008'], baudRate: 115_200, giveUpMs: 120_000 },
+    usb: { ids: ['2B04:C006', '2B04:C008'], path: '', baudRate: 115_200, giveUpMs: 120_000 },
     tcp: { host: '', port: 8332 },
     rediscovery: 'auto',
   },
@@ -126,6 +126,12 @@ const discovery = z
           .array(z.string().regex(USB_ID, { error: 'expected VID:PID, 4 hex digits each (e.g. 2B04:C006)' }))
           .default([...CONFIG_DEFAULTS.discovery.usb.ids])
           .describe('USB devices to try, as VID:PID in hex'),
+        path: z
+          .string()
+          .default(CONFIG_DEFAULTS.discovery.usb.path)
+          .describe(
+            'A serial device to use as it is (e.g. /dev/ttyACM0 or a pty), instead of looking for USB devices by id; "" to look',
+          ),
         baudRate: z
           .int()
           .positive()
