@@ -1,0 +1,623 @@
+/**
+ * Synchronization: brings each new link to the controller from Connected to
+ * Synchronized, and keeps it there.
+ *
+ * For every connection generation g, in order:
+ *  1. handshake: wait for the controller's `!SPARK` handshake, sending a
+ *     NONE every `handshakePingMs` (the controller answers each with one),
+ *     up to `handshakeTimeoutMs`; then disconnect (policy
+ *     `recovery.handshakeTimeout`).
+ *  2. acknowledge: check the firmware's proto_version and the device id
+ *     (`compat.ts`) and ask the kernel for Acknowledged with the result. An
+ *     incompatible or wrong controller stays Acknowledged with the error on
+ *     record: no sync, no disconnect, so no reconnect loop.
+ *  3. sync steps, each through commander from Acknowledged: set the clock
+ *     (block 3), load the block store from the datastore, read and resume
+ *     the trace (block 2); then ask for Synchronized. A step that fails
+ *     disconnects (policy `recovery.syncError`); it never exits.
+ *  4. while Synchronized: set the clock again every `clockResyncMs`.
+ *
+ * Events: a handshake that differs from the acknowledged one means the
+ * controller reset (its pending requests will never be answered), so the
+ * link is dropped and the sequence runs again on the next one; a repeat of
+ * the acknowledged handshake is the controller's echo of a NONE or VERSION
+ * request and is ignored. Listening mode disconnects (`recovery.listeningMode`).
+ *
+ * Everything a generation starts (timers, the ping loop, the sync steps)
+ * belongs to its `Run`, which is cancelled as soon as the kernel's state
+ * moves to another generation or to Disconnected. Kernel states and events
+ * come on different channels with no order between them, so an event naming
+ * a generation newer than the last state seen first catches up with
+ * `kernel.state()`, and nothing is done for a generation that is not current.
+ *
+ * Autoconnecting (`KernelState.autoconnecting`) only decides whether
+ * connection opens new links; a link that is open is brought in sync
+ * whatever the flag says (it was opened while the flag was on, or by an
+ * operator's explicit reconnect), rather than left half-done in Connected.
+ */
+import type {
+  Block,
+  Handshake,
+  Opcode,
+  RequestPayload,
+  ResponsePayload,
+  TraceEntry,
+  ControllerEvent,
+} from '../connection/codec/index.js';
+import {
+  RESET_DATA,
+  RESET_REASONS,
+  SYSINFO_BLOCK_ID,
+  TICKS_BLOCK_ID,
+  TRACE_READ_RESUME,
+  isJsonObject,
+} from '../connection/codec/index.js';
+import type { CommandOptions, KernelState } from '../contracts.js';
+import type { AckInfo, Phase, TransitionRequest } from '../../kernel/phase.js';
+import type { ActorLogger } from '../../runtime/actor.js';
+import type { TetherConfig } from '../../config/schema.js';
+import { describe } from '../../runtime/errors.js';
+import { assessHandshake, sameHandshake } from './compat.js';
+import type { BlockDatastore, StoredBlocks } from './datastore.js';
+import { HandshakeTimeoutError, ListeningModeError, SyncStepError } from './errors.js';
+
+// ------------------------------------------------------------------ types
+
+export type SyncStep =
+  | 'idle'
+  | 'handshake'
+  | 'set-clock'
+  | 'load-blocks'
+  | 'read-trace'
+  | 'synchronized'
+  | 'incompatible'
+  | 'wrong-device';
+
+export type RecoveryAction = 'disconnect' | 'restart';
+
+export interface SynchronizationConfig {
+  /** `device.id`: '' accepts any controller. */
+  deviceId: string;
+  handshakeTimeoutMs: number;
+  handshakePingMs: number;
+  skipVersionCheck: boolean;
+  clockResyncMs: number;
+  recovery: { handshakeTimeout: RecoveryAction; syncError: RecoveryAction; listeningMode: RecoveryAction };
+}
+
+export function synchronizationConfig(config: TetherConfig): SynchronizationConfig {
+  const { recovery } = config;
+  return {
+    deviceId: config.device.id,
+    handshakeTimeoutMs: config.synchronization.handshakeTimeoutMs,
+    handshakePingMs: config.synchronization.handshakePingMs,
+    skipVersionCheck: config.synchronization.skipVersionCheck,
+    clockResyncMs: config.synchronization.clockResyncMs,
+    recovery: {
+      handshakeTimeout: recovery.handshakeTimeout,
+      syncError: recovery.syncError,
+      listeningMode: recovery.listeningMode,
+    },
+  };
+}
+
+/** What synchronization needs of commander. */
+export interface CommanderPort {
+  request<O extends Opcode>(
+    opcode: O,
+    payload: RequestPayload<O>,
+    options?: CommandOptions,
+  ): Promise<ResponsePayload<O>>;
+}
+
+/** What synchronization needs of the kernel (calls over a ref, hence promises). */
+export interface KernelPort {
+  state(): Promise<KernelState>;
+  transition(request: TransitionRequest): Promise<KernelState>;
+  disconnect(generation: number, reason: string): Promise<boolean>;
+}
+
+/** Whatever `setTimeout` returned; only handed back to `clearTimeout`. */
+export type TimerHandle = unknown;
+
+/** Time, injectable so the tests step it by hand. */
+export interface Timers {
+  /** ms since epoch. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export const realTimers: Timers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface SynchronizerDeps {
+  commander: CommanderPort;
+  kernel: KernelPort;
+  datastore: BlockDatastore;
+  log: ActorLogger;
+  timers: Timers;
+  config: SynchronizationConfig;
+  /** Ends this incarnation as a crash, for the `restart` recovery policies. Must not return normally into more work. */
+  crash(error: Error): void;
+}
+
+export interface SynchronizationStatus {
+  step: string;
+  lastError: string | null;
+}
+
+// -------------------------------------------------------------------- run
+
+/** Everything one connection generation owns; cancelled when the kernel moves on. */
+class Run {
+  readonly generation: number;
+  step: SyncStep = 'handshake';
+  /** The handshake acknowledged (or being acknowledged) for this generation. */
+  handshake: Handshake | undefined;
+  acknowledged = false;
+  syncStarted = false;
+  synchronized = false;
+  cancelled = false;
+  readonly timers = new Set<TimerHandle>();
+  handshakeTimers: TimerHandle[] = [];
+
+  constructor(generation: number) {
+    this.generation = generation;
+  }
+}
+
+/** Order of kernel states: by generation, then by phase within it (Disconnected ends a generation). */
+function order(phase: Phase): number {
+  const rank = { Connected: 1, Acknowledged: 2, Synchronized: 3, Disconnected: 4 }[phase.name];
+  return phase.generation * 8 + rank;
+}
+
+// ------------------------------------------------------------ synchronizer
+
+export class Synchronizer {
+  readonly #deps: SynchronizerDeps;
+  readonly #config: SynchronizationConfig;
+  #known: KernelState | null = null;
+  #run: Run | null = null;
+  #events: Promise<void> = Promise.resolve();
+  #lastError: string | null = null;
+  /** The last incompatibility logged as an error, so a controller that keeps reconnecting is not logged every time. */
+  #lastAckProblem: string | null = null;
+  #store: StoredBlocks | null = null;
+  #closed = false;
+
+  constructor(deps: SynchronizerDeps) {
+    this.#deps = deps;
+    this.#config = deps.config;
+  }
+
+  // ------------------------------------------------------------ public API
+
+  /** Learns the current state from the kernel (after a restart the link may already be open). */
+  async start(): Promise<void> {
+    await this.#catchUp();
+  }
+
+  onKernelState(state: KernelState): void {
+    this.#adopt(state);
+  }
+
+  /** Events are handled one at a time, in arrival order, even when one has to wait for a catch-up. */
+  onEvent(generation: number, event: ControllerEvent): Promise<void> {
+    const next = this.#events.then(() => this.#handleEvent(generation, event));
+    this.#events = next.catch(() => undefined);
+    return next;
+  }
+
+  status(): SynchronizationStatus {
+    return { step: this.#run?.step ?? 'idle', lastError: this.#lastError };
+  }
+
+  /** The block store loaded for the current controller, if any. */
+  get store(): StoredBlocks | null {
+    return this.#store;
+  }
+
+  /** Clears every timer; nothing runs afterwards. Pending commander calls settle on their own. */
+  close(): void {
+    this.#closed = true;
+    this.#endRun();
+  }
+
+  // ------------------------------------------------------------ kernel state
+
+  #adopt(state: KernelState): void {
+    if (this.#closed) return;
+    if (this.#known !== null && order(state.phase) < order(this.#known.phase)) return; // older news
+    this.#known = state;
+    const phase = state.phase;
+    if (phase.name === 'Disconnected') {
+      this.#endRun();
+      return;
+    }
+    let run = this.#run;
+    if (run === null || run.generation !== phase.generation) {
+      this.#endRun();
+      run = new Run(phase.generation);
+      this.#run = run;
+      if (phase.name === 'Connected') this.#startHandshake(run);
+    }
+    // A state further on than this run got by itself: our own transition's
+    // reply, or (after a restart of this actor) a link already acknowledged.
+    if (phase.name === 'Acknowledged' || phase.name === 'Synchronized') {
+      run.handshake ??= phase.ack.handshake;
+      this.#onAcknowledged(run, phase.ack, phase.name === 'Acknowledged');
+    }
+    if (phase.name === 'Synchronized') this.#onSynchronized(run, phase.sync);
+  }
+
+  async #catchUp(): Promise<void> {
+    try {
+      this.#adopt(await this.#deps.kernel.state());
+    } catch (error) {
+      this.#deps.log.warn('could not read the kernel state', { error: describe(error) });
+    }
+  }
+
+  #isCurrent(run: Run): boolean {
+    return !this.#closed && !run.cancelled && this.#run === run;
+  }
+
+  #endRun(): void {
+    const run = this.#run;
+    if (run === null) return;
+    run.cancelled = true;
+    for (const handle of run.timers) this.#deps.timers.clearTimeout(handle);
+    run.timers.clear();
+    this.#run = null;
+  }
+
+  /** A timer owned by `run`: cleared with it, and never firing into a cancelled run. */
+  #after(run: Run, ms: number, fn: () => void): TimerHandle {
+    const handle = this.#deps.timers.setTimeout(() => {
+      run.timers.delete(handle);
+      if (this.#isCurrent(run)) fn();
+    }, ms);
+    run.timers.add(handle);
+    return handle;
+  }
+
+  #clearTimer(run: Run, handle: TimerHandle): void {
+    this.#deps.timers.clearTimeout(handle);
+    run.timers.delete(handle);
+  }
+
+  // --------------------------------------------------------------- handshake
+
+  #startHandshake(run: Run): void {
+    run.step = 'handshake';
+    const { handshakePingMs, handshakeTimeoutMs } = this.#config;
+    const ping = (): void => {
+      if (run.handshake !== undefined) return;
+      // Not awaited: a NONE that is slow to answer must not hold back the next one.
+      this.#deps.commander.request('NONE', undefined, { minPhase: 'Connected' }).catch((error: unknown) => {
+        this.#deps.log.debug('handshake ping failed', { generation: run.generation, error: describe(error) });
+      });
+      run.handshakeTimers.push(this.#after(run, handshakePingMs, ping));
+    };
+    // The first ping goes out on the next turn, not now: when this run was
+    // created to handle a handshake that already arrived, that handshake is
+    // processed first and no ping is needed at all.
+    run.handshakeTimers.push(this.#after(run, 0, ping));
+    run.handshakeTimers.push(
+      this.#after(run, handshakeTimeoutMs, () => {
+        if (run.handshake !== undefined) return;
+        const error = new HandshakeTimeoutError(run.generation, handshakeTimeoutMs);
+        this.#lastError = error.message;
+        this.#deps.log.warn('no handshake from the controller: disconnecting', {
+          generation: run.generation,
+          timeoutMs: handshakeTimeoutMs,
+        });
+        void this.#recover(run, this.#config.recovery.handshakeTimeout, error.message, error);
+      }),
+    );
+  }
+
+  #stopHandshakeTimers(run: Run): void {
+    for (const handle of run.handshakeTimers) this.#clearTimer(run, handle);
+    run.handshakeTimers = [];
+  }
+
+  // ------------------------------------------------------------------ events
+
+  async #handleEvent(generation: number, event: ControllerEvent): Promise<void> {
+    if (this.#closed) return;
+    const known = this.#known?.phase.generation;
+    if (known !== undefined && generation < known) {
+      this.#deps.log.debug('event for an old connection ignored', {
+        generation,
+        current: known,
+        event: event.type,
+      });
+      return;
+    }
+    if (known === undefined || generation > known) await this.#catchUp();
+    const run = this.#run;
+    if (run === null || run.generation !== generation || !this.#isCurrent(run)) {
+      this.#deps.log.debug('event for a connection that is not open ignored', {
+        generation,
+        event: event.type,
+      });
+      return;
+    }
+    switch (event.type) {
+      case 'handshake':
+        await this.#onHandshake(run, event.handshake);
+        return;
+      case 'setupMode': {
+        const error = new ListeningModeError(run.generation);
+        this.#lastError = error.message;
+        this.#deps.log.warn('the controller entered listening (setup) mode: disconnecting', { generation });
+        await this.#recover(run, this.#config.recovery.listeningMode, 'controller in listening mode', error);
+        return;
+      }
+      case 'firmwareUpdater':
+        this.#deps.log.warn(
+          'the controller entered its firmware updater; the connection will close when it ends',
+          {
+            generation,
+            firmwareVersion: event.firmwareVersion,
+            protoVersion: event.protoVersion,
+          },
+        );
+        return;
+      case 'cboxError':
+        this.#deps.log.warn('the controller reported an internal error', {
+          generation,
+          code: event.code.toString(16).toUpperCase().padStart(2, '0'),
+        });
+        return;
+      case 'unknown':
+        this.#deps.log.debug('unknown controller event', { generation, text: event.text });
+        return;
+    }
+  }
+
+  async #onHandshake(run: Run, handshake: Handshake): Promise<void> {
+    if (run.handshake === undefined) {
+      run.handshake = handshake;
+      this.#stopHandshakeTimers(run);
+      const ack = assessHandshake(handshake, this.#config);
+      let state: KernelState;
+      try {
+        state = await this.#deps.kernel.transition({ to: 'Acknowledged', generation: run.generation, ack });
+      } catch (error) {
+        await this.#stepFailed(run, 'acknowledge', error);
+        return;
+      }
+      this.#adopt(state);
+      return;
+    }
+    if (sameHandshake(run.handshake, handshake)) {
+      this.#deps.log.debug('handshake repeated (answer to a NONE or VERSION)', {
+        generation: run.generation,
+      });
+      return;
+    }
+    const reason = `controller reset: ${resetName(handshake)}`;
+    this.#deps.log.warn(`${reason}: disconnecting (its pending requests will not be answered)`, {
+      generation: run.generation,
+      resetReason: handshake.resetReason,
+      resetData: handshake.resetData,
+    });
+    await this.#disconnect(run, reason);
+  }
+
+  // ------------------------------------------------------------------- sync
+
+  /** Once per generation, from our own transition's reply or from the kernel's cast, whichever comes first. */
+  #onAcknowledged(run: Run, ack: AckInfo, startSync: boolean): void {
+    if (run.acknowledged) return;
+    run.acknowledged = true;
+    this.#stopHandshakeTimers(run);
+    const problem = ackProblem(ack, this.#config.deviceId);
+    if (problem !== null) {
+      run.step = problem.step;
+      this.#lastError = problem.message;
+      // Logged as an error once, not on every reconnect of the same controller.
+      const level = problem.message === this.#lastAckProblem ? 'info' : 'error';
+      this.#deps.log[level](`${problem.message}; staying Acknowledged (no sync, no reconnect)`, {
+        generation: run.generation,
+        ...problem.fields,
+      });
+      this.#lastAckProblem = problem.message;
+      return;
+    }
+    this.#lastAckProblem = null;
+    if (startSync) void this.#synchronize(run);
+  }
+
+  async #synchronize(run: Run): Promise<void> {
+    if (run.syncStarted) return;
+    run.syncStarted = true;
+    const { commander, datastore, timers, kernel } = this.#deps;
+    const options: CommandOptions = { minPhase: 'Acknowledged' };
+    let step = 'set-clock';
+    try {
+      run.step = 'set-clock';
+      const clockSetTo = Math.floor(timers.now() / 1000);
+      await commander.request(
+        'BLOCK_WRITE',
+        { id: TICKS_BLOCK_ID, type: 'Ticks', data: { secondsSinceEpoch: clockSetTo } },
+        options,
+      );
+      if (!this.#isCurrent(run)) return;
+
+      step = run.step = 'load-blocks';
+      const deviceId = run.handshake?.deviceId ?? '';
+      const loaded = await datastore.load(deviceId);
+      if (!this.#isCurrent(run)) return;
+      if (loaded.recovered !== undefined) {
+        this.#deps.log.warn('the block store file was corrupt: set aside and replaced by an empty store', {
+          path: loaded.path,
+          setAsideAs: loaded.recovered.setAsideAs,
+          reason: loaded.recovered.reason,
+        });
+      }
+      this.#store = loaded.store;
+
+      step = run.step = 'read-trace';
+      const sysInfo = await commander.request(
+        'BLOCK_WRITE',
+        { id: SYSINFO_BLOCK_ID, type: 'SysInfo', data: { command: TRACE_READ_RESUME } },
+        options,
+      );
+      const trace = traceOf(sysInfo);
+      if (!this.#isCurrent(run)) return;
+
+      step = 'synchronize';
+      const sync = { clockSetTo, storedBlocks: loaded.store.blocks.length, trace };
+      this.#adopt(await kernel.transition({ to: 'Synchronized', generation: run.generation, sync }));
+    } catch (error) {
+      await this.#stepFailed(run, step, error);
+    }
+  }
+
+  async #stepFailed(run: Run, step: string, error: unknown): Promise<void> {
+    // The link may have gone under us (commander then fails with LINK_LOST or
+    // NOT_READY before the kernel's Disconnected reaches us): catch up first,
+    // and recover only if this generation is still the current one.
+    if (this.#isCurrent(run)) await this.#catchUp();
+    if (!this.#isCurrent(run)) return;
+    const failure = new SyncStepError(step, run.generation, error);
+    this.#lastError = failure.message;
+    this.#deps.log.error('synchronization step failed: disconnecting', {
+      generation: run.generation,
+      step,
+      error: describe(error),
+    });
+    await this.#recover(run, this.#config.recovery.syncError, failure.message, failure);
+  }
+
+  #onSynchronized(run: Run, sync: { clockSetTo: number; storedBlocks: number; trace: TraceEntry[] }): void {
+    if (run.synchronized) return;
+    run.synchronized = true;
+    run.step = 'synchronized';
+    this.#deps.log.info('controller synchronized', {
+      generation: run.generation,
+      clockSetTo: sync.clockSetTo,
+      storedBlocks: sync.storedBlocks,
+      traceEntries: sync.trace.length,
+    });
+    this.#scheduleResync(run);
+  }
+
+  /** One timer at a time, re-armed after each attempt settles, so attempts never pile up on a slow link. */
+  #scheduleResync(run: Run): void {
+    this.#after(run, this.#config.clockResyncMs, () => {
+      const secondsSinceEpoch = Math.floor(this.#deps.timers.now() / 1000);
+      this.#deps.commander
+        .request(
+          'BLOCK_WRITE',
+          { id: TICKS_BLOCK_ID, type: 'Ticks', data: { secondsSinceEpoch } },
+          { minPhase: 'Synchronized' },
+        )
+        .then(
+          () => this.#deps.log.debug('controller clock set again', { secondsSinceEpoch }),
+          (error: unknown) => {
+            // A dead link is the commander's timeout check's business; here it is only news.
+            if (!this.#isCurrent(run)) return;
+            this.#lastError = `clock re-sync failed: ${describe(error)}`;
+            this.#deps.log.warn('clock re-sync failed', {
+              generation: run.generation,
+              error: describe(error),
+            });
+          },
+        )
+        .finally(() => {
+          if (this.#isCurrent(run)) this.#scheduleResync(run);
+        });
+    });
+  }
+
+  // --------------------------------------------------------------- recovery
+
+  /**
+   * Recovery by policy. `disconnect` closes the link (connection reconnects
+   * and the sequence starts over). `restart` does that too and then crashes
+   * this actor, so its supervisor restarts it with fresh state and counts the
+   * failure against its intensity: a failure that keeps recurring then
+   * escalates instead of looping quietly. Disconnecting first matters: the
+   * new incarnation would otherwise adopt the same half-synchronized link.
+   */
+  async #recover(run: Run, action: RecoveryAction, reason: string, error: Error): Promise<void> {
+    await this.#disconnect(run, reason);
+    if (action === 'restart' && !this.#closed) {
+      this.close();
+      this.#deps.crash(error);
+    }
+  }
+
+  async #disconnect(run: Run, reason: string): Promise<void> {
+    try {
+      await this.#deps.kernel.disconnect(run.generation, reason);
+    } catch (error) {
+      this.#deps.log.warn('the kernel did not take the disconnect request', {
+        generation: run.generation,
+        reason,
+        error: describe(error),
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function ackProblem(
+  ack: AckInfo,
+  deviceId: string,
+): { step: SyncStep; message: string; fields: Record<string, unknown> } | null {
+  const { handshake } = ack;
+  if (ack.firmwareError !== undefined) {
+    return {
+      step: 'incompatible',
+      message: `incompatible controller firmware: proto_version ${handshake.protoVersion} is not supported by this build`,
+      fields: {
+        firmwareError: ack.firmwareError,
+        protoVersion: handshake.protoVersion,
+        firmwareVersion: handshake.firmwareVersion,
+        hint: 'update the firmware, or set synchronization.skipVersionCheck for development',
+      },
+    };
+  }
+  if (ack.identityError !== undefined) {
+    return {
+      step: 'wrong-device',
+      message: `wrong controller: device id ${handshake.deviceId} is not the configured ${deviceId}`,
+      fields: { identityError: ack.identityError, deviceId: handshake.deviceId, expected: deviceId },
+    };
+  }
+  return null;
+}
+
+function resetName(handshake: Handshake): string {
+  const reason = (RESET_REASONS as Record<string, string>)[handshake.resetReason.toUpperCase()];
+  const data = (RESET_DATA as Record<string, string>)[handshake.resetData.toUpperCase()];
+  return `${reason ?? `reason 0x${handshake.resetReason}`} (${data ?? `data 0x${handshake.resetData}`})`;
+}
+
+/** The trace in SysInfo's answer to TRACE_READ_RESUME; a malformed one fails the step. */
+function traceOf(block: Block): TraceEntry[] {
+  const trace = block.data.trace;
+  if (!Array.isArray(trace)) throw new TypeError('SysInfo response has no data.trace array');
+  return trace.map((entry, index) => {
+    if (
+      !isJsonObject(entry) ||
+      typeof entry.action !== 'string' ||
+      !Number.isInteger(entry.id) ||
+      typeof entry.type !== 'string'
+    ) {
+      throw new TypeError(`SysInfo data.trace[${index}] is not {action, id, type}`);
+    }
+    return { action: entry.action, id: entry.id as number, type: entry.type };
+  });
+}

@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Block } from '../../../actors/connection/codec/index.js';
+import { FileDatastore, writeFileAtomic } from '../../../actors/synchronization/datastore.js';
+import { TetherError } from '../../../runtime/errors.js';
+
+const DEVICE = '123456789012345678901234';
+const BLOCKS: Block[] = [
+  { id: 100, type: 'TempSensor', data: { value: 20.5, name: 'fridge' } },
+  { id: 101, type: 'Pid', data: { enabled: true, input: { id: 100 } } },
+];
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tether-datastore-'));
+  try {
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('saved blocks load back the same, with the time of the save', async () => {
+  await withDir(async (dir) => {
+    const now = Date.UTC(2026, 2, 24, 12, 0, 0);
+    const store = new FileDatastore(dir, { now: () => now });
+    await store.save({ deviceId: DEVICE, blocks: BLOCKS, savedAt: null });
+    const loaded = await new FileDatastore(dir).load(DEVICE);
+    assert.deepEqual(loaded.store, {
+      deviceId: DEVICE,
+      blocks: BLOCKS,
+      savedAt: new Date(now).toISOString(),
+    });
+    assert.equal(loaded.recovered, undefined);
+    assert.equal(loaded.path, join(dir, `blocks-${DEVICE}.json`));
+  });
+});
+
+test('each device has its own file, named by its id in lower case', async () => {
+  await withDir(async (dir) => {
+    const store = new FileDatastore(dir);
+    const other = 'ABCDEFABCDEFABCDEFABCDEF';
+    await store.save({ deviceId: DEVICE, blocks: BLOCKS, savedAt: null });
+    await store.save({ deviceId: other, blocks: [], savedAt: null });
+    assert.deepEqual((await readdir(dir)).sort(), [
+      `blocks-${DEVICE}.json`,
+      `blocks-${other.toLowerCase()}.json`,
+    ]);
+    assert.equal((await store.load(other)).store.blocks.length, 0);
+    assert.equal((await store.load(other.toLowerCase())).store.deviceId, other.toLowerCase());
+    assert.equal((await store.load(DEVICE)).store.blocks.length, 2);
+  });
+});
+
+test('a missing file is an empty store, and a missing state directory is created', async () => {
+  await withDir(async (dir) => {
+    const stateDir = join(dir, 'not', 'there', 'yet');
+    const loaded = await new FileDatastore(stateDir).load(DEVICE);
+    assert.deepEqual(loaded.store, { deviceId: DEVICE, blocks: [], savedAt: null });
+    assert.equal(loaded.recovered, undefined);
+    assert.deepEqual(await readdir(stateDir), []);
+
+    const elsewhere = join(dir, 'other', 'state');
+    await new FileDatastore(elsewhere).save({ deviceId: DEVICE, blocks: BLOCKS, savedAt: null });
+    assert.deepEqual(await readdir(elsewhere), [`blocks-${DEVICE}.json`]);
+  });
+});
+
+test('a save leaves no temporary file behind, and a stale one from a crash is removed on load', async () => {
+  await withDir(async (dir) => {
+    const store = new FileDatastore(dir);
+    await store.save({ deviceId: DEVICE, blocks: BLOCKS, savedAt: null });
+    await store.save({ deviceId: DEVICE, blocks: BLOCKS.slice(1), savedAt: null });
+    assert.deepEqual(await readdir(dir), [`blocks-${DEVICE}.json`]);
+
+    await writeFile(join(dir, `blocks-${DEVICE}.json.tmp-1-deadbeef`), '{"half');
+    const loaded = await store.load(DEVICE);
+    assert.equal(loaded.store.blocks.length, 1);
+    assert.deepEqual(await readdir(dir), [`blocks-${DEVICE}.json`]);
+  });
+});
+
+test('an atomic write replaces the whole file, and a failed one leaves the old file and no temp', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'file.json');
+    await writeFileAtomic(path, 'old');
+    await writeFileAtomic(path, 'new content');
+    assert.equal(await readFile(path, 'utf8'), 'new content');
+
+    // The target is a directory: the rename fails after the temp file was written.
+    const blocked = join(dir, 'blocked');
+    await mkdir(join(blocked, 'inner'), { recursive: true });
+    await assert.rejects(writeFileAtomic(blocked, 'text'));
+    assert.deepEqual((await readdir(dir)).sort(), ['blocked', 'file.json']);
+  });
+});
+
+for (const [what, content] of [
+  ['truncated JSON', '{"format":1,"deviceId":"123456789012345678901234","blocks":[{"id":1'],
+  ['an empty file', ''],
+  ['blocks that are not an array', `{"format":1,"deviceId":"${DEVICE}","savedAt":null,"blocks":{}}`],
+  [
+    'a block without data',
+    `{"format":1,"deviceId":"${DEVICE}","savedAt":null,"blocks":[{"id":100,"type":"X"}]}`,
+  ],
+  ['another device id', `{"format":1,"deviceId":"aaaaaaaaaaaaaaaaaaaaaaaa","savedAt":null,"blocks":[]}`],
+  ['an unknown format', `{"format":99,"deviceId":"${DEVICE}","savedAt":null,"blocks":[]}`],
+] as const) {
+  test(`a file with ${what} is set aside, replaced by an empty store, and reported`, async () => {
+    await withDir(async (dir) => {
+      const now = Date.UTC(2026, 2, 24, 12, 30, 15, 250);
+      const store = new FileDatastore(dir, { now: () => now });
+      const path = join(dir, `blocks-${DEVICE}.json`);
+      await writeFile(path, content);
+
+      const loaded = await store.load(DEVICE);
+      assert.deepEqual(loaded.store, { deviceId: DEVICE, blocks: [], savedAt: null });
+      assert.ok(loaded.recovered !== undefined);
+      assert.equal(loaded.recovered.setAsideAs, `${path}.corrupt-2026-03-24T12-30-15-250Z`);
+      assert.equal(
+        await readFile(loaded.recovered.setAsideAs, 'utf8'),
+        content,
+        'the bad file is kept for a person',
+      );
+
+      const again = await store.load(DEVICE);
+      assert.equal(again.recovered, undefined, 'the replacement is a valid empty store');
+      assert.deepEqual(again.store.blocks, []);
+    });
+  });
+}
+
+test('a device id that is not 24 hex digits is refused, so a controller cannot name a path', async () => {
+  await withDir(async (dir) => {
+    const store = new FileDatastore(dir);
+    await assert.rejects(store.load('../../etc/passwd'), (error) =>
+      TetherError.is(error, 'TETHER_DATASTORE'),
+    );
+    await assert.rejects(store.save({ deviceId: '12345', blocks: [], savedAt: null }), (error) =>
+      TetherError.is(error, 'TETHER_DATASTORE'),
+    );
+  });
+});
+
+test('a state directory that cannot be created is a datastore error, not a crash', async () => {
+  await withDir(async (dir) => {
+    const file = join(dir, 'a-file');
+    await writeFile(file, '');
+    await assert.rejects(new FileDatastore(join(file, 'state')).load(DEVICE), (error) =>
+      TetherError.is(error, 'TETHER_DATASTORE'),
+    );
+  });
+});
