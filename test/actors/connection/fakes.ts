@@ -1,0 +1,222 @@
+/**
+ * Fakes for the connection's peers: a kernel that runs the real transition
+ * table and casts its state back (on a later tick, as a real cast arrives),
+ * peers that record what they were sent, a manual clock, and a quiet logger.
+ */
+import { ConfigSchema, type TetherConfig, type TetherConfigInput } from '../../../config/index.js';
+import type { ControllerEvent, ResponseFrame } from '../../../actors/connection/codec/index.js';
+import type { KernelState } from '../../../actors/contracts.js';
+import type { ConnectionPeers, TimerHandle, Timers } from '../../../actors/connection/connection.js';
+import { INITIAL_PHASE, transition, type Phase, type TransitionRequest } from '../../../kernel/phase.js';
+import type { ActorLogger } from '../../../runtime/actor.js';
+
+export function config(input: TetherConfigInput): TetherConfig {
+  return ConfigSchema.parse(input);
+}
+
+/** Resolves when `condition` holds, checked after every recorded change; rejects at the deadline. */
+class Waiters {
+  readonly #waiters = new Set<() => void>();
+
+  notify(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const wake = (): void => {
+        if (!condition()) return;
+        this.#waiters.delete(wake);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        reject(new Error(`${what}: not within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.add(wake);
+      wake();
+    });
+  }
+}
+
+export class FakeKernel {
+  phase: Phase = INITIAL_PHASE;
+  autoconnecting = true;
+  readonly requests: TransitionRequest[] = [];
+  readonly rediscoveryRequests: string[] = [];
+  rediscoveryAnswer = false;
+  /** Where casts go (the connection under test). */
+  listener:
+    | { onKernelState(state: KernelState): void; closeLink(generation: number, reason: string): void }
+    | undefined;
+  readonly #waiters = new Waiters();
+
+  get state(): KernelState {
+    return { phase: this.phase, autoconnecting: this.autoconnecting };
+  }
+
+  transition(request: TransitionRequest): KernelState {
+    this.requests.push(request);
+    const result = transition(this.phase, request, Date.now());
+    if (!result.ok) {
+      this.#waiters.notify();
+      throw result.error;
+    }
+    this.phase = result.phase;
+    this.#waiters.notify();
+    this.#cast();
+    return this.state;
+  }
+
+  /** What the kernel does on `disconnect`: move, then tell connection to close. */
+  disconnect(generation: number, reason: string): boolean {
+    if (this.phase.generation !== generation || this.phase.name === 'Disconnected') return false;
+    this.transition({ to: 'Disconnected', generation, reason });
+    const listener = this.listener;
+    setImmediate(() => listener?.closeLink(generation, reason));
+    return true;
+  }
+
+  setAutoconnecting(on: boolean): void {
+    this.autoconnecting = on;
+    this.#cast();
+  }
+
+  #cast(): void {
+    const state = this.state;
+    const listener = this.listener;
+    setImmediate(() => listener?.onKernelState(state));
+  }
+
+  connectedRequests(): TransitionRequest[] {
+    return this.requests.filter((r) => r.to === 'Connected');
+  }
+
+  until(condition: (kernel: this) => boolean, what: string, timeoutMs?: number): Promise<void> {
+    return this.#waiters.until(() => condition(this), what, timeoutMs);
+  }
+
+  /** Connection's view of the kernel: every call answers on a later tick, as a real call does. */
+  port(): ConnectionPeers['kernel'] {
+    return {
+      transition: (request) => later(() => this.transition(request)),
+      state: () => later(() => this.state),
+      requestRediscoveryExit: (reason) =>
+        later(() => {
+          this.rediscoveryRequests.push(reason);
+          this.#waiters.notify();
+          return this.rediscoveryAnswer;
+        }),
+    };
+  }
+}
+
+function later<T>(f: () => T): Promise<T> {
+  return new Promise((resolve, reject) =>
+    setImmediate(() => {
+      try {
+        resolve(f());
+      } catch (error) {
+        reject(error as Error);
+      }
+    }),
+  );
+}
+
+export class FakePeers {
+  readonly responses: { generation: number; frame: ResponseFrame }[] = [];
+  readonly events: { generation: number; event: ControllerEvent }[] = [];
+  readonly activity: { generation: number; at: number }[] = [];
+  readonly #waiters = new Waiters();
+
+  peers(kernel: FakeKernel): ConnectionPeers {
+    return {
+      kernel: kernel.port(),
+      onResponse: (generation, frame) => this.#record(this.responses, { generation, frame }),
+      onEvent: (generation, event) => this.#record(this.events, { generation, event }),
+      onActivity: (generation, at) => this.#record(this.activity, { generation, at }),
+    };
+  }
+
+  #record<T>(list: T[], item: T): void {
+    list.push(item);
+    this.#waiters.notify();
+  }
+
+  until(condition: (peers: this) => boolean, what: string, timeoutMs?: number): Promise<void> {
+    return this.#waiters.until(() => condition(this), what, timeoutMs);
+  }
+}
+
+/** A manual clock: timers run only when the test advances time. */
+export class FakeTimers implements Timers {
+  time = 1_000_000;
+  /** Every delay asked for, in order. */
+  readonly delays: number[] = [];
+  readonly #timers = new Map<number, { at: number; callback: () => void }>();
+  #next = 1;
+  readonly #waiters = new Waiters();
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.time + ms, callback });
+    this.delays.push(ms);
+    this.#waiters.notify();
+    return id;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    this.#timers.delete(handle as number);
+  }
+
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward, running each timer that falls due, in order. */
+  advance(ms: number): void {
+    const end = this.time + ms;
+    for (;;) {
+      const due = [...this.#timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at)[0];
+      if (due === undefined) break;
+      this.#timers.delete(due[0]);
+      this.time = due[1].at;
+      due[1].callback();
+    }
+    this.time = end;
+  }
+
+  /** Resolves once `count` timers have been asked for in all. */
+  untilDelays(count: number, timeoutMs?: number): Promise<void> {
+    return this.#waiters.until(() => this.delays.length >= count, `${count} timers`, timeoutMs);
+  }
+}
+
+export interface LogLine {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown> | undefined;
+}
+
+export class RecordingLog implements ActorLogger {
+  readonly lines: LogLine[] = [];
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: 'debug', msg, fields });
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: 'info', msg, fields });
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: 'warn', msg, fields });
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.lines.push({ level: 'error', msg, fields });
+  }
+}
