@@ -104,10 +104,29 @@ export class FakeKernel implements KernelPort {
   listener: ((state: KernelState) => void) | undefined;
   /** Refuse transitions to this phase, as if the table said no. */
   refuse: TransitionRequest['to'] | undefined;
-  readonly #timers: FakeTimers;
+  readonly #timers: { now(): number };
+  readonly #waiters = new Set<() => void>();
 
-  constructor(timers: FakeTimers) {
+  constructor(timers: { now(): number }) {
     this.#timers = timers;
+  }
+
+  /** Resolves once the phase is `name` (now or later); rejects at the deadline (real time). */
+  waitFor(name: KernelState['phase']['name'], ms = 5000): Promise<KernelState['phase']> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.current.phase.name !== name) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(this.current.phase);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(new Error(`phase ${name} not reached within ${ms} ms (now ${this.current.phase.name})`));
+      }, ms);
+      this.#waiters.add(check);
+      check();
+    });
   }
 
   get phase(): KernelState['phase'] {
@@ -147,6 +166,7 @@ export class FakeKernel implements KernelPort {
     if (!result.ok) throw result.error;
     this.current = { ...this.current, phase: result.phase };
     this.listener?.(this.current);
+    for (const wake of [...this.#waiters]) wake();
     return this.current;
   }
 }
