@@ -67,6 +67,9 @@ const synchronization = defineActor<SynchronizationApi, TetherConfig>((ctx: Acto
     handlers: {
       onKernelState: (state: KernelState) => synchronizer.onKernelState(state),
       onEvent: (generation: number, event: ControllerEvent) => {
+        // Not awaited, so the next event is taken in at once (the Synchronizer
+        // keeps their order). It handles every expected failure itself; a
+        // rejection here is a bug, and crashing on it is what gets it restarted.
         void synchronizer.onEvent(generation, event);
       },
       status: () => synchronizer.status(),
