@@ -9,6 +9,7 @@ import type { KernelState } from '../../../actors/contracts.js';
 import type { ConnectionPeers, TimerHandle, Timers } from '../../../actors/connection/connection.js';
 import { INITIAL_PHASE, transition, type Phase, type TransitionRequest } from '../../../kernel/phase.js';
 import type { ActorLogger } from '../../../runtime/actor.js';
+import { LinkBase, type LinkKind } from '../../../actors/connection/transport/index.js';
 
 export function config(input: TetherConfigInput): TetherConfig {
   return ConfigSchema.parse(input);
@@ -51,6 +52,17 @@ export class FakeKernel {
     | { onKernelState(state: KernelState): void; closeLink(generation: number, reason: string): void }
     | undefined;
   readonly #waiters = new Waiters();
+  #gate: Promise<void> = Promise.resolve();
+
+  /** Transition calls wait until the returned function is called (a slow kernel). */
+  holdTransitions(): () => void {
+    let release = (): void => {};
+    this.#gate = new Promise((resolve) => (release = resolve));
+    return () => {
+      this.#gate = Promise.resolve();
+      release();
+    };
+  }
 
   get state(): KernelState {
     return { phase: this.phase, autoconnecting: this.autoconnecting };
@@ -100,7 +112,10 @@ export class FakeKernel {
   /** Connection's view of the kernel: every call answers on a later tick, as a real call does. */
   port(): ConnectionPeers['kernel'] {
     return {
-      transition: (request) => later(() => this.transition(request)),
+      transition: async (request) => {
+        await this.#gate;
+        return later(() => this.transition(request));
+      },
       state: () => later(() => this.state),
       requestRediscoveryExit: (reason) =>
         later(() => {
@@ -218,5 +233,37 @@ export class RecordingLog implements ActorLogger {
   }
   error(msg: string, fields?: Record<string, unknown>): void {
     this.lines.push({ level: 'error', msg, fields });
+  }
+}
+
+/** A link the test drives by hand: bytes in with `receive`, the peer hanging up with `hangUp`. */
+export class FakeLink extends LinkBase {
+  readonly kind: LinkKind;
+  readonly written: string[] = [];
+  /** When set, writes fail with this error. */
+  failWrites: Error | undefined;
+
+  constructor(kind: LinkKind, address: string) {
+    super(address);
+    this.kind = kind;
+  }
+
+  receive(text: string | Buffer): void {
+    this.emitData(typeof text === 'string' ? Buffer.from(text) : text);
+  }
+
+  hangUp(): void {
+    this.emitClose({ reason: 'remote' });
+  }
+
+  protected writeOpen(bytes: Uint8Array): Promise<void> {
+    if (this.failWrites !== undefined) return Promise.reject(this.failWrites);
+    this.written.push(Buffer.from(bytes).toString());
+    return Promise.resolve();
+  }
+
+  protected closeOpen(): Promise<void> {
+    queueMicrotask(() => this.emitClose({ reason: 'local' }));
+    return Promise.resolve();
   }
 }
