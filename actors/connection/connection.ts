@@ -463,7 +463,14 @@ export class Connection {
     current.generation = generation;
     this.#lastGeneration = Math.max(this.#lastGeneration, generation);
     this.#applyState(state);
-    if (this.#terminated || this.#current !== current) return;
+    if (this.#terminated) {
+      // Stopped while the kernel was answering: the link is gone, so say so rather than leave Connected behind.
+      await this.#peers.kernel
+        .transition({ to: 'Disconnected', generation, reason: 'connection actor stopped' })
+        .catch(() => undefined);
+      return;
+    }
+    if (this.#current !== current) return;
     this.#failures = 0;
     this.#usbQuietSince = this.#timers.now();
     this.#activity = `connected to ${link.address} (generation ${generation})`;

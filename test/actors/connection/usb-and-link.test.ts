@@ -184,3 +184,20 @@ test('bytes and writes that come before the kernel confirms the link are held, t
     assert.deepEqual(r.peers.events[0], { generation: 1, event: { type: 'cboxError', code: 7 } });
     assert.deepEqual(r.opened[0]!.link.written, ['held write\n']);
   }));
+
+test('stopping while the kernel confirms a link leaves the kernel Disconnected', () =>
+  withRig({ discovery: { mode: 'usb' } }, async (r) => {
+    await r.fake.addUsb({ tty: 'ttyACM0', port: '1-1', vendorId: '2B04', productId: 'C006' });
+    const release = r.kernel.holdTransitions();
+    await r.connection.start();
+    await eventually(() => r.opened.length === 1, 5000, 'opened');
+    const stopping = r.connection.terminate();
+    release();
+    await stopping;
+    assert.ok(r.opened[0]!.link.closed);
+    assert.deepEqual(
+      r.kernel.requests.map((q) => q.to),
+      ['Connected', 'Disconnected'],
+    );
+    assert.equal(r.kernel.phase.name, 'Disconnected');
+  }));
