@@ -1,10 +1,12 @@
 /**
- * The serial link (USB controllers): `serialport` at 115200 8N1, no flow
- * control, as the firmware expects. An unplugged USB cable usually shows up
- * as a close with a "disconnected" error, but not always (see protocol.md
- * section 6): only command timeouts reveal a silent device.
+ * The serial link (USB controllers): 115200 8N1, no flow control, as the
+ * firmware expects. The port itself is a `TtyPort` (Node's tty handle, line
+ * set by stty; see tty-port.ts for why not `serialport`'s native binding,
+ * which is kept only for listing ports and for its mock in tests). An
+ * unplugged USB cable usually shows up as a close with an error, but not
+ * always (see protocol.md section 6): only command timeouts reveal a silent
+ * device.
  */
-import { SerialPort } from 'serialport';
 import {
   ConnectTimeoutError,
   LinkClosedError,
@@ -13,6 +15,7 @@ import {
   PortListUnavailableError,
 } from '../errors.js';
 import { LinkBase, type LinkKind } from './link.js';
+import { TtyPort } from './tty-port.js';
 
 export interface SerialSettings {
   path: string;
@@ -42,7 +45,7 @@ export interface SerialPortLike {
 export interface SerialLinkOptions extends SerialSettings {
   /** Default 5000. Opening a device rarely hangs, but a wedged USB driver can. */
   openTimeoutMs?: number;
-  /** Makes the (unopened) port; default a real `SerialPort`. Tests pass `SerialPortMock`. */
+  /** Makes the (unopened) port; default a `TtyPort`. Tests may pass serialport's `SerialPortMock`. */
   createPort?: (settings: Required<SerialSettings>) => SerialPortLike;
 }
 
@@ -64,7 +67,7 @@ export function openSerialLink(options: SerialLinkOptions): Promise<SerialLink> 
     rtscts: options.rtscts ?? SERIAL_DEFAULTS.rtscts,
   };
   const timeoutMs = options.openTimeoutMs ?? 5000;
-  const create = options.createPort ?? ((s) => new SerialPort({ ...s, autoOpen: false }) as SerialPortLike);
+  const create = options.createPort ?? ((s) => new TtyPort(s));
   return new Promise<SerialLink>((resolve, reject) => {
     let port: SerialPortLike;
     try {
@@ -154,6 +157,8 @@ export interface SerialPortInfo {
  */
 export async function listSerialPorts(): Promise<SerialPortInfo[]> {
   try {
+    // Loaded here only: the binding must never load in an actor's worker (see tty-port.ts).
+    const { SerialPort } = await import('serialport');
     const ports = await SerialPort.list();
     return ports.map((p) => ({
       path: p.path,
