@@ -11,6 +11,7 @@
  * Discovery never throws; what it could not read is logged once per kind of
  * problem, not on every round.
  */
+import { access } from 'node:fs/promises';
 import type { TetherConfig } from '../../../config/index.js';
 import type { ActorLogger } from '../../../runtime/actor.js';
 import { matchUsbPorts, scanUsbSerialPorts, type UsbScanOptions } from './usb.js';
@@ -73,6 +74,7 @@ export class Discovery {
 
   async #usb(): Promise<Candidate[]> {
     const { discovery, device } = this.#settings;
+    if (discovery.usb.path !== '') return this.#fixedSerialPath(discovery.usb.path, discovery.usb.baudRate);
     const scan = await scanUsbSerialPorts(this.#usbOptions);
     for (const problem of scan.problems) {
       this.#once(
@@ -96,6 +98,17 @@ export class Discovery {
       baudRate: discovery.usb.baudRate,
       address: port.path,
     }));
+  }
+
+  /** A configured serial device (a known port, a pty): used as it is when it exists, no enumeration. */
+  async #fixedSerialPath(path: string, baudRate: number): Promise<Candidate[]> {
+    try {
+      await access(path);
+    } catch {
+      this.#once(`usb:path:${path}`, 'warn', 'discovery.usb.path does not exist (yet)', { path });
+      return [];
+    }
+    return [{ kind: 'serial', path, baudRate, address: path }];
   }
 
   #tcp(only: boolean): Candidate[] {
