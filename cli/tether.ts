@@ -6,12 +6,14 @@
 import { Command } from 'commander';
 import { registerConfigCommand } from './config-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 
 const program = new Command('tether').description(
   'Spark controller device service on a supervised actor runtime',
 );
 registerConfigCommand(program);
+registerRunCommand(program);
 registerDemoCommand(program);
 registerSimCommand(program);
 await program.parseAsync(process.argv);

@@ -39,6 +39,8 @@ export class Kernel {
   readonly #subscribers = new Set<(change: PhaseChange) => void>();
   readonly #stateSubscribers = new Set<(state: KernelState) => void>();
   readonly #reports = new Map<string, Record<string, unknown>>();
+  /** Recent changes, oldest first, so a late subscriber (or an operator) sees how we got here. */
+  readonly #history: PhaseChange[] = [];
   #rediscoveryExitRequested = false;
 
   constructor(options: KernelOptions) {
@@ -50,6 +52,11 @@ export class Kernel {
 
   get state(): KernelState {
     return { phase: this.#phase, autoconnecting: this.#autoconnecting };
+  }
+
+  /** The last accepted changes (at most 200), oldest first. */
+  history(): readonly PhaseChange[] {
+    return this.#history;
   }
 
   /** Every accepted phase change, after it happened. */
@@ -76,6 +83,8 @@ export class Kernel {
       reason: request.to === 'Disconnected' ? request.reason : `${request.to.toLowerCase()}`,
       durationMs: result.phase.since - from.since,
     };
+    this.#history.push(change);
+    if (this.#history.length > HISTORY_LIMIT) this.#history.shift();
     for (const listener of this.#subscribers) safely(() => listener(change));
     this.#publish();
     return this.state;
@@ -137,6 +146,8 @@ function safely(run: () => void): void {
     // ignored on purpose
   }
 }
+
+const HISTORY_LIMIT = 200;
 
 export const SERVICE_ACTORS = [
   ACTOR_IDS.connection,

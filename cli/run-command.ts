@@ -1,0 +1,118 @@
+/**
+ * `tether run`: the device service. Loads the configuration (defaults <
+ * file < TETHER_ environment < these flags), starts the tree, and stops it
+ * in order on SIGTERM or SIGINT (a second signal exits at once).
+ *
+ * Exit codes: 0 after a clean stop, 75 when USB discovery asks for a fresh
+ * process (rediscovery), 78 for an invalid configuration, 1 otherwise.
+ */
+import type { Command } from 'commander';
+import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
+import type { DeepPartial, TetherConfig } from '../config/index.js';
+import { startService } from '../kernel/service.js';
+import type { Service } from '../kernel/service.js';
+import { createLogger } from '../runtime/index.js';
+
+interface RunFlags {
+  config?: string;
+  device?: string;
+  discovery?: string;
+  tcp?: string;
+  stateDir?: string;
+  logLevel?: string;
+  simIfUnconfigured?: boolean;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run the device service')
+    .option('-c, --config <file>', 'configuration file (YAML); also TETHER_CONFIG')
+    .option('--device <id>', 'device id of the controller to accept (24 hex digits)')
+    .option('--discovery <mode>', 'usb | tcp | mdns | sim | all')
+    .option('--tcp <host[:port]>', 'controller address for tcp discovery')
+    .option('--state-dir <dir>', 'where the datastore and persisted state live')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
+    .option(
+      '--sim-if-unconfigured',
+      'use the built-in simulated controller when no file, variable or flag sets the discovery mode (npm start)',
+    )
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await run(flags);
+    });
+}
+
+function overridesFrom(flags: RunFlags): DeepPartial<TetherConfig> {
+  const overrides: DeepPartial<TetherConfig> = {};
+  if (flags.device !== undefined) overrides.device = { id: flags.device };
+  const discovery: DeepPartial<TetherConfig['discovery']> = {};
+  if (flags.discovery !== undefined) discovery.mode = flags.discovery as TetherConfig['discovery']['mode'];
+  if (flags.tcp !== undefined) {
+    const [host, port] = flags.tcp.split(':');
+    discovery.tcp = { host: host ?? '', ...(port === undefined ? {} : { port: Number(port) }) };
+  }
+  if (Object.keys(discovery).length > 0) overrides.discovery = discovery;
+  if (flags.stateDir !== undefined) overrides.stateDir = flags.stateDir;
+  if (flags.logLevel !== undefined) overrides.log = { level: flags.logLevel as TetherConfig['log']['level'] };
+  return overrides;
+}
+
+async function run(flags: RunFlags): Promise<number> {
+  let config: TetherConfig;
+  try {
+    const loaded = await loadConfig({
+      ...(flags.config === undefined ? {} : { file: flags.config }),
+      overrides: overridesFrom(flags),
+    });
+    config = loaded.config;
+    const modeSet = loaded.sources.origins['discovery.mode'] !== undefined;
+    const addressSet = loaded.sources.origins['discovery.tcp.host'] !== undefined;
+    if (flags.simIfUnconfigured === true && !modeSet && !addressSet) {
+      config = { ...config, discovery: { ...config.discovery, mode: 'sim' } };
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof ConfigNotFoundError) {
+      console.error(`tether: invalid configuration\n${error.message}`);
+      return EXIT_CONFIG;
+    }
+    throw error;
+  }
+
+  const logger = createLogger({ level: config.log.level });
+  logger.info(
+    { discovery: config.discovery.mode, device: config.device.id || '(any)', stateDir: config.stateDir },
+    'tether starting',
+  );
+  // Signals are handled from the first moment: one that arrives while the
+  // tree is still starting stops it as soon as it is up.
+  let service: Service | undefined;
+  let stopRequested = false;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'stopping');
+    stopRequested = true;
+    void service?.stop(0);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  let code: number;
+  try {
+    service = await startService(config, { logger });
+    logger.info('supervision tree up');
+    if (stopRequested) void service.stop(0);
+    code = await service.exited;
+  } catch (error) {
+    logger.error({ err: error }, 'the service failed to start');
+    code = 1;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  logger.info({ exitCode: code }, 'tether stopped');
+  return code;
+}

@@ -1,0 +1,298 @@
+/**
+ * The device service, assembled: the actor system, the kernel served to the
+ * actors, the supervision tree, and (in `sim` discovery) the built-in
+ * simulator. The CLI's `tether run` and the end-to-end tests start it here.
+ *
+ * The kernel also reacts to the tree: a new incarnation of an actor is told
+ * the current state at once (it may have missed changes while down), and
+ * when an actor of the device subtree exits, the link it served is
+ * disconnected so the whole connect-handshake-sync sequence runs again on a
+ * clean slate.
+ */
+import type { ConnectionApi, PhaseListener } from '../actors/contracts.js';
+import { ACTOR_IDS } from '../actors/contracts.js';
+import { detectContainer, shouldExitForRediscovery } from '../actors/connection/discovery/rediscovery.js';
+import type { TetherConfig } from '../config/index.js';
+import { ActorSystem, createLogger, describeExit } from '../runtime/index.js';
+import type { Logger } from '../runtime/index.js';
+import { startSimulator } from '../sim/index.js';
+import type { Simulator } from '../sim/index.js';
+import { Supervisor } from '../supervisors/index.js';
+import type { SupervisionEvent } from '../supervisors/index.js';
+import { Kernel, SERVICE_ACTORS } from './kernel.js';
+import type { PhaseChange } from './kernel.js';
+import { serviceTree } from './tree.js';
+import type { Phase } from './phase.js';
+import { RediscoveryGate, createNotifier, startWatchdogPings, watchdogIntervalMs } from '../system/index.js';
+import type { WatchdogPings } from '../system/index.js';
+
+/** sysexits EX_TEMPFAIL: USB rediscovery needs a fresh process (a container restart). */
+export const EXIT_REDISCOVERY = 75;
+
+/** The longest an orderly stop may take before what is left is killed (below Docker's 10 s). */
+export const SHUTDOWN_BOUND_MS = 8000;
+
+export interface ServiceOptions {
+  logger?: Logger;
+  /** Where NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID come from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Whether this process runs in a container (default: detected). */
+  inContainer?: boolean;
+}
+
+export interface Service {
+  readonly config: TetherConfig;
+  readonly kernel: Kernel;
+  readonly system: ActorSystem;
+  readonly root: Supervisor;
+  readonly simulator: Simulator | undefined;
+  readonly logger: Logger;
+  /** Resolves with the exit code the process should end with, once the service has stopped. */
+  readonly exited: Promise<number>;
+  /** Stops the tree in reverse order, closes everything; resolves when done. */
+  stop(exitCode?: number): Promise<number>;
+}
+
+const DEVICE_ACTORS = new Set<string>([ACTOR_IDS.connection, ACTOR_IDS.commander, ACTOR_IDS.synchronization]);
+
+export async function startService(input: TetherConfig, options: ServiceOptions = {}): Promise<Service> {
+  const logger = options.logger ?? createLogger({ level: input.log.level });
+  let config = input;
+  let simulator: Simulator | undefined;
+  if (config.discovery.mode === 'sim') {
+    simulator = await startSimulator({
+      port: config.simulator.port,
+      host: '127.0.0.1',
+      deviceId: config.simulator.deviceId,
+    });
+    const port = simulator.address?.port ?? 0;
+    config = { ...config, simulator: { ...config.simulator, port } };
+    logger.info({ address: `tcp://127.0.0.1:${port}` }, 'built-in simulated controller started');
+  }
+
+  const env = options.env ?? process.env;
+  const notifier = createNotifier(env, { logger });
+  // Rediscovery exits back off across process runs: the window grows with each recent exit.
+  const gate = new RediscoveryGate({
+    stateDir: config.stateDir,
+    baseMs: config.discovery.usb.giveUpMs,
+    logger,
+  });
+  const gateState = await gate.load();
+  if (gateState.recentExits > 0) {
+    logger.info(
+      { recentExits: gateState.recentExits, windowMs: gateState.windowMs },
+      'recent USB rediscovery exits: this run waits longer before another',
+    );
+  }
+  let pings: WatchdogPings | undefined;
+
+  const system = new ActorSystem({ logger });
+  let stopping: Promise<number> | undefined;
+  let resolveExited!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (resolveExited = resolve));
+
+  const kernel = new Kernel({
+    autoconnecting: config.synchronization.autoconnecting,
+    listeners: SERVICE_ACTORS.map((id) => system.ref<PhaseListener>(id)),
+    closeLink: (generation, reason) =>
+      system.ref<ConnectionApi>(ACTOR_IDS.connection).cast('closeLink', generation, reason),
+    onRediscoveryExit: (reason) => {
+      const inContainer = options.inContainer ?? detectContainer();
+      if (!shouldExitForRediscovery(config.discovery.rediscovery, inContainer)) {
+        logger.warn(
+          { policy: config.discovery.rediscovery, inContainer, reason },
+          'USB discovery found nothing; rediscovery policy keeps the process running',
+        );
+        return false;
+      }
+      const decision = gate.decide();
+      if (!decision.exit) {
+        logger.info(
+          { quietMs: Math.round(decision.quietMs), windowMs: decision.windowMs },
+          'USB discovery found nothing; recent rediscovery exits make this run wait longer before exiting',
+        );
+        return false;
+      }
+      logger.warn(
+        { policy: config.discovery.rediscovery, inContainer, reason },
+        'exiting for USB rediscovery (code 75)',
+      );
+      void gate.recordExit().then(() => service.stop(EXIT_REDISCOVERY));
+      return true;
+    },
+  });
+  const kernelService = system.serve(ACTOR_IDS.kernel, kernel.api());
+  kernel.onPhaseChange((change: PhaseChange) => {
+    logPhase(logger, change);
+    notifier.status(statusText(change.to, config));
+    if (change.to.name === 'Acknowledged') void gate.onConnected();
+    if (change.to.name === 'Disconnected') gate.onDisconnected();
+  });
+
+  const root = new Supervisor(system, serviceTree(config));
+  root.events.subscribe((event) => {
+    logSupervision(logger, event);
+    reactToTree(kernel, system, event);
+  });
+  void root.exited.then((reason) => {
+    // The root never gives up by default; if configured to, the service ends with it.
+    if (stopping === undefined) {
+      logger.error({ reason: describeExit(reason) }, 'the supervision tree stopped');
+      void service.stop(1);
+    }
+  });
+
+  const service: Service = {
+    config,
+    kernel,
+    system,
+    root,
+    simulator,
+    logger,
+    exited,
+    stop(exitCode = 0): Promise<number> {
+      stopping ??= (async () => {
+        // Each child gets its own shutdown timeout; the whole stop is bounded too,
+        // below Docker's 10 s grace, so a stuck child never holds the exit.
+        let boundTimer: NodeJS.Timeout | undefined;
+        const bound = new Promise<void>((resolve) => {
+          boundTimer = setTimeout(() => {
+            logger.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown bound passed: killing what is left');
+            root.kill();
+            resolve();
+          }, SHUTDOWN_BOUND_MS);
+        });
+        pings?.stop();
+        notifier.stopping(exitCode === EXIT_REDISCOVERY ? 'Stopping for USB rediscovery' : 'Stopping');
+        const { phase } = kernel.state;
+        if (phase.name !== 'Disconnected') kernel.disconnect(phase.generation, 'service stopping');
+        await Promise.race([root.stop(), bound]);
+        clearTimeout(boundTimer);
+        kernelService.close();
+        await system.shutdown();
+        await simulator?.close();
+        await notifier.close();
+        resolveExited(exitCode);
+        return exitCode;
+      })();
+      return stopping;
+    },
+  };
+
+  try {
+    await root.start();
+  } catch (error) {
+    await service.stop(1);
+    throw error;
+  }
+  notifier.ready(statusText(kernel.state.phase, config));
+  const intervalMs = watchdogIntervalMs(env, process.pid);
+  if (intervalMs !== undefined) {
+    // Pinged from this (the main) thread's event loop: a stuck loop stops them, and systemd restarts us.
+    pings = startWatchdogPings({
+      intervalMs,
+      healthy: () => root.state === 'running',
+      send: () => notifier.watchdog(),
+    });
+  }
+  return service;
+}
+
+/** systemd's STATUS= line: the phase, the link and the device. */
+function statusText(phase: Phase, config: TetherConfig): string {
+  const device =
+    phase.name === 'Acknowledged' || phase.name === 'Synchronized'
+      ? phase.ack.handshake.deviceId
+      : config.device.id || 'any';
+  const link =
+    phase.name === 'Disconnected'
+      ? `(${phase.reason})`
+      : `${phase.connection.kind} ${phase.connection.address}`;
+  return `${phase.name}; ${link}; device ${device}`;
+}
+
+function reactToTree(kernel: Kernel, system: ActorSystem, event: SupervisionEvent): void {
+  if (event.type === 'child-started' && (SERVICE_ACTORS as readonly string[]).includes(event.childId)) {
+    system.ref<PhaseListener>(event.childId).cast('onKernelState', kernel.state);
+  }
+  if (event.type === 'child-exited' && DEVICE_ACTORS.has(event.childId)) {
+    const { phase } = kernel.state;
+    if (phase.name !== 'Disconnected') {
+      kernel.disconnect(phase.generation, `${event.childId} stopped: ${describeExit(event.reason)}`);
+    }
+  }
+}
+
+function logPhase(logger: Logger, change: PhaseChange): void {
+  logger.info(
+    {
+      event: 'phase',
+      from: change.from.name,
+      to: change.to.name,
+      generation: change.to.generation,
+      reason: change.reason,
+      durationMs: change.durationMs,
+      ...(change.to.name === 'Connected' ? { address: change.to.connection.address } : {}),
+      ...(change.to.name === 'Acknowledged'
+        ? {
+            deviceId: change.to.ack.handshake.deviceId,
+            firmwareError: change.to.ack.firmwareError,
+            identityError: change.to.ack.identityError,
+          }
+        : {}),
+    },
+    `phase ${change.from.name} -> ${change.to.name} (${change.reason})`,
+  );
+}
+
+function logSupervision(logger: Logger, event: SupervisionEvent): void {
+  const fields = {
+    event: event.type,
+    supervisor: event.supervisor,
+    ...('childId' in event ? { child: event.childId } : {}),
+  };
+  switch (event.type) {
+    case 'child-exited':
+      logger.warn(
+        { ...fields, reason: describeExit(event.reason) },
+        `${event.childId} exited: ${describeExit(event.reason)}`,
+      );
+      return;
+    case 'child-restarted':
+      logger.info(
+        { ...fields, group: event.group },
+        `restarted ${event.group.join(', ')} (${event.strategy})`,
+      );
+      return;
+    case 'give-up':
+      logger.error(fields, `supervisor ${event.supervisor} gave up: restart intensity spent`);
+      return;
+    case 'backoff':
+      logger.warn(
+        { ...fields, delayMs: event.delayMs },
+        `supervisor ${event.supervisor} backs off ${event.delayMs} ms`,
+      );
+      return;
+    case 'child-start-failed':
+      logger.error(
+        { ...fields, err: event.error },
+        `${event.childId} failed to start: ${event.error.message}`,
+      );
+      return;
+    case 'child-started':
+      logger.info(
+        { ...fields, incarnation: event.incarnation },
+        `${event.childId} started (#${event.incarnation})`,
+      );
+      return;
+    case 'child-terminated':
+      logger.info(
+        { ...fields, reason: describeExit(event.reason) },
+        `${event.childId} stopped: ${describeExit(event.reason)}`,
+      );
+      return;
+    default:
+      logger.info(fields, `${event.supervisor}: ${event.type}`);
+  }
+}
