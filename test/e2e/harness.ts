@@ -1,0 +1,136 @@
+/**
+ * End-to-end plumbing: a real simulator (TCP on 127.0.0.1, or a socat pty),
+ * the real service with its four actors in worker threads, and waiting on
+ * phase changes with deadlines. After each test: nothing left running.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { resolveConfig } from '../../config/index.js';
+import type { DeepPartial, TetherConfig } from '../../config/index.js';
+import type { PhaseChange } from '../../kernel/kernel.js';
+import type { PhaseName } from '../../kernel/phase.js';
+import { startService } from '../../kernel/service.js';
+import type { Service } from '../../kernel/service.js';
+import { liveWorkerCount } from '../../runtime/index.js';
+import { startSimulator } from '../../sim/index.js';
+import type { Simulator, SimulatorOptions } from '../../sim/index.js';
+
+/** Short timings so failures show in seconds; every bound stays well above what the machine needs. */
+export const FAST: DeepPartial<TetherConfig> = {
+  discovery: { intervalMs: 200 },
+  connection: { connectTimeoutMs: 2000, retry: { initialMs: 100, factor: 1.5, maxMs: 1000 } },
+  synchronization: { handshakePingMs: 200, handshakeTimeoutMs: 3000 },
+  commander: { timeoutMs: 1500 },
+  watchdog: { idleMs: 500, timeoutMs: 500 },
+  log: { level: 'debug' },
+};
+
+export interface ServiceFixture {
+  service: Service;
+  sim: Simulator;
+  phases: PhaseWatch;
+  /** Log lines of the run (JSON objects), for assertions on what a user would read. */
+  logs: Array<Record<string, unknown>>;
+}
+
+export function deepMerge<T>(base: T, extra: unknown): T {
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return (extra ?? base) as T;
+  if (typeof extra !== 'object' || extra === null) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(extra)) out[key] = deepMerge(out[key], value);
+  return out as T;
+}
+
+export async function withService(
+  body: (fixture: ServiceFixture) => Promise<void>,
+  options: { config?: DeepPartial<TetherConfig>; sim?: SimulatorOptions; pty?: boolean } = {},
+): Promise<void> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'tether-e2e-'));
+  const sim = await startSimulator({ port: options.pty === true ? false : 0, ...options.sim });
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n'))
+          if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+        if (process.env['TETHER_TEST_LOG'] === '1') process.stderr.write(chunk);
+        done();
+      },
+    }),
+  );
+  let service: Service | undefined;
+  try {
+    let discovery: DeepPartial<TetherConfig['discovery']>;
+    if (options.pty === true) {
+      const { path } = await sim.attachPty();
+      discovery = { mode: 'usb', usb: { path } };
+    } else {
+      discovery = { mode: 'tcp', tcp: { host: '127.0.0.1', port: sim.address?.port ?? 0 } };
+    }
+    const overrides = deepMerge(deepMerge(FAST, { discovery, stateDir }), options.config ?? {});
+    const config = resolveConfig({ env: {}, overrides }).config;
+    service = await startService(config, { logger, inContainer: false });
+    const phases = new PhaseWatch(service);
+    await body({ service, sim, phases, logs });
+  } finally {
+    await service?.stop();
+    await sim.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+  assert.equal(liveWorkerCount(), 0, 'a worker thread was left running');
+}
+
+/** Records phase changes and waits for one with a deadline. */
+export class PhaseWatch {
+  readonly changes: PhaseChange[] = [];
+  readonly #waiters = new Set<() => void>();
+
+  constructor(service: Service) {
+    // The service may have moved already while it started: begin with what it did.
+    this.changes.push(...service.kernel.history());
+    service.kernel.onPhaseChange((change) => {
+      this.changes.push(change);
+      for (const wake of [...this.#waiters]) wake();
+    });
+  }
+
+  get current(): PhaseName | undefined {
+    return this.changes.at(-1)?.to.name;
+  }
+
+  /** Resolves with the first change into `phase` after change number `after` (default: any so far). */
+  waitFor(
+    phase: PhaseName,
+    timeoutMs = 10_000,
+    after = 0,
+    match: (change: PhaseChange) => boolean = () => true,
+  ): Promise<PhaseChange> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const found = this.changes.slice(after).find((c) => c.to.name === phase && match(c));
+        if (found === undefined) return false;
+        this.#waiters.delete(wake);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const wake = (): void => void check();
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        const seen = this.changes.map((c) => `${c.to.name}(${c.reason})`).join(' -> ');
+        reject(new Error(`no ${phase} within ${timeoutMs} ms; phases: ${seen}`));
+      }, timeoutMs);
+      if (!check()) this.#waiters.add(wake);
+    });
+  }
+
+  /** A mark to wait for changes after now. */
+  mark(): number {
+    return this.changes.length;
+  }
+}
