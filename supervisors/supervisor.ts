@@ -253,6 +253,19 @@ export class Supervisor implements RunningChild {
     return this.#records.map((record) => this.#info(record));
   }
 
+  /**
+   * The supervisor (this one or one below it) whose direct child `childId` is,
+   * so operators can act on any child of the tree by id.
+   */
+  findSupervisorOf(childId: string): Supervisor | undefined {
+    if (this.#find(childId) !== undefined) return this;
+    for (const record of this.#records) {
+      const found = record.supervisor?.findSupervisorOf(childId);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
   countChildren(): ChildCounts {
     const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
     for (const record of this.#records) {

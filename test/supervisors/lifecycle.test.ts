@@ -152,6 +152,20 @@ describe('the child API', () => {
       await sup.stop();
     }));
 
+  it('findSupervisorOf finds the supervisor of any child in the tree by id', () =>
+    withSystem(async (system) => {
+      const sup = new Supervisor(system, {
+        id: 'root',
+        children: [probe('a'), { id: 'inner', kind: 'supervisor', children: [probe('b')] }],
+      });
+      await sup.start();
+      assert.equal(sup.findSupervisorOf('a'), sup);
+      assert.equal(sup.findSupervisorOf('inner'), sup);
+      assert.equal(sup.findSupervisorOf('b')?.id, 'inner');
+      assert.equal(sup.findSupervisorOf('zzz'), undefined);
+      await sup.stop();
+    }));
+
   it('during a restart loop the API answers, and reports the child as restarting', () =>
     withSystem(async (system) => {
       const sup = new Supervisor(system, {
