@@ -118,7 +118,9 @@ const discovery = z
     mode: z
       .enum(['usb', 'tcp', 'mdns', 'sim', 'all'])
       .default(CONFIG_DEFAULTS.discovery.mode)
-      .describe('Where to look for the controller; "all" tries USB, TCP, mDNS, then the built-in simulator'),
+      .describe(
+        'Where to look for the controller; "all" tries USB, then TCP (when tcp.host is set), then mDNS, never the simulator',
+      ),
     intervalMs: ms(CONFIG_DEFAULTS.discovery.intervalMs, 'Wait between discovery attempts'),
     usb: z
       .strictObject({
@@ -238,7 +240,9 @@ const simulator = z
       .default(CONFIG_DEFAULTS.simulator.deviceId)
       .describe('Device id the simulator reports'),
   })
-  .describe('The built-in simulator, used when discovery.mode is "sim" (or "all" and nothing else is found)');
+  .describe(
+    'The built-in simulator, used only when discovery.mode is "sim" (what `npm start` picks when nothing is configured)',
+  );
 
 function recoveryAction(fallback: 'disconnect' | 'restart', description: string) {
   return z
