@@ -74,7 +74,7 @@ export const CONFIG_DEFAULTS = {
     },
   },
   log: { level: 'info' },
-  http: { host: '127.0.0.1', port: 8331, token: '' },
+  http: { host: '127.0.0.1', port: 8331, token: '', readyWhen: 'synchronized' },
   telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on' },
 } as const;
 
@@ -401,6 +401,12 @@ const http = z
       .string()
       .default(CONFIG_DEFAULTS.http.token)
       .describe('Bearer token required by the operator actions; "" for none'),
+    readyWhen: z
+      .enum(['synchronized', 'acknowledged', 'connected'])
+      .default(CONFIG_DEFAULTS.http.readyWhen)
+      .describe(
+        'When /readyz answers 200: synchronized; acknowledged (a compatible controller of the right id answered); connected (a link is open)',
+      ),
   })
   .describe('The HTTP API (health, status, tree, commands, operator actions)');
 

@@ -1,0 +1,190 @@
+/**
+ * The HTTP edge's own errors, and the one place where coded domain errors
+ * become HTTP statuses. Everything below the edge throws TetherErrors with a
+ * literal code and knows nothing of HTTP; every error a client sees is
+ * `{"error": {"code", "message", "detail"}}`.
+ */
+import { TetherError, registerErrorClass } from '../runtime/errors.js';
+
+/** No route for this path. */
+export class RouteNotFoundError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_NOT_FOUND';
+  constructor(method: string, path: string) {
+    super('TETHER_HTTP_NOT_FOUND', `no route for ${method} ${path}`, { detail: { method, path } });
+  }
+}
+
+/** The path exists, the method does not. */
+export class MethodNotAllowedError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_METHOD_NOT_ALLOWED';
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super(
+      'TETHER_HTTP_METHOD_NOT_ALLOWED',
+      `${method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
+      {
+        detail: { method, path, allowed: [...allowed] },
+      },
+    );
+  }
+}
+
+/** The body is not JSON, or not the shape the route takes. */
+export class InvalidBodyError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_INVALID_BODY';
+  constructor(why: string, issues: ReadonlyArray<{ path: string; message: string }> = []) {
+    super('TETHER_HTTP_INVALID_BODY', `invalid request body: ${why}`, { detail: { issues: [...issues] } });
+  }
+}
+
+export class UnsupportedMediaTypeError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE';
+  constructor(contentType: string) {
+    super('TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE', `expected application/json, got "${contentType}"`, {
+      detail: { contentType },
+    });
+  }
+}
+
+export class BodyTooLargeError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_BODY_TOO_LARGE';
+  constructor(limitBytes: number) {
+    super('TETHER_HTTP_BODY_TOO_LARGE', `request body exceeds ${limitBytes} bytes`, {
+      detail: { limitBytes },
+    });
+  }
+}
+
+/** A mutating route without the configured bearer token (or with another one). */
+export class UnauthorizedError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_UNAUTHORIZED';
+  constructor(why: 'missing' | 'wrong') {
+    super(
+      'TETHER_HTTP_UNAUTHORIZED',
+      why === 'missing' ? 'this route needs "Authorization: Bearer <token>"' : 'the bearer token is wrong',
+      { detail: { why } },
+    );
+  }
+}
+
+/** The service is stopping: no new commands or operator actions. */
+export class ShuttingDownError extends TetherError {
+  declare readonly code: 'TETHER_SHUTTING_DOWN';
+  constructor() {
+    super('TETHER_SHUTTING_DOWN', 'the service is stopping and takes no new requests');
+  }
+}
+
+/** Liveness failed: the supervision tree is not running. */
+export class UnhealthyError extends TetherError {
+  declare readonly code: 'TETHER_UNHEALTHY';
+  constructor(rootState: string) {
+    super('TETHER_UNHEALTHY', `the supervision tree is ${rootState}`, { detail: { rootState } });
+  }
+}
+
+/** Readiness failed: the link is not (yet) in the configured phase. */
+export class UnreadyError extends TetherError {
+  declare readonly code: 'TETHER_UNREADY';
+  constructor(phase: string, needs: string, why: string) {
+    super('TETHER_UNREADY', `not ready: ${why}`, { detail: { phase, needs } });
+  }
+}
+
+/** Too many event streams are open already. */
+export class TooManyStreamsError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_TOO_MANY_STREAMS';
+  constructor(limit: number) {
+    super('TETHER_HTTP_TOO_MANY_STREAMS', `at most ${limit} event streams may be open`, {
+      detail: { limit },
+    });
+  }
+}
+
+/** Listening beyond loopback with no token would hand the operator actions to the network. */
+export class ExposedWithoutTokenError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_EXPOSED_WITHOUT_TOKEN';
+  constructor(host: string) {
+    super(
+      'TETHER_HTTP_EXPOSED_WITHOUT_TOKEN',
+      `http.host is ${host}, which is not loopback, and http.token is empty: set http.token (TETHER_HTTP__TOKEN) or listen on 127.0.0.1`,
+      { detail: { host } },
+    );
+  }
+}
+
+registerErrorClass('TETHER_HTTP_NOT_FOUND', RouteNotFoundError);
+registerErrorClass('TETHER_HTTP_METHOD_NOT_ALLOWED', MethodNotAllowedError);
+registerErrorClass('TETHER_HTTP_INVALID_BODY', InvalidBodyError);
+registerErrorClass('TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE', UnsupportedMediaTypeError);
+registerErrorClass('TETHER_HTTP_BODY_TOO_LARGE', BodyTooLargeError);
+registerErrorClass('TETHER_HTTP_UNAUTHORIZED', UnauthorizedError);
+registerErrorClass('TETHER_SHUTTING_DOWN', ShuttingDownError);
+registerErrorClass('TETHER_UNHEALTHY', UnhealthyError);
+registerErrorClass('TETHER_UNREADY', UnreadyError);
+registerErrorClass('TETHER_HTTP_TOO_MANY_STREAMS', TooManyStreamsError);
+registerErrorClass('TETHER_HTTP_EXPOSED_WITHOUT_TOKEN', ExposedWithoutTokenError);
+
+/**
+ * Domain code -> HTTP status. Anything not listed is a 500: a code that
+ * reaches a client unmapped is a bug to fix here, not a guess to make.
+ */
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
+  // the edge itself
+  TETHER_HTTP_NOT_FOUND: 404,
+  TETHER_HTTP_METHOD_NOT_ALLOWED: 405,
+  TETHER_HTTP_INVALID_BODY: 400,
+  TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
+  TETHER_HTTP_BODY_TOO_LARGE: 413,
+  TETHER_HTTP_UNAUTHORIZED: 401,
+  TETHER_HTTP_TOO_MANY_STREAMS: 503,
+  TETHER_SHUTTING_DOWN: 503,
+  TETHER_UNHEALTHY: 503,
+  TETHER_UNREADY: 503,
+  // commands (contracts.ts and the commander's own)
+  TETHER_NOT_READY: 409,
+  TETHER_COMMAND_TIMEOUT: 504,
+  TETHER_CONTROLLER_ERROR: 502,
+  TETHER_BAD_RESPONSE: 502,
+  TETHER_LINK_LOST: 503,
+  TETHER_COMMANDER_BUSY: 429,
+  TETHER_ENCODE_FAILED: 400,
+  TETHER_BAD_PAYLOAD: 400,
+  // the runtime: an actor that is down, restarting or not answering
+  TETHER_ACTOR_DOWN: 503,
+  TETHER_STASH_FULL: 503,
+  TETHER_CALL_TIMEOUT: 504,
+  TETHER_RUNTIME_CLOSED: 503,
+  // supervisors (operator actions)
+  TETHER_CHILD_NOT_FOUND: 404,
+  TETHER_CHILD_RUNNING: 409,
+  TETHER_CHILD_RESTARTING: 409,
+  TETHER_SUPERVISOR_STOPPED: 503,
+  TETHER_FAILED_TO_START_CHILD: 500,
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; detail: Record<string, unknown> };
+}
+
+/** The status and JSON body for anything thrown below a route. */
+export function toHttpError(error: unknown): { status: number; body: ErrorBody } {
+  if (TetherError.is(error)) {
+    const detail = (error as { detail?: unknown }).detail;
+    return {
+      status: STATUS_BY_CODE[error.code] ?? 500,
+      body: {
+        error: {
+          code: error.code,
+          message: error.message,
+          detail:
+            typeof detail === 'object' && detail !== null ? { ...(detail as Record<string, unknown>) } : {},
+        },
+      },
+    };
+  }
+  // Not one of ours: say it went wrong, not how (the log has the stack).
+  return {
+    status: 500,
+    body: { error: { code: 'TETHER_INTERNAL', message: 'internal error (see the service log)', detail: {} } },
+  };
+}

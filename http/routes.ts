@@ -1,0 +1,238 @@
+/**
+ * The routes: what each one reads or does, and its body's schema. Handlers
+ * return `{ status, body }` (or stream, for events) and throw coded errors;
+ * the server turns those into statuses (errors.ts). Mutating routes are
+ * marked so the server checks the token and refuses them while stopping.
+ *
+ *   GET  /healthz                      liveness: the tree is running
+ *   GET  /readyz                       readiness: the phase http.readyWhen asks for
+ *   GET  /api/status                   phase, device, errors, counters, actors
+ *   GET  /api/tree                     the live supervision tree
+ *   GET  /api/events                   Server-Sent Events: phase, supervision, autoconnecting
+ *   POST /api/reconnect                drop the current link (connection reconnects if autoconnecting)
+ *   PUT  /api/autoconnecting           {"enabled": bool}
+ *   POST /api/actors/{id}/restart      terminate and restart one child of the tree
+ *   POST /api/commands                 {"opcode", "payload"?, "timeoutMs"?}: the controller's answer
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { OPCODES, checkRequestPayload } from '../actors/connection/codec/index.js';
+import type { CommanderApi } from '../actors/contracts.js';
+import { ACTOR_IDS } from '../actors/contracts.js';
+import type { TetherConfig } from '../config/index.js';
+import type { PhaseName } from '../kernel/phase.js';
+import type { Service } from '../kernel/service.js';
+import { ChildNotFoundError } from '../runtime/index.js';
+import { readJson } from './body.js';
+import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
+import type { SseHub } from './sse.js';
+import { nodeView, phaseAtLeast, stateView, statusView, treeView } from './views.js';
+
+export interface RouteContext {
+  readonly service: Service;
+  readonly http: TetherConfig['http'];
+  readonly sse: SseHub;
+  /** When the API started, for uptime. */
+  readonly startedAt: number;
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export interface Reply {
+  status: number;
+  body: unknown;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT';
+  /** Path with `{name}` segments. */
+  path: string;
+  /** Needs the token, and is refused while the service stops. */
+  mutating: boolean;
+  /** A Reply, or undefined when the handler answered itself (a stream). */
+  handle(context: RouteContext): Promise<Reply | undefined>;
+}
+
+/** Room for the commander's own timeout to fire first, so a slow controller is a 504 with its opcode. */
+const CALL_MARGIN_MS = 2000;
+const MAX_COMMAND_TIMEOUT_MS = 600_000;
+
+const READY_PHASE: Record<TetherConfig['http']['readyWhen'], PhaseName> = {
+  synchronized: 'Synchronized',
+  acknowledged: 'Acknowledged',
+  connected: 'Connected',
+};
+
+const AutoconnectingBody = z.strictObject({ enabled: z.boolean() });
+
+const CommandBody = z.strictObject({
+  opcode: z.enum(OPCODES),
+  payload: z.unknown().optional(),
+  timeoutMs: z.int().min(1).max(MAX_COMMAND_TIMEOUT_MS).optional(),
+});
+
+export const ROUTES: readonly Route[] = [
+  {
+    method: 'GET',
+    path: '/healthz',
+    mutating: false,
+    // Deliberately no actor calls: a hung actor is the tree's business (heartbeats), not a reason to kill the process.
+    async handle({ service }) {
+      const { root, kernel } = service;
+      if (root.state !== 'running') throw new UnhealthyError(root.state);
+      return { status: 200, body: { status: 'ok', rootState: root.state, phase: kernel.state.phase.name } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/readyz',
+    mutating: false,
+    async handle({ service, http }) {
+      const { phase } = service.kernel.state;
+      const needs = READY_PHASE[http.readyWhen];
+      if (service.root.state !== 'running')
+        throw new UnreadyError(phase.name, needs, 'the service is stopping');
+      if (!phaseAtLeast(phase.name, needs)) {
+        throw new UnreadyError(phase.name, needs, `the link is ${phase.name}, needs ${needs}`);
+      }
+      if (phase.name === 'Acknowledged') {
+        const problem = phase.ack.firmwareError ?? phase.ack.identityError;
+        if (problem !== undefined) throw new UnreadyError(phase.name, needs, `the controller is ${problem}`);
+      }
+      return { status: 200, body: { status: 'ready', phase: phase.name, needs } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/status',
+    mutating: false,
+    async handle({ service, startedAt }) {
+      return { status: 200, body: await statusView(service, startedAt) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/tree',
+    mutating: false,
+    async handle({ service }) {
+      return { status: 200, body: treeView(service) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/events',
+    mutating: false,
+    async handle({ service, sse, request, response }) {
+      sse.open(request, response, [['state', stateView(service)]]);
+      return undefined;
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/reconnect',
+    mutating: true,
+    async handle({ service, request }) {
+      await readJson(request, z.strictObject({}));
+      const { phase, autoconnecting } = service.kernel.state;
+      const disconnected =
+        phase.name !== 'Disconnected' &&
+        service.kernel.disconnect(phase.generation, 'an operator asked for a reconnect');
+      return { status: 200, body: { disconnected, generation: phase.generation, autoconnecting } };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/autoconnecting',
+    mutating: true,
+    async handle({ service, request }) {
+      const { enabled } = await readJson(request, AutoconnectingBody);
+      service.kernel.setAutoconnecting(enabled);
+      return { status: 200, body: { autoconnecting: service.kernel.state.autoconnecting } };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/actors/{id}/restart',
+    mutating: true,
+    async handle({ service, request, params }) {
+      await readJson(request, z.strictObject({}));
+      const id = params['id'] ?? '';
+      const supervisor = service.root.findSupervisorOf(id);
+      if (supervisor === undefined) throw new ChildNotFoundError(id);
+      const before = supervisor.whichChildren().find((child) => child.id === id);
+      await supervisor.terminateChild(id);
+      const info = await supervisor.restartChild(id);
+      return {
+        status: 200,
+        body: {
+          ...nodeView(info),
+          supervisor: supervisor.id,
+          previousIncarnation: before?.incarnation ?? null,
+        },
+      };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/commands',
+    mutating: true,
+    async handle({ service, request }) {
+      const body = await readJson(request, CommandBody);
+      const checked = checkRequestPayload(body.opcode, body.payload);
+      if (!checked.ok) {
+        throw new InvalidBodyError(`payload: ${checked.reason}`, [
+          { path: 'payload', message: checked.reason },
+        ]);
+      }
+      const timeoutMs = body.timeoutMs ?? service.config.commander.timeoutMs;
+      const commander = service.system.ref<CommanderApi>(ACTOR_IDS.commander);
+      const result = await commander.callWith(
+        { timeoutMs: timeoutMs + CALL_MARGIN_MS },
+        'request',
+        body.opcode,
+        checked.value,
+        { timeoutMs },
+      );
+      return { status: 200, body: { opcode: body.opcode, payload: result ?? null } };
+    },
+  },
+];
+
+// ---------------------------------------------------------------- matching
+
+export type Match =
+  | { kind: 'found'; route: Route; params: Record<string, string> }
+  | { kind: 'wrong-method'; allowed: string[] }
+  | { kind: 'none' };
+
+const COMPILED = ROUTES.map((route) => ({
+  route,
+  pattern: new RegExp(
+    `^${route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`,
+  ),
+}));
+
+export function matchRoute(method: string, path: string): Match {
+  const allowed: string[] = [];
+  for (const { route, pattern } of COMPILED) {
+    const found = pattern.exec(path);
+    if (found === null) continue;
+    if (route.method !== method) {
+      allowed.push(route.method);
+      continue;
+    }
+    const params: Record<string, string> = {};
+    for (const [name, value] of Object.entries(found.groups ?? {})) params[name] = safeDecode(value);
+    return { kind: 'found', route, params };
+  }
+  return allowed.length > 0 ? { kind: 'wrong-method', allowed } : { kind: 'none' };
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
