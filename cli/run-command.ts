@@ -9,6 +9,8 @@
 import type { Command } from 'commander';
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import type { DeepPartial, TetherConfig } from '../config/index.js';
+import { ExposedWithoutTokenError, assertNotExposed, startHttpApi } from '../http/index.js';
+import type { HttpApi } from '../http/index.js';
 import { startService } from '../kernel/service.js';
 import type { Service } from '../kernel/service.js';
 import { createLogger } from '../runtime/index.js';
@@ -77,6 +79,13 @@ async function run(flags: RunFlags): Promise<number> {
     }
     throw error;
   }
+  try {
+    assertNotExposed(config.http);
+  } catch (error) {
+    if (!(error instanceof ExposedWithoutTokenError)) throw error;
+    console.error(`tether: invalid configuration: ${error.message}`);
+    return EXIT_CONFIG;
+  }
 
   const logger = createLogger({ level: config.log.level });
   logger.info(
@@ -86,6 +95,7 @@ async function run(flags: RunFlags): Promise<number> {
   // Signals are handled from the first moment: one that arrives while the
   // tree is still starting stops it as soon as it is up.
   let service: Service | undefined;
+  let api: HttpApi | undefined;
   let stopRequested = false;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -96,6 +106,7 @@ async function run(flags: RunFlags): Promise<number> {
     }
     logger.info({ signal }, 'stopping');
     stopRequested = true;
+    api?.drain();
     void service?.stop(0);
   };
   process.on('SIGTERM', onSignal);
@@ -104,8 +115,18 @@ async function run(flags: RunFlags): Promise<number> {
   try {
     service = await startService(config, { logger });
     logger.info('supervision tree up');
-    if (stopRequested) void service.stop(0);
+    try {
+      api = await startHttpApi(service, config.http, logger);
+    } catch (error) {
+      await service.stop(1);
+      throw error;
+    }
+    if (stopRequested) {
+      api.drain();
+      void service.stop(0);
+    }
     code = await service.exited;
+    await api.close();
   } catch (error) {
     logger.error({ err: error }, 'the service failed to start');
     code = 1;

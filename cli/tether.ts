@@ -8,6 +8,7 @@ import { registerConfigCommand } from './config-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
+import { registerStatusCommands } from './status-command.js';
 
 const program = new Command('tether').description(
   'Spark controller device service on a supervised actor runtime',
@@ -16,4 +17,5 @@ registerConfigCommand(program);
 registerRunCommand(program);
 registerDemoCommand(program);
 registerSimCommand(program);
+registerStatusCommands(program);
 await program.parseAsync(process.argv);

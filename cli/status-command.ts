@@ -1,0 +1,228 @@
+/**
+ * `tether status` and `tether tree`: the running service's HTTP API, for a
+ * person (or, with `--json`, for a script).
+ *
+ *     tether status [--url URL] [--config FILE] [--json]
+ *     tether tree   [--url URL] [--config FILE] [--json]
+ *
+ * The URL defaults to http.host and http.port of the configuration (a
+ * wildcard host is asked on loopback). Colour only on a terminal, and never
+ * with NO_COLOR. Exit codes: 0, 1 when the service cannot be reached or
+ * answers with an error, 78 for an invalid configuration.
+ */
+import type { Command } from 'commander';
+import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
+import type { StatusView, TreeNodeView, TreeView } from '../http/index.js';
+
+interface StatusFlags {
+  url?: string;
+  config?: string;
+  json?: boolean;
+}
+
+export interface StatusIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  color: boolean;
+}
+
+const processIo = (): StatusIo => ({
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  env: process.env,
+  color: process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined,
+});
+
+export function registerStatusCommands(program: Command): void {
+  for (const [name, description] of [
+    ['status', 'show the running service: phase, device, errors, counters'],
+    ['tree', 'show the running service’s supervision tree'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .option('--url <url>', 'the HTTP API (default: from http.host and http.port of the configuration)')
+      .option('-c, --config <file>', 'configuration file (YAML); also TETHER_CONFIG')
+      .option('--json', 'print the API’s JSON as it is')
+      .action(async (flags: StatusFlags) => {
+        process.exitCode = await runStatusCommand(name, flags, processIo());
+      });
+  }
+}
+
+export async function runStatusCommand(
+  what: 'status' | 'tree',
+  flags: StatusFlags,
+  io: StatusIo,
+): Promise<number> {
+  let base: string;
+  try {
+    base = flags.url ?? (await urlFromConfig(flags.config, io.env));
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof ConfigNotFoundError) {
+      io.stderr(`tether: invalid configuration\n${error.message}\n`);
+      return EXIT_CONFIG;
+    }
+    throw error;
+  }
+  const url = new URL(what === 'status' ? '/api/status' : '/api/tree', base);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  } catch (error) {
+    io.stderr(`tether: cannot reach the service at ${base}: ${describeFetchError(error)}\n`);
+    return 1;
+  }
+  const body = (await response.json().catch(() => null)) as unknown;
+  if (!response.ok) {
+    const apiError = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    io.stderr(
+      `tether: ${url.href} answered ${response.status}: ${apiError?.code ?? ''} ${apiError?.message ?? ''}\n`,
+    );
+    return 1;
+  }
+  if (flags.json === true) io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+  else if (what === 'status') io.stdout(formatStatus(body as StatusView, { color: io.color }));
+  else io.stdout(formatTree(body as TreeView, { color: io.color }));
+  return 0;
+}
+
+async function urlFromConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+  const { config } = await loadConfig({ ...(file === undefined ? {} : { file }), env });
+  let host = config.http.host;
+  // A wildcard is where the service listens, not where to call it.
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::' || host === '[::]') host = '::1';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return `http://${host}:${config.http.port}`;
+}
+
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  if (cause?.code !== undefined) return cause.code;
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ------------------------------------------------------------- formatting
+
+interface Paint {
+  green: (text: string) => string;
+  yellow: (text: string) => string;
+  red: (text: string) => string;
+  dim: (text: string) => string;
+  bold: (text: string) => string;
+}
+
+function paint(color: boolean): Paint {
+  const wrap =
+    (open: number, close: number) =>
+    (text: string): string =>
+      color ? `\u001b[${open}m${text}\u001b[${close}m` : text;
+  return {
+    green: wrap(32, 39),
+    yellow: wrap(33, 39),
+    red: wrap(31, 39),
+    dim: wrap(2, 22),
+    bold: wrap(1, 22),
+  };
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}min ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}min`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+function clock(iso: string): string {
+  return new Date(iso).toISOString().slice(11, 19);
+}
+
+/** `systemctl status`-like: a dot and headline, then aligned fields. */
+export function formatStatus(status: StatusView, options: { color: boolean }): string {
+  const p = paint(options.color);
+  const problem = status.firmwareError ?? status.identityError;
+  const dot =
+    status.phase === 'Synchronized'
+      ? p.green('●')
+      : status.phase === 'Disconnected' || problem !== null
+        ? p.red('●')
+        : p.yellow('●');
+  const lines: string[] = [];
+  const field = (label: string, value: string): void =>
+    void lines.push(`  ${`${label}:`.padEnd(14)}${value}`);
+  lines.push(`${dot} tether - ${p.bold(status.phase)} (connection ${status.generation})`);
+  field(
+    'Phase',
+    `${status.phase} since ${clock(status.since)}; ${formatDuration(status.inPhaseMs)} ago` +
+      (status.disconnectReason === null ? '' : ` (${status.disconnectReason})`),
+  );
+  field(
+    'Address',
+    status.address === null ? p.dim('none') : `${status.address} (${status.transport ?? '?'})`,
+  );
+  if (status.device !== null) {
+    const h = status.device.handshake;
+    field(
+      'Device',
+      `${status.device.deviceId} firmware ${h['firmwareVersion'] ?? '?'} proto ${h['protoVersion'] ?? '?'} on ${h['platform'] ?? '?'}`,
+    );
+  }
+  if (status.firmwareError !== null) field('Firmware', p.red(status.firmwareError));
+  if (status.identityError !== null) field('Identity', p.red(status.identityError));
+  field('Autoconnect', status.autoconnecting ? 'on' : p.yellow('off'));
+  field('Uptime', formatDuration(status.uptimeMs));
+  const c = status.counters;
+  field(
+    'Commands',
+    c.commands === null
+      ? p.dim('unknown')
+      : `sent ${c.commands.sent}, pending ${c.commands.pending}, timed out ${c.commands.timedOut}, late ${c.commands.lateResponses}`,
+  );
+  if (c.connection !== null) {
+    const bad = Object.values(c.connection.badFrames).reduce((sum, n) => sum + n, 0);
+    field('Frames', `in ${c.connection.framesIn}, out ${c.connection.framesOut}, bad ${bad}`);
+  }
+  field('Restarts', String(c.restarts));
+  if (status.watchdog !== null) {
+    field('Watchdog', status.watchdog.healthy ? p.green('healthy') : p.red('unhealthy'));
+  }
+  if (status.connection !== null) field('Activity', status.connection.activity);
+  for (const [actor, error] of Object.entries(status.errors)) {
+    field(`! ${actor}`, p.red(`${error.code}: ${error.message}`));
+  }
+  if (status.recentTransitions.length > 0) {
+    lines.push('', 'Recent transitions:');
+    for (const t of status.recentTransitions) {
+      lines.push(`  ${p.dim(clock(t.at))} ${t.from} -> ${t.to} ${p.dim(`(${t.reason})`)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The tree as `systemctl status` draws a cgroup: one line per child with state, incarnation, restarts, last exit. */
+export function formatTree(tree: TreeView, options: { color: boolean }): string {
+  const p = paint(options.color);
+  const status = (text: string): string =>
+    text === 'running' ? p.green(text) : text === 'restarting' ? p.yellow(text) : p.red(text);
+  const lines = [`${tree.id} ${status(tree.state)}`];
+  const walk = (nodes: readonly TreeNodeView[], prefix: string): void => {
+    nodes.forEach((node, index) => {
+      const last = index === nodes.length - 1;
+      const exit =
+        node.lastExit === null
+          ? ''
+          : p.dim(`  last exit ${node.lastExit.description} at ${clock(node.lastExit.at)}`);
+      lines.push(
+        `${prefix}${last ? '└─' : '├─'}${node.id} ${status(node.status)} ${p.dim(`#${node.incarnation}`)} restarts ${node.restarts}${exit}`,
+      );
+      if (node.children !== undefined) walk(node.children, `${prefix}${last ? '  ' : '│ '}`);
+    });
+  };
+  walk(tree.children, '');
+  return `${lines.join('\n')}\n`;
+}
