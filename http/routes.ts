@@ -96,7 +96,8 @@ export const ROUTES: readonly Route[] = [
       if (!phaseAtLeast(phase.name, needs)) {
         throw new UnreadyError(phase.name, needs, `the link is ${phase.name}, needs ${needs}`);
       }
-      if (phase.name === 'Acknowledged') {
+      // "acknowledged" means a compatible controller of the right id; "connected" asks only for a link.
+      if (phase.name === 'Acknowledged' && needs === 'Acknowledged') {
         const problem = phase.ack.firmwareError ?? phase.ack.identityError;
         if (problem !== undefined) throw new UnreadyError(phase.name, needs, `the controller is ${problem}`);
       }
