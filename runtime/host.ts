@@ -36,6 +36,8 @@ export interface HostEvents {
   /** The worker asked for a ref to a peer. */
   onWantPeer(peerId: string): void;
   onHeartbeat(rttMs: number): void;
+  /** The worker handed over telemetry (spans, metrics) for the main thread's exporter. */
+  onTelemetry?(payload: unknown): void;
 }
 
 export class ActorHost {
@@ -176,6 +178,9 @@ export class ActorHost {
         return;
       case 'log':
         this.#log(message.level, message.msg, message.fields);
+        return;
+      case 'telemetry':
+        this.#events.onTelemetry?.(message.payload);
         return;
       default:
         return;

@@ -7,9 +7,17 @@ import { pino } from 'pino';
 export type Logger = Pick<pino.Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 /** JSON lines on stdout, the default for a service under systemd or Docker. */
-export function createLogger(options: { level?: string; name?: string } = {}): pino.Logger {
+export function createLogger(
+  options: {
+    level?: string;
+    name?: string;
+    /** Fields added to every line (e.g. trace_id and span_id of the active span); the line's own win. */
+    mixin?: () => object;
+  } = {},
+): pino.Logger {
   return pino({
     level: options.level ?? process.env['TETHER_LOG_LEVEL'] ?? 'info',
     name: options.name ?? 'tether',
+    ...(options.mixin === undefined ? {} : { mixin: options.mixin }),
   });
 }

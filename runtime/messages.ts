@@ -49,7 +49,12 @@ export type WorkerToHost =
   | { type: 'crash'; error: SerializedError; origin: 'uncaughtException' | 'unhandledRejection' }
   /** The actor wants a ref to a peer: the host wires it up and keeps it wired across restarts. */
   | { type: 'want-peer'; peerId: string }
-  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> };
+  | { type: 'log'; level: LogLevel; msg: string; fields: Record<string, unknown> }
+  /**
+   * Telemetry the worker's telemetry module handed over (ended spans, collected
+   * metrics), for the main thread's one exporter. Opaque to the runtime.
+   */
+  | { type: 'telemetry'; payload: unknown };
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

@@ -23,6 +23,7 @@ import { REF_DEFAULTS, RefCore } from './ref.js';
 import type { ActorRef, ApiShape } from './ref.js';
 import type { InjectedFault } from './messages.js';
 import { StandbyPool } from './standby.js';
+import type { WorkerTelemetryInit } from './worker/bootstrap.js';
 
 export interface SystemOptions {
   logger?: Logger;
@@ -34,6 +35,16 @@ export interface SystemOptions {
   stashLimit?: number;
   /** Trace context of the current main-thread code, for calls that do not give one. */
   currentTraceparent?: () => string;
+  /**
+   * A module every worker loads before its actor (its `installWorkerTelemetry`
+   * export), with its options: the worker side of telemetry. Absent: workers
+   * load nothing and make no spans beyond the no-op API.
+   */
+  workerTelemetry?: WorkerTelemetryInit;
+  /** Telemetry a worker handed over (see `workerTelemetry`), with the actor id it came from. */
+  onWorkerTelemetry?: (actorId: string, payload: unknown) => void;
+  /** Each heartbeat round trip of an actor, in ms. */
+  onHeartbeat?: (actorId: string, rttMs: number) => void;
 }
 
 /** What it takes to run one actor. */
@@ -71,7 +82,10 @@ interface Cell {
 
 export class ActorSystem {
   readonly logger: Logger;
-  readonly #options: Required<Omit<SystemOptions, 'logger'>>;
+  readonly #options: Required<
+    Omit<SystemOptions, 'logger' | 'workerTelemetry' | 'onWorkerTelemetry' | 'onHeartbeat'>
+  >;
+  readonly #telemetry: Pick<SystemOptions, 'workerTelemetry' | 'onWorkerTelemetry' | 'onHeartbeat'>;
   readonly #standby: StandbyPool;
   readonly #cells = new Map<string, Cell>();
   readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
@@ -87,6 +101,11 @@ export class ActorSystem {
       callTimeoutMs: options.callTimeoutMs ?? REF_DEFAULTS.callTimeoutMs,
       stashLimit: options.stashLimit ?? REF_DEFAULTS.stashLimit,
       currentTraceparent: options.currentTraceparent ?? ((): string => ''),
+    };
+    this.#telemetry = {
+      ...(options.workerTelemetry === undefined ? {} : { workerTelemetry: options.workerTelemetry }),
+      ...(options.onWorkerTelemetry === undefined ? {} : { onWorkerTelemetry: options.onWorkerTelemetry }),
+      ...(options.onHeartbeat === undefined ? {} : { onHeartbeat: options.onHeartbeat }),
     };
     this.#standby = new StandbyPool(this.#options.warmStandby);
   }
@@ -112,9 +131,10 @@ export class ActorSystem {
 
   /**
    * Starts a new incarnation of an actor and resolves once its init has run.
-   * Its refs are connected before this resolves.
+   * Its refs are connected before this resolves. Its init runs in the trace
+   * context given, or the current one of this thread.
    */
-  async spawn(spec: ActorSpec, traceparent = ''): Promise<ActorHost> {
+  async spawn(spec: ActorSpec, traceparent = this.#options.currentTraceparent()): Promise<ActorHost> {
     if (this.#closed) throw new RuntimeClosedError();
     const cell = this.#cell(spec.id);
     cell.stoppedWhy = undefined;
@@ -125,6 +145,7 @@ export class ActorSystem {
       callTimeoutMs: this.#options.callTimeoutMs,
       stashLimit: this.#options.stashLimit,
       logger: this.logger,
+      telemetry: this.#telemetry.workerTelemetry,
     });
     const heldPeers: Array<{ cell: Cell; sink: RefSink }> = [];
     const host: ActorHost = new ActorHost(
@@ -148,7 +169,8 @@ export class ActorSystem {
           heldPeers.push({ cell: peerCell, sink });
           this.#addSink(peerCell, sink);
         },
-        onHeartbeat: () => undefined,
+        onHeartbeat: (rttMs) => this.#telemetry.onHeartbeat?.(spec.id, rttMs),
+        onTelemetry: (payload) => this.#telemetry.onWorkerTelemetry?.(spec.id, payload),
       },
     );
     this.#hosts.add(host);

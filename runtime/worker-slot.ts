@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
 import { deserializeError } from './errors.js';
 import type { HostToWorker, WorkerToHost } from './messages.js';
-import type { BootstrapData } from './worker/bootstrap.js';
+import type { BootstrapData, WorkerTelemetryInit } from './worker/bootstrap.js';
 import type { Logger } from './logger.js';
 
 const BOOTSTRAP = new URL('./worker/bootstrap.js', import.meta.url);
@@ -28,6 +28,8 @@ export interface SlotOptions {
   callTimeoutMs: number;
   stashLimit: number;
   logger: Logger;
+  /** Loaded by the bootstrap before the actor module when set (telemetry on); absent costs nothing. */
+  telemetry?: WorkerTelemetryInit | undefined;
 }
 
 export class WorkerSlot {
@@ -47,6 +49,7 @@ export class WorkerSlot {
       module: options.module,
       callTimeoutMs: options.callTimeoutMs,
       stashLimit: options.stashLimit,
+      ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     };
     this.worker = new Worker(BOOTSTRAP, {
       workerData: data,

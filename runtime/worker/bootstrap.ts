@@ -21,6 +21,46 @@ export interface BootstrapData {
   /** Default deadline for calls this actor makes. */
   callTimeoutMs: number;
   stashLimit: number;
+  /** Set when telemetry is on: a module to load first (see WorkerTelemetryModule). */
+  telemetry?: WorkerTelemetryInit;
+}
+
+/** Which telemetry module a worker loads, and what it is given. */
+export interface WorkerTelemetryInit {
+  /** URL of a module exporting `installWorkerTelemetry` (WorkerTelemetryModule). */
+  module: string;
+  /** Structured-cloneable options for it. */
+  options: unknown;
+}
+
+/**
+ * The worker side of telemetry, as the bootstrap sees it. The runtime knows
+ * nothing of OpenTelemetry: it only asks this for the traceparent of outgoing
+ * calls, runs handlers through it, and posts what it hands over.
+ */
+export interface WorkerTelemetry {
+  /** The traceparent outgoing calls and casts carry (the active span's, in a handler). */
+  currentTraceparent(): string;
+  /** Runs `fn` with the trace context of `traceparent` as its parent ('' for none). */
+  runWithTraceparent<R>(traceparent: string, fn: () => R): R;
+  /** `trace_id` / `span_id` of the active span, for a log line; {} outside one. */
+  logFields(): Record<string, string>;
+  /** The incarnation this worker became (every span it makes says so). */
+  setActor(id: string, incarnation: number): void;
+  /** Hands over whatever is pending now (before the thread ends). */
+  flush(): Promise<void>;
+}
+
+export interface WorkerTelemetryHooks {
+  options: unknown;
+  /** Sends telemetry to the host (the main thread's exporter). */
+  handOver(payload: unknown): void;
+  /** The traceparent of the message being handled ('' for none). */
+  messageTraceparent(): string;
+}
+
+export interface WorkerTelemetryModule {
+  installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelemetry | Promise<WorkerTelemetry>;
 }
 
 if (parentPort === null) throw new Error('the actor bootstrap runs only inside a worker thread');
@@ -41,6 +81,8 @@ function crash(origin: 'uncaughtException' | 'unhandledRejection', error: unknow
   if (crashing) return;
   crashing = true;
   server?.closeAll();
+  // Spans ended before the crash (the one that failed included) still reach the exporter.
+  void telemetry?.flush();
   post({ type: 'crash', error: serializeError(error), origin });
   process.exit(1);
 }
@@ -52,9 +94,18 @@ const peers = new Map<string, RefCore<ApiShape>>();
 let instance: ActorInstance<ApiShape> | undefined;
 let server: CallServer | undefined;
 let ending = false;
+let telemetry: WorkerTelemetry | undefined;
 
 let definition: unknown;
 try {
+  if (data.telemetry !== undefined) {
+    const plugin = (await import(data.telemetry.module)) as WorkerTelemetryModule;
+    telemetry = await plugin.installWorkerTelemetry({
+      options: data.telemetry.options,
+      handOver: (payload) => post({ type: 'telemetry', payload }),
+      messageTraceparent: () => traceStore.getStore() ?? '',
+    });
+  }
   const loaded = (await import(data.module)) as { default?: unknown };
   definition = loaded.default;
   if (!isActorDefinition(definition)) {
@@ -75,7 +126,7 @@ control.on('message', (message: HostToWorker) => {
       post({ type: 'pong', seq: message.seq });
       return;
     case 'init':
-      void init(message.id, message.incarnation, message.config);
+      void init(message.id, message.incarnation, message.config, message.traceparent);
       return;
     case 'accept':
       server?.accept(message.port);
@@ -99,8 +150,10 @@ control.on('message', (message: HostToWorker) => {
   }
 });
 
-async function init(id: string, incarnation: number, config: unknown): Promise<void> {
+async function init(id: string, incarnation: number, config: unknown, traceparent: string): Promise<void> {
   if (!isActorDefinition(definition)) return;
+  const actor = definition;
+  telemetry?.setActor(id, incarnation);
   const ctx: ActorContext = {
     id,
     incarnation,
@@ -110,8 +163,12 @@ async function init(id: string, incarnation: number, config: unknown): Promise<v
     traceparent: () => traceStore.getStore() ?? '',
     exit: (reason: ExitKind = 'normal') => void end(reason, true),
   };
+  // Init runs in the trace context of whoever started this incarnation (a restart, an attempt).
+  const runInit = (): ReturnType<typeof actor.init> => actor.init(ctx);
   try {
-    instance = await definition.init(ctx);
+    instance = await (traceparent === ''
+      ? runInit()
+      : traceStore.run(traceparent, () => telemetry?.runWithTraceparent(traceparent, runInit) ?? runInit()));
     if (typeof instance !== 'object' || instance === null || typeof instance.handlers !== 'object') {
       throw new TetherError('TETHER_NOT_AN_ACTOR', `init of ${id} did not return { handlers }`);
     }
@@ -119,7 +176,8 @@ async function init(id: string, incarnation: number, config: unknown): Promise<v
     post({ type: 'init-failed', error: serializeError(error) });
     return;
   }
-  server = new CallServer(id, instance.handlers, traceStore, (method, error) =>
+  const handlers = telemetry === undefined ? instance.handlers : traced(instance.handlers, telemetry);
+  server = new CallServer(id, handlers, traceStore, (method, error) =>
     post({
       type: 'log',
       level: 'error',
@@ -139,6 +197,8 @@ async function end(reason: ExitKind, byItself = false): Promise<void> {
   } catch (error) {
     post({ type: 'log', level: 'error', msg: 'terminate failed', fields: { err: serializeError(error) } });
   }
+  // Before 'stopped' on the same port, so the host gets the last spans before it ends the thread.
+  await telemetry?.flush().catch(() => undefined);
   server?.closeAll();
   for (const ref of peers.values()) ref.disconnect(true, 'the calling actor stopped');
   post(byItself ? { type: 'exit-self', reason } : { type: 'stopped' });
@@ -174,7 +234,8 @@ function peerRef(peerId: string): RefCore<ApiShape> {
     ref = new RefCore<ApiShape>(peerId, {
       callTimeoutMs: data.callTimeoutMs,
       stashLimit: data.stashLimit,
-      currentTraceparent: () => traceStore.getStore() ?? '',
+      currentTraceparent:
+        telemetry === undefined ? (): string => traceStore.getStore() ?? '' : telemetry.currentTraceparent,
     });
     peers.set(peerId, ref);
     post({ type: 'want-peer', peerId });
@@ -182,10 +243,26 @@ function peerRef(peerId: string): RefCore<ApiShape> {
   return ref;
 }
 
+/**
+ * Each handler runs with the message's traceparent as its OpenTelemetry
+ * parent, so spans it makes with `@opentelemetry/api` join the caller's trace.
+ */
+function traced(handlers: ApiShape, tracing: WorkerTelemetry): ApiShape {
+  const wrapped: Record<string, (...args: never[]) => unknown> = {};
+  for (const [method, handler] of Object.entries(handlers)) {
+    if (typeof handler !== 'function') continue;
+    wrapped[method] = (...args: never[]): unknown =>
+      tracing.runWithTraceparent(traceStore.getStore() ?? '', () => handler(...args));
+  }
+  return wrapped;
+}
+
 function makeLogger(): ActorLogger {
   const log =
     (level: LogLevel) =>
     (msg: string, fields: Record<string, unknown> = {}): void => {
+      // The host's log line carries the trace of the code that logged.
+      if (telemetry !== undefined) fields = { ...fields, ...telemetry.logFields() };
       try {
         post({ type: 'log', level, msg, fields });
       } catch {
