@@ -57,7 +57,8 @@ export class SseHub {
     request.once('close', forget);
     response.once('close', forget);
     for (const [event, data] of first) this.#write(response, event, data);
-    this.#timer ??= setInterval(() => this.#keepAlive(), this.#options.keepAliveMs);
+    // Unref'd: an open stream is no reason for the process to stay up once everything else has stopped.
+    this.#timer ??= setInterval(() => this.#keepAlive(), this.#options.keepAliveMs).unref();
   }
 
   /** Sends one event to every open stream. */

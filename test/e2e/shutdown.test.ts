@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { SHUTDOWN_BOUND_MS } from '../../kernel/service.js';
 import { startSimulator } from '../../sim/index.js';
 import type { Simulator } from '../../sim/index.js';
+import { EventStream } from '../http/fixture.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
@@ -167,12 +168,20 @@ describe('graceful shutdown of tether run', () => {
           if (signalled && Date.now() - signalAt > SHUTDOWN_BOUND_MS) return;
         }
       });
+      // An open event stream must not hold the exit either.
+      const stream = await EventStream.open(base);
+      await stream.waitFor('state');
       await waitUntil(() => resultsBeforeSignal >= 40, 10_000, 'commands flowing before the signal');
       signalAt = Date.now();
       signalled = true;
       run.child.kill('SIGTERM');
       const { code, at } = await withinDeadline(run.exit, SHUTDOWN_BOUND_MS + 5000, 'exit after SIGTERM');
       await Promise.all(loops);
+      await stream.done;
+      assert.ok(
+        stream.events.some((e) => e.event === 'phase' && e.data['to'] === 'Disconnected'),
+        'the stream saw the link go down before it ended',
+      );
       assert.equal(code, 0, run.lines.map((l) => JSON.stringify(l)).join('\n'));
       assert.ok(at - signalAt < SHUTDOWN_BOUND_MS, `exited ${at - signalAt} ms after SIGTERM`);
       const unanswered = outcomes.filter((o) => o.kind === 'no-answer' || o.kind === 'bad-answer');
@@ -186,6 +195,7 @@ describe('graceful shutdown of tether run', () => {
       }
       assert.ok(codes.has('TETHER_SHUTTING_DOWN') || codes.has('TETHER_LINK_LOST'), [...codes].join(','));
       assert.ok(run.lines.some((l) => l['msg'] === 'tether stopped' && l['exitCode'] === 0));
+      assert.ok(stream.ended);
       assert.ok(run.child.pid !== undefined && isGone(run.child.pid), 'the process is gone');
       // The controller saw its connection close: the transport was closed, not abandoned.
       await waitUntil(() => sim.connections === 0, 2000, 'the simulator sees no connection');
