@@ -1,0 +1,192 @@
+/**
+ * Telemetry on: the OpenTelemetry Node SDK in the main thread, exporting
+ * over OTLP/HTTP (protobuf, or JSON when OTEL_EXPORTER_OTLP_PROTOCOL says
+ * http/json) to what settings.ts resolved. Workers get a module of their own
+ * (worker.ts) that hands their spans and metrics over to this thread, which
+ * exports them with its one exporter each. Only imported when telemetry is on.
+ */
+import { DiagLogLevel, context, diag, metrics, propagation, trace } from '@opentelemetry/api';
+import type { DiagLogger } from '@opentelemetry/api';
+import { loggingErrorHandler, setGlobalErrorHandler } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
+import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import {
+  defaultResource,
+  detectResources,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type { PushMetricExporter, ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { CommanderApi } from '../actors/contracts.js';
+import { ACTOR_IDS } from '../actors/contracts.js';
+import type { ActorSystem, Logger } from '../runtime/index.js';
+import { ExportErrorLog } from './export-errors.js';
+import { markTelemetryOn, meter, tracer } from './instruments.js';
+import { Observer } from './observer.js';
+import { makeSampler } from './sampler.js';
+import type { TelemetrySettings } from './settings.js';
+import { fromRecord, isHandOver } from './span-record.js';
+import type { Telemetry } from './telemetry.js';
+import { activeTraceparent } from './traceparent.js';
+import type { WorkerTelemetryOptions } from './worker.js';
+
+/** The longest shutdown waits for the last export; a collector that is down must not hold the exit. */
+export const SHUTDOWN_FLUSH_BOUND_MS = 3000;
+/** One export's bound, whatever OTEL_EXPORTER_OTLP_TIMEOUT says, so a stuck collector never piles exports up. */
+const MAX_EXPORT_TIMEOUT_MS = 5000;
+
+const WORKER_MODULE = new URL('./worker.js', import.meta.url).href;
+
+export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry {
+  const errors = new ExportErrorLog(logger);
+  setGlobalErrorHandler((error) => errors.report(error));
+  diag.setLogger(quietDiag(errors), DiagLogLevel.WARN);
+  if (settings.protocolWarning !== undefined) logger.warn({ event: 'telemetry' }, settings.protocolWarning);
+
+  const resource = defaultResource()
+    .merge(detectResources({ detectors: [processDetector, hostDetector] }))
+    .merge(resourceFromAttributes(settings.resourceAttributes))
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }));
+  const timeoutMillis = Math.min(settings.exportTimeoutMs, MAX_EXPORT_TIMEOUT_MS);
+  const json = settings.protocol === 'http/json';
+
+  let spans: BatchSpanProcessor | undefined;
+  if (settings.tracesUrl !== undefined) {
+    const options = { url: settings.tracesUrl, timeoutMillis };
+    const exporter: SpanExporter = json ? new JsonTraceExporter(options) : new ProtoTraceExporter(options);
+    spans = new BatchSpanProcessor(exporter, {
+      scheduledDelayMillis: settings.spanDelayMs,
+      exportTimeoutMillis: timeoutMillis,
+      maxQueueSize: 4096,
+      maxExportBatchSize: 512,
+    });
+  }
+  let metricExporter: PushMetricExporter | undefined;
+  let reader: PeriodicExportingMetricReader | undefined;
+  if (settings.metricsUrl !== undefined) {
+    const options = { url: settings.metricsUrl, timeoutMillis };
+    metricExporter = json ? new JsonMetricExporter(options) : new ProtoMetricExporter(options);
+    reader = new PeriodicExportingMetricReader({
+      exporter: metricExporter,
+      exportIntervalMillis: settings.metricIntervalMs,
+      exportTimeoutMillis: Math.min(timeoutMillis, settings.metricIntervalMs),
+    });
+  }
+
+  const sdk = new NodeSDK({
+    resource,
+    autoDetectResources: false,
+    spanProcessors: spans === undefined ? [] : [spans],
+    metricReaders: reader === undefined ? [] : [reader],
+    // Logs go to stdout as JSON lines (pino), not over OTLP.
+    logRecordProcessors: [],
+    sampler: makeSampler(settings.sampler),
+    instrumentations: [],
+  });
+  sdk.start();
+  markTelemetryOn();
+  logger.info(
+    {
+      event: 'telemetry',
+      enabled: true,
+      traces: settings.tracesUrl ?? 'off',
+      metrics: settings.metricsUrl ?? 'off',
+      protocol: settings.protocol,
+      serviceName: settings.serviceName,
+      sampler: settings.sampler.name,
+    },
+    'telemetry on (OTLP/HTTP)',
+  );
+
+  let system: ActorSystem | undefined;
+  const observer = new Observer({
+    tracer,
+    meter: meter(),
+    pendingCommands: async () => {
+      if (system === undefined) return undefined;
+      const status = await system
+        .ref<CommanderApi>(ACTOR_IDS.commander)
+        .callWith({ timeoutMs: 1000 }, 'status');
+      return status.pending;
+    },
+  });
+
+  const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
+    if (!isHandOver(payload)) return;
+    if (payload.spans !== undefined && spans !== undefined) {
+      for (const record of payload.spans) spans.onEnd(fromRecord(record, resource));
+    }
+    if (payload.metrics !== undefined && metricExporter !== undefined) {
+      const scopeMetrics = payload.metrics as ScopeMetrics[];
+      metricExporter.export({ resource, scopeMetrics }, (result: ExportResult) => {
+        if (result.error !== undefined || result.code !== 0) {
+          errors.report(result.error ?? new Error(`metrics of ${actorId} not exported`));
+        }
+      });
+    }
+  };
+
+  const workerOptions: WorkerTelemetryOptions = {
+    sampler: settings.sampler,
+    spanDelayMs: Math.min(settings.spanDelayMs, 1000),
+    metricIntervalMs: settings.metricIntervalMs,
+  };
+
+  let stopped: Promise<void> | undefined;
+  return {
+    enabled: true,
+    settings,
+    systemOptions: {
+      currentTraceparent: () => activeTraceparent() || observer.fallbackTraceparent(),
+      workerTelemetry: { module: WORKER_MODULE, options: workerOptions },
+      onWorkerTelemetry,
+      onHeartbeat: (actorId, rttMs) => observer.onHeartbeat(actorId, rttMs),
+    },
+    observe(service) {
+      system = service.system;
+      observer.observe(service.kernel, service.events);
+    },
+    shutdown() {
+      stopped ??= (async () => {
+        observer.close();
+        let timer: NodeJS.Timeout | undefined;
+        const bound = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            logger.warn(
+              { boundMs: SHUTDOWN_FLUSH_BOUND_MS },
+              'telemetry flush did not finish in time; dropped',
+            );
+            resolve();
+          }, SHUTDOWN_FLUSH_BOUND_MS);
+        });
+        await Promise.race([sdk.shutdown().catch((error: unknown) => errors.report(error)), bound]);
+        clearTimeout(timer);
+        // Leave the process as it was, so telemetry can start again (tests do).
+        trace.disable();
+        metrics.disable();
+        context.disable();
+        propagation.disable();
+        diag.disable();
+        setGlobalErrorHandler(loggingErrorHandler());
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** The SDK's own warnings and errors (export failures among them) go through the once-a-minute log. */
+function quietDiag(errors: ExportErrorLog): DiagLogger {
+  const ignore = (): void => undefined;
+  const report = (message: string, ...args: unknown[]): void =>
+    errors.report(args.length > 0 ? `${message} ${args.map(String).join(' ')}` : message);
+  return { error: report, warn: report, info: ignore, debug: ignore, verbose: ignore };
+}

@@ -1,0 +1,142 @@
+/**
+ * What telemetry does, from the `telemetry` section of the configuration
+ * and the standard OTEL_* variables. The variables win, as users of every
+ * other OpenTelemetry SDK expect. Pure: the environment comes in as an
+ * argument, so this is tested without touching process.env.
+ */
+import type { TetherConfig } from '../config/index.js';
+
+export type SamplerName = TetherConfig['telemetry']['sampler'];
+
+export interface SamplerSettings {
+  name: SamplerName;
+  /** The ratio of the traceidratio samplers (OTEL_TRACES_SAMPLER_ARG), 0..1. */
+  ratio: number;
+}
+
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
+export interface TelemetrySettings {
+  enabled: boolean;
+  /** Why it is off (for the start-up log line); '' when on. */
+  disabledBecause: string;
+  /** undefined: that signal is off (OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER=none). */
+  tracesUrl: string | undefined;
+  metricsUrl: string | undefined;
+  protocol: OtlpProtocol;
+  /** A protocol asked for that is not installed (grpc), reported once at start. */
+  protocolWarning: string | undefined;
+  serviceName: string;
+  /** From OTEL_RESOURCE_ATTRIBUTES. */
+  resourceAttributes: Record<string, string>;
+  sampler: SamplerSettings;
+  /** BatchSpanProcessor delay (OTEL_BSP_SCHEDULE_DELAY), ms. */
+  spanDelayMs: number;
+  /** Metric export interval (OTEL_METRIC_EXPORT_INTERVAL), ms. */
+  metricIntervalMs: number;
+  /** One export's bound (OTEL_EXPORTER_OTLP_TIMEOUT), ms. */
+  exportTimeoutMs: number;
+}
+
+export const TELEMETRY_DEFAULTS = {
+  spanDelayMs: 5000,
+  metricIntervalMs: 60_000,
+  exportTimeoutMs: 10_000,
+} as const;
+
+const SAMPLERS: readonly SamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
+
+export function resolveTelemetrySettings(
+  config: TetherConfig['telemetry'],
+  env: NodeJS.ProcessEnv,
+): TelemetrySettings {
+  const get = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const base = get('OTEL_EXPORTER_OTLP_ENDPOINT') ?? (config.endpoint === '' ? undefined : config.endpoint);
+  const signalUrl = (signal: 'TRACES' | 'METRICS', path: string): string | undefined => {
+    const exporter = get(`OTEL_${signal}_EXPORTER`);
+    if (exporter !== undefined && exporter.split(',').some((name) => name.trim() === 'none'))
+      return undefined;
+    // A signal's own endpoint is used as it is; the base one gets the signal's path (OTLP/HTTP spec).
+    const own = get(`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`);
+    if (own !== undefined) return own;
+    return base === undefined ? undefined : `${base.replace(/\/+$/, '')}/${path}`;
+  };
+  const tracesUrl = signalUrl('TRACES', 'v1/traces');
+  const metricsUrl = signalUrl('METRICS', 'v1/metrics');
+
+  const asked = get('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
+  const protocol: OtlpProtocol = asked === 'http/json' ? 'http/json' : 'http/protobuf';
+  const protocolWarning =
+    asked === 'http/json' || asked === 'http/protobuf'
+      ? undefined
+      : `OTEL_EXPORTER_OTLP_PROTOCOL=${asked} is not supported here; using http/protobuf`;
+
+  const samplerName = get('OTEL_TRACES_SAMPLER');
+  const sampler: SamplerSettings = {
+    name:
+      samplerName !== undefined && (SAMPLERS as readonly string[]).includes(samplerName)
+        ? (samplerName as SamplerName)
+        : config.sampler,
+    ratio: clamp01(Number(get('OTEL_TRACES_SAMPLER_ARG') ?? '1')),
+  };
+
+  const resourceAttributes = parseResourceAttributes(get('OTEL_RESOURCE_ATTRIBUTES') ?? '');
+  const serviceName = get('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? config.serviceName;
+
+  let disabledBecause = '';
+  if (/^true$/i.test(get('OTEL_SDK_DISABLED') ?? '')) disabledBecause = 'OTEL_SDK_DISABLED=true';
+  else if (base === undefined && tracesUrl === undefined && metricsUrl === undefined)
+    disabledBecause = 'no OTLP endpoint (telemetry.endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)';
+  else if (tracesUrl === undefined && metricsUrl === undefined)
+    disabledBecause = 'OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER are none';
+
+  return {
+    enabled: disabledBecause === '',
+    disabledBecause,
+    tracesUrl,
+    metricsUrl,
+    protocol,
+    protocolWarning,
+    serviceName,
+    resourceAttributes,
+    sampler,
+    spanDelayMs: positive(get('OTEL_BSP_SCHEDULE_DELAY'), TELEMETRY_DEFAULTS.spanDelayMs),
+    metricIntervalMs: positive(get('OTEL_METRIC_EXPORT_INTERVAL'), TELEMETRY_DEFAULTS.metricIntervalMs),
+    exportTimeoutMs: positive(get('OTEL_EXPORTER_OTLP_TIMEOUT'), TELEMETRY_DEFAULTS.exportTimeoutMs),
+  };
+}
+
+/** `key1=value1,key2=value2`, values percent-encoded (the OTEL_RESOURCE_ATTRIBUTES format). */
+export function parseResourceAttributes(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    const key = pair.slice(0, at).trim();
+    try {
+      out[key] = decodeURIComponent(pair.slice(at + 1).trim());
+    } catch {
+      out[key] = pair.slice(at + 1).trim();
+    }
+  }
+  return out;
+}
+
+function positive(text: string | undefined, fallback: number): number {
+  const value = Number(text);
+  return text !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function clamp01(value: number): number {
+  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 1;
+}

@@ -1,0 +1,61 @@
+/**
+ * Telemetry for the device service: `startTelemetry` before the service,
+ * `observe` once the kernel and the tree exist, `shutdown` after the service
+ * stopped (it flushes, bounded). With no OTLP endpoint configured (nor
+ * OTEL_EXPORTER_OTLP_ENDPOINT) or OTEL_SDK_DISABLED=true, it is off and
+ * costs nothing: no SDK is loaded, workers load nothing, and the actors'
+ * `@opentelemetry/api` calls are the API's no-ops.
+ */
+import type { TetherConfig } from '../config/index.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { ActorSystem, Logger, SystemOptions } from '../runtime/index.js';
+import type { SupervisionEvents } from '../supervisors/index.js';
+import { resolveTelemetrySettings } from './settings.js';
+import type { TelemetrySettings } from './settings.js';
+
+/** What telemetry watches in a running service. */
+export interface ObservedService {
+  kernel: Kernel;
+  system: ActorSystem;
+  events: Pick<SupervisionEvents, 'subscribe'>;
+}
+
+export type TelemetrySystemOptions = Pick<
+  SystemOptions,
+  'currentTraceparent' | 'workerTelemetry' | 'onWorkerTelemetry' | 'onHeartbeat'
+>;
+
+export interface Telemetry {
+  readonly enabled: boolean;
+  readonly settings: TelemetrySettings;
+  /** For the ActorSystem: trace context of main-thread messages, the worker side, and what workers hand over. */
+  readonly systemOptions: TelemetrySystemOptions;
+  observe(service: ObservedService): void;
+  /** Sends what is pending and stops (bounded: a collector that is down does not hold the exit). */
+  shutdown(): Promise<void>;
+}
+
+export async function startTelemetry(
+  config: TetherConfig['telemetry'],
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<Telemetry> {
+  const settings = resolveTelemetrySettings(config, env);
+  if (!settings.enabled) {
+    logger.debug({ event: 'telemetry', enabled: false, why: settings.disabledBecause }, 'telemetry off');
+    return disabledTelemetry(settings);
+  }
+  // Loaded only when on, so a service without a collector never loads the SDK.
+  const { startSdk } = await import('./sdk.js');
+  return startSdk(settings, logger);
+}
+
+function disabledTelemetry(settings: TelemetrySettings): Telemetry {
+  return {
+    enabled: false,
+    settings,
+    systemOptions: {},
+    observe: () => undefined,
+    shutdown: () => Promise.resolve(),
+  };
+}
