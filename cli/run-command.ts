@@ -14,6 +14,9 @@ import type { HttpApi } from '../http/index.js';
 import { startService } from '../kernel/service.js';
 import type { Service } from '../kernel/service.js';
 import { createLogger } from '../runtime/index.js';
+import { traceLogFields } from '../otel/log.js';
+import { startTelemetry } from '../otel/telemetry.js';
+import type { Telemetry } from '../otel/telemetry.js';
 
 interface RunFlags {
   config?: string;
@@ -87,7 +90,7 @@ async function run(flags: RunFlags): Promise<number> {
     return EXIT_CONFIG;
   }
 
-  const logger = createLogger({ level: config.log.level });
+  const logger = createLogger({ level: config.log.level, mixin: traceLogFields });
   logger.info(
     { discovery: config.discovery.mode, device: config.device.id || '(any)', stateDir: config.stateDir },
     'tether starting',
@@ -112,8 +115,10 @@ async function run(flags: RunFlags): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   let code: number;
+  let telemetry: Telemetry | undefined;
   try {
-    service = await startService(config, { logger });
+    telemetry = await startTelemetry(config.telemetry, process.env, logger);
+    service = await startService(config, { logger, telemetry });
     logger.info('supervision tree up');
     try {
       api = await startHttpApi(service, config.http, logger);
@@ -131,6 +136,8 @@ async function run(flags: RunFlags): Promise<number> {
     logger.error({ err: error }, 'the service failed to start');
     code = 1;
   } finally {
+    // After the tree is down, so the last spans of its stop go out too (bounded).
+    await telemetry?.shutdown();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

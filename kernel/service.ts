@@ -25,6 +25,7 @@ import { serviceTree } from './tree.js';
 import type { Phase } from './phase.js';
 import { RediscoveryGate, createNotifier, startWatchdogPings, watchdogIntervalMs } from '../system/index.js';
 import type { WatchdogPings } from '../system/index.js';
+import type { Telemetry } from '../otel/telemetry.js';
 
 /** sysexits EX_TEMPFAIL: USB rediscovery needs a fresh process (a container restart). */
 export const EXIT_REDISCOVERY = 75;
@@ -38,6 +39,8 @@ export interface ServiceOptions {
   env?: NodeJS.ProcessEnv;
   /** Whether this process runs in a container (default: detected). */
   inContainer?: boolean;
+  /** Started telemetry (otel/telemetry.ts startTelemetry); the caller shuts it down after the service. */
+  telemetry?: Telemetry;
 }
 
 export interface Service {
@@ -87,7 +90,7 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
   }
   let pings: WatchdogPings | undefined;
 
-  const system = new ActorSystem({ logger });
+  const system = new ActorSystem({ logger, ...options.telemetry?.systemOptions });
   let stopping: Promise<number> | undefined;
   let resolveExited!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExited = resolve));
@@ -131,6 +134,7 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
   });
 
   const root = new Supervisor(system, serviceTree(config));
+  options.telemetry?.observe({ kernel, system, events: root.events });
   root.events.subscribe((event) => {
     logSupervision(logger, event);
     reactToTree(kernel, system, event);
