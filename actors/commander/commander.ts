@@ -48,6 +48,9 @@ import {
 import { CommanderBusyError, CommanderRecoveryRestartError } from './errors.js';
 import { KernelView, phaseAllows } from './kernel-view.js';
 import { realTimers, type Timer, type Timers } from './timers.js';
+import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
+import { LATENCY_BUCKETS_MS, meter, telemetryOn, tracer } from '../../otel/instruments.js';
+import { ATTR, METRICS, SPANS } from '../../otel/names.js';
 
 // ---------------------------------------------------------------- public API
 
@@ -100,6 +103,8 @@ interface Pending {
   /** 0 while held back (not sent yet). */
   msgId: number;
   timer: Timer | undefined;
+  /** The request's span when telemetry is on: the write to connection goes out in its context. */
+  readonly span: Span | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
 }
@@ -127,6 +132,11 @@ export class Commander {
   #lateResponses = 0;
   #checksRun = 0;
   #checksFailed = 0;
+  readonly #latency = meter().createHistogram(METRICS.commandDuration, {
+    unit: 'ms',
+    description: 'Command latency, request to response, by opcode and result',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+  });
 
   constructor(settings: CommanderSettings, deps: CommanderDeps) {
     this.#deps = deps;
@@ -146,11 +156,49 @@ export class Commander {
     );
   }
 
-  /** Resolves with the controller's OK payload; rejects with a command error. */
-  async request<O extends Opcode>(
+  /**
+   * Resolves with the controller's OK payload; rejects with a command error.
+   * With telemetry on, each request is a span (a child of the caller's) and
+   * its latency is recorded by opcode and result.
+   */
+  request<O extends Opcode>(
     opcode: O,
     payload: RequestPayload<O>,
     options: CommandOptions = {},
+  ): Promise<ResponsePayload<O>> {
+    if (!telemetryOn()) return this.#request(opcode, payload, options, undefined);
+    const span = tracer.startSpan(SPANS.command, {
+      kind: SpanKind.CLIENT,
+      attributes: { [ATTR.opcode]: opcode },
+    });
+    const started = performance.now();
+    const result = this.#request(opcode, payload, options, span);
+    result.then(
+      () => this.#ended(span, opcode, started, undefined),
+      (error: unknown) => this.#ended(span, opcode, started, error),
+    );
+    return result;
+  }
+
+  #ended(span: Span, opcode: Opcode, started: number, error: unknown): void {
+    const latencyMs = performance.now() - started;
+    const result = error === undefined ? 'ok' : TetherError.is(error) ? error.code : 'error';
+    span.setAttributes({ [ATTR.result]: result, [ATTR.latencyMs]: latencyMs });
+    if (error !== undefined) {
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    }
+    span.end();
+    this.#latency.record(latencyMs, { [ATTR.opcode]: opcode, [ATTR.result]: result });
+  }
+
+  async #request<O extends Opcode>(
+    opcode: O,
+    payload: RequestPayload<O>,
+    options: CommandOptions,
+    span: Span | undefined,
   ): Promise<ResponsePayload<O>> {
     const needs: PhaseName = options.minPhase ?? 'Synchronized';
     if (!this.#stopped && !phaseAllows(this.#view.phase, needs)) {
@@ -175,6 +223,7 @@ export class Commander {
         internal,
         msgId: 0,
         timer: undefined,
+        span,
         resolve: resolve as (value: unknown) => void,
         reject,
       };
@@ -265,7 +314,16 @@ export class Commander {
     pending.msgId = msgId;
     this.#sent.set(msgId, pending);
     this.#sentCount += 1;
-    this.#deps.connection.write(pending.generation, frame);
+    const span = pending.span;
+    if (span === undefined) {
+      this.#deps.connection.write(pending.generation, frame);
+      return;
+    }
+    span.setAttributes({ [ATTR.msgId]: msgId, [ATTR.generation]: pending.generation });
+    // The write carries this request's traceparent, so connection's write span is its child.
+    context.with(trace.setSpan(context.active(), span), () =>
+      this.#deps.connection.write(pending.generation, frame),
+    );
   }
 
   /** The next msgId, wrapping 65535 -> 1, skipping ids still pending (one is always free: see maxPending). */
@@ -293,6 +351,7 @@ export class Commander {
     const doomed = [...this.#sent.values(), ...this.#held].filter(match);
     for (const pending of doomed) {
       this.#remove(pending);
+      pending.span?.setAttribute(ATTR.disconnectReason, why);
       pending.reject(new LinkLostError(pending.opcode, pending.msgId, why));
     }
   }

@@ -34,6 +34,10 @@ import { openSerialLink, openTcpLink, type Link, type LinkCloseInfo } from './tr
 import { connectDelay } from './backoff.js';
 import { Discovery, type Candidate, type DiscoveryResult } from './discovery/index.js';
 import type { UsbScanOptions } from './discovery/index.js';
+import { SpanStatusCode, context } from '@opentelemetry/api';
+import type { BatchObservableCallback, Context, Observable } from '@opentelemetry/api';
+import { meter, telemetryOn, tracer } from '../../otel/instruments.js';
+import { ATTR, METRICS, SPANS } from '../../otel/names.js';
 
 // ------------------------------------------------------------------ types
 
@@ -165,6 +169,9 @@ export class Connection {
   #lastReceivedAt: number | null = null;
   #decodeLoggedAt = -Infinity;
   #decodeSuppressed = 0;
+  /** Parent of the next attempt's spans: the trace the kernel's last Disconnected state came with. */
+  #attemptContext: Context = context.active();
+  #stopMetrics: (() => void) | undefined;
 
   constructor(options: ConnectionOptions) {
     this.#config = options.config;
@@ -177,6 +184,7 @@ export class Connection {
     this.#includesUsb = discovery.includesUsb;
     this.#decoder = new ResponseDecoder((out) => this.#decoded(out));
     this.#usbQuietSince = this.#timers.now();
+    if (telemetryOn()) this.#stopMetrics = this.#observeCounters();
   }
 
   // ------------------------------------------------------------ public API
@@ -208,6 +216,7 @@ export class Connection {
   /** The kernel's cast on every accepted transition. */
   onKernelState(state: KernelState): void {
     if (!this.#applyState(state)) return;
+    if (state.phase.name === 'Disconnected' && telemetryOn()) this.#attemptContext = context.active();
     const current = this.#current;
     const phase = state.phase;
     if (
@@ -300,6 +309,7 @@ export class Connection {
     if (this.#terminated) return;
     this.#terminated = true;
     this.#activity = 'stopped';
+    this.#stopMetrics?.();
     this.#clearTimer();
     this.#abort.abort(new Error('connection actor stopping'));
     const current = this.#current;
@@ -354,7 +364,8 @@ export class Connection {
       if (state !== undefined && !state.autoconnecting) this.#activity = 'autoconnect paused';
       return;
     }
-    this.#attempt = this.#runAttempt()
+    this.#attempt = context
+      .with(this.#attemptContext, () => this.#runAttempt())
       .catch((error: unknown) => {
         // Nothing in an attempt should throw; if something does, back off rather than spin.
         this.#log.error('connection attempt failed unexpectedly', { error: describe(error) });
@@ -370,7 +381,19 @@ export class Connection {
 
   async #runAttempt(): Promise<void> {
     this.#activity = `discovering (${this.#config.discovery.mode})`;
-    const found = await this.#discovery.discover();
+    const discovery = tracer.startSpan(SPANS.discovery, {
+      attributes: { [ATTR.discoveryMode]: this.#config.discovery.mode },
+    });
+    let found: DiscoveryResult;
+    try {
+      found = await this.#discovery.discover();
+      discovery.setAttribute(ATTR.discoveryCandidates, found.candidates.length);
+    } catch (error) {
+      discovery.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
+      throw error;
+    } finally {
+      discovery.end();
+    }
     if (this.#terminated) return;
     await this.#watchUsbQuiet(found);
     if (!this.#mayConnect()) return;
@@ -384,15 +407,21 @@ export class Connection {
     const errors: string[] = [];
     for (const candidate of found.candidates) {
       this.#activity = `connecting to ${candidate.address}`;
+      const connect = tracer.startSpan(SPANS.connect, {
+        attributes: { [ATTR.address]: candidate.address, [ATTR.transport]: candidate.kind },
+      });
       try {
         const link = await this.#openLink(candidate, {
           timeoutMs: this.#config.connection.connectTimeoutMs,
           signal: this.#abort.signal,
         });
         opened = { link, candidate };
+        connect.end();
         break;
       } catch (error) {
         errors.push(`${candidate.address}: ${describe(error)}`);
+        connect.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
+        connect.end();
       }
       if (this.#terminated) return;
     }
@@ -680,11 +709,20 @@ export class Connection {
   }
 
   #send(current: Current, frame: string): void {
+    // Part of the command's trace: the write arrives in the commander's span context.
+    const span = telemetryOn()
+      ? tracer.startSpan(SPANS.write, {
+          attributes: { [ATTR.generation]: current.generation ?? 0, [ATTR.frameBytes]: frame.length },
+        })
+      : undefined;
     current.link.write(frame).then(
       () => {
         this.#framesOut += 1;
+        span?.end();
       },
       (error: unknown) => {
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
+        span?.end();
         if (this.#current !== current || current.closed !== undefined) return;
         this.#log.warn('write failed; closing the link', {
           address: current.link.address,
@@ -699,6 +737,34 @@ export class Connection {
   #drop(generation: number, why: string): void {
     this.#droppedWrites += 1;
     this.#log.debug('write dropped', { generation, why });
+  }
+
+  /** Frame counters as observable counters: read at collection, nothing on the hot path. */
+  #observeCounters(): () => void {
+    const m = meter();
+    const framesIn = m.createObservableCounter(METRICS.framesIn, { description: 'Response frames received' });
+    const framesOut = m.createObservableCounter(METRICS.framesOut, { description: 'Request frames written' });
+    const bad = m.createObservableCounter(METRICS.badFrames, {
+      description: 'Bad input from the controller, by kind',
+    });
+    const observed: Observable[] = [framesIn, framesOut, bad];
+    const callback: BatchObservableCallback = (result) => {
+      result.observe(framesIn, this.#framesIn);
+      result.observe(framesOut, this.#framesOut);
+      const counters = this.#decoder.counters;
+      const kinds: Record<string, number> = {
+        framing: counters.framingErrors,
+        crc: counters.crcErrors,
+        bad_json: counters.badJson,
+        bad_fields: counters.badFields,
+        raw_bracket: counters.rawBracket,
+        bad_events: counters.badEvents,
+      };
+      for (const [kind, count] of Object.entries(kinds))
+        result.observe(bad, count, { [ATTR.frameError]: kind });
+    };
+    m.addBatchObservableCallback(callback, observed);
+    return () => m.removeBatchObservableCallback(callback, observed);
   }
 
   async #bounded(promise: Promise<void>): Promise<void> {

@@ -60,6 +60,10 @@ import { describe } from '../../runtime/errors.js';
 import { assessHandshake, sameHandshake } from './compat.js';
 import type { BlockDatastore, StoredBlocks } from './datastore.js';
 import { HandshakeTimeoutError, ListeningModeError, SyncStepError } from './errors.js';
+import { SpanStatusCode, context, trace } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
+import { tracer } from '../../otel/instruments.js';
+import { ATTR, SPANS } from '../../otel/names.js';
 
 // ------------------------------------------------------------------ types
 
@@ -164,9 +168,14 @@ class Run {
   cancelled = false;
   readonly timers = new Set<TimerHandle>();
   handshakeTimers: TimerHandle[] = [];
+  /** Trace context of the state that started this run (the connection attempt's): parent of its spans. */
+  readonly parent: Context;
+  handshakeSpan: Span | undefined;
+  pings = 0;
 
-  constructor(generation: number) {
+  constructor(generation: number, parent: Context) {
     this.generation = generation;
+    this.parent = parent;
   }
 }
 
@@ -242,7 +251,7 @@ export class Synchronizer {
     let run = this.#run;
     if (run === null || run.generation !== phase.generation) {
       this.#endRun();
-      run = new Run(phase.generation);
+      run = new Run(phase.generation, context.active());
       this.#run = run;
       if (phase.name === 'Connected') this.#startHandshake(run);
     }
@@ -271,6 +280,7 @@ export class Synchronizer {
     const run = this.#run;
     if (run === null) return;
     run.cancelled = true;
+    this.#endHandshakeSpan(run, undefined, 'cancelled');
     for (const handle of run.timers) this.#deps.timers.clearTimeout(handle);
     run.timers.clear();
     this.#run = null;
@@ -296,12 +306,25 @@ export class Synchronizer {
   #startHandshake(run: Run): void {
     run.step = 'handshake';
     const { handshakePingMs, handshakeTimeoutMs } = this.#config;
+    const span = tracer.startSpan(
+      SPANS.handshake,
+      { attributes: { [ATTR.generation]: run.generation } },
+      run.parent,
+    );
+    run.handshakeSpan = span;
+    const inSpan = span.isRecording() ? trace.setSpan(run.parent, span) : run.parent;
     const ping = (): void => {
       if (run.handshake !== undefined) return;
+      run.pings += 1;
       // Not awaited: a NONE that is slow to answer must not hold back the next one.
-      this.#deps.commander.request('NONE', undefined, { minPhase: 'Connected' }).catch((error: unknown) => {
-        this.#deps.log.debug('handshake ping failed', { generation: run.generation, error: describe(error) });
-      });
+      context
+        .with(inSpan, () => this.#deps.commander.request('NONE', undefined, { minPhase: 'Connected' }))
+        .catch((error: unknown) => {
+          this.#deps.log.debug('handshake ping failed', {
+            generation: run.generation,
+            error: describe(error),
+          });
+        });
       run.handshakeTimers.push(this.#after(run, handshakePingMs, ping));
     };
     // The first ping goes out on the next turn, not now: when this run was
@@ -313,6 +336,7 @@ export class Synchronizer {
         if (run.handshake !== undefined) return;
         const error = new HandshakeTimeoutError(run.generation, handshakeTimeoutMs);
         this.#lastError = error.message;
+        this.#endHandshakeSpan(run, error.message, 'timeout');
         this.#deps.log.warn('no handshake from the controller: disconnecting', {
           generation: run.generation,
           timeoutMs: handshakeTimeoutMs,
@@ -320,6 +344,25 @@ export class Synchronizer {
         void this.#recover(run, this.#config.recovery.handshakeTimeout, error.message, error);
       }),
     );
+  }
+
+  /** Ends the handshake span once, with what was learnt; `error` makes it status ERROR. */
+  #endHandshakeSpan(run: Run, error: string | undefined, outcome: string): void {
+    const span = run.handshakeSpan;
+    if (span === undefined) return;
+    run.handshakeSpan = undefined;
+    span.setAttributes({ [ATTR.handshakeAttempts]: run.pings, [ATTR.attemptOutcome]: outcome });
+    const handshake = run.handshake;
+    if (handshake !== undefined) {
+      span.setAttributes({
+        [ATTR.firmwareVersion]: handshake.firmwareVersion,
+        [ATTR.protocolVersion]: handshake.protoVersion,
+        [ATTR.deviceId]: handshake.deviceId,
+        [ATTR.resetReason]: handshake.resetReason,
+      });
+    }
+    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    span.end();
   }
 
   #stopHandshakeTimers(run: Run): void {
@@ -387,13 +430,23 @@ export class Synchronizer {
       run.handshake = handshake;
       this.#stopHandshakeTimers(run);
       const ack = assessHandshake(handshake, this.#config);
+      run.handshakeSpan?.setAttributes({
+        ...(ack.firmwareError === undefined ? {} : { [ATTR.firmwareError]: ack.firmwareError }),
+        ...(ack.identityError === undefined ? {} : { [ATTR.identityError]: ack.identityError }),
+      });
       let state: KernelState;
       try {
         state = await this.#deps.kernel.transition({ to: 'Acknowledged', generation: run.generation, ack });
       } catch (error) {
+        this.#endHandshakeSpan(run, describe(error), 'refused');
         await this.#stepFailed(run, 'acknowledge', error);
         return;
       }
+      this.#endHandshakeSpan(
+        run,
+        ack.firmwareError ?? ack.identityError,
+        ack.firmwareError === undefined && ack.identityError === undefined ? 'acknowledged' : 'incompatible',
+      );
       this.#adopt(state);
       return;
     }
@@ -419,6 +472,8 @@ export class Synchronizer {
     if (run.acknowledged) return;
     run.acknowledged = true;
     this.#stopHandshakeTimers(run);
+    const ackError = ack.firmwareError ?? ack.identityError;
+    this.#endHandshakeSpan(run, ackError, ackError === undefined ? 'acknowledged' : 'incompatible');
     const problem = ackProblem(ack, this.#config.deviceId);
     if (problem !== null) {
       run.step = problem.step;
@@ -442,19 +497,37 @@ export class Synchronizer {
     const { commander, datastore, timers, kernel } = this.#deps;
     const options: CommandOptions = { minPhase: 'Acknowledged' };
     let step = 'set-clock';
+    // Each step is a span in the attempt's trace; its commands are the step's children.
+    const traced = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const span = tracer.startSpan(
+        name,
+        { attributes: { [ATTR.syncStep]: step, [ATTR.generation]: run.generation } },
+        run.parent,
+      );
+      try {
+        return await (span.isRecording() ? context.with(trace.setSpan(run.parent, span), work) : work());
+      } catch (error) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
+        throw error;
+      } finally {
+        span.end();
+      }
+    };
     try {
       run.step = 'set-clock';
       const clockSetTo = Math.floor(timers.now() / 1000);
-      await commander.request(
-        'BLOCK_WRITE',
-        { id: TICKS_BLOCK_ID, type: 'Ticks', data: { secondsSinceEpoch: clockSetTo } },
-        options,
+      await traced(SPANS.syncSetClock, () =>
+        commander.request(
+          'BLOCK_WRITE',
+          { id: TICKS_BLOCK_ID, type: 'Ticks', data: { secondsSinceEpoch: clockSetTo } },
+          options,
+        ),
       );
       if (!this.#isCurrent(run)) return;
 
       step = run.step = 'load-blocks';
       const deviceId = run.handshake?.deviceId ?? '';
-      const loaded = await datastore.load(deviceId);
+      const loaded = await traced(SPANS.syncLoadBlocks, () => datastore.load(deviceId));
       if (!this.#isCurrent(run)) return;
       if (loaded.recovered !== undefined) {
         this.#deps.log.warn('the block store file was corrupt: set aside and replaced by an empty store', {
@@ -466,17 +539,24 @@ export class Synchronizer {
       this.#store = loaded.store;
 
       step = run.step = 'read-trace';
-      const sysInfo = await commander.request(
-        'BLOCK_WRITE',
-        { id: SYSINFO_BLOCK_ID, type: 'SysInfo', data: { command: TRACE_READ_RESUME } },
-        options,
+      const traceEntries = await traced(SPANS.syncReadTrace, async () =>
+        traceOf(
+          await commander.request(
+            'BLOCK_WRITE',
+            { id: SYSINFO_BLOCK_ID, type: 'SysInfo', data: { command: TRACE_READ_RESUME } },
+            options,
+          ),
+        ),
       );
-      const trace = traceOf(sysInfo);
       if (!this.#isCurrent(run)) return;
 
       step = 'synchronize';
-      const sync = { clockSetTo, storedBlocks: loaded.store.blocks.length, trace };
-      this.#adopt(await kernel.transition({ to: 'Synchronized', generation: run.generation, sync }));
+      const sync = { clockSetTo, storedBlocks: loaded.store.blocks.length, trace: traceEntries };
+      this.#adopt(
+        await traced(SPANS.syncSynchronize, () =>
+          kernel.transition({ to: 'Synchronized', generation: run.generation, sync }),
+        ),
+      );
     } catch (error) {
       await this.#stepFailed(run, step, error);
     }
