@@ -21,7 +21,8 @@ interface Run {
 
 function runTether(args: string[], env: Record<string, string>): Run {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env['PATH'] ?? '', ...env },
+    // Port 0: the HTTP API must not collide with anything else on this machine.
+    env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
