@@ -12,6 +12,12 @@ import type { SlotOptions } from './worker-slot.js';
 
 /** Delay before warming a replacement, to stay out of the way of the restart in progress. */
 const REWARM_DELAY_MS = 25;
+/**
+ * Delay before warming the first standby of a module: a tree starting up
+ * spawns one worker per actor, and as many standbys at once would double the
+ * threads competing for the cores just when start-up time matters most.
+ */
+const FIRST_WARM_DELAY_MS = 1500;
 
 export function standbyKey(module: string, resourceLimits: ResourceLimits | undefined): string {
   return resourceLimits === undefined ? module : `${module}\u0000${JSON.stringify(resourceLimits)}`;
@@ -32,13 +38,13 @@ export class StandbyPool {
     const key = standbyKey(options.module, options.resourceLimits);
     const standby = this.#ready.get(key);
     this.#ready.delete(key);
-    this.#warmLater(key, options);
+    this.#warmLater(key, options, standby === undefined ? FIRST_WARM_DELAY_MS : REWARM_DELAY_MS);
     if (standby !== undefined && standby.alive) return standby;
     if (standby !== undefined) void standby.terminate();
     return new WorkerSlot(options);
   }
 
-  #warmLater(key: string, options: SlotOptions): void {
+  #warmLater(key: string, options: SlotOptions, delayMs: number): void {
     if (!this.#enabled || this.#closed || this.#timers.has(key)) return;
     const timer = setTimeout(() => {
       this.#timers.delete(key);
@@ -50,7 +56,7 @@ export class StandbyPool {
         if (this.#ready.get(key) === slot) this.#ready.delete(key);
         void slot.terminate();
       });
-    }, REWARM_DELAY_MS);
+    }, delayMs);
     this.#timers.set(key, timer);
   }
 
