@@ -18,6 +18,8 @@ import type { Service } from '../../kernel/service.js';
 import { liveWorkerCount } from '../../runtime/index.js';
 import { startSimulator } from '../../sim/index.js';
 import type { Simulator, SimulatorOptions } from '../../sim/index.js';
+import { startTelemetry } from '../../otel/telemetry.js';
+import type { Telemetry } from '../../otel/telemetry.js';
 
 /** Short timings so failures show in seconds; every bound stays well above what the machine needs. */
 export const FAST: DeepPartial<TetherConfig> = {
@@ -47,7 +49,13 @@ export function deepMerge<T>(base: T, extra: unknown): T {
 
 export async function withService(
   body: (fixture: ServiceFixture) => Promise<void>,
-  options: { config?: DeepPartial<TetherConfig>; sim?: SimulatorOptions; pty?: boolean } = {},
+  options: {
+    config?: DeepPartial<TetherConfig>;
+    sim?: SimulatorOptions;
+    pty?: boolean;
+    /** Telemetry on, configured by these OTEL_* variables (started before the service, shut down after). */
+    telemetryEnv?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<void> {
   const stateDir = await mkdtemp(join(tmpdir(), 'tether-e2e-'));
   const sim = await startSimulator({ port: options.pty === true ? false : 0, ...options.sim });
@@ -64,6 +72,7 @@ export async function withService(
     }),
   );
   let service: Service | undefined;
+  let telemetry: Telemetry | undefined;
   try {
     let discovery: DeepPartial<TetherConfig['discovery']>;
     if (options.pty === true) {
@@ -74,11 +83,15 @@ export async function withService(
     }
     const overrides = deepMerge(deepMerge(FAST, { discovery, stateDir }), options.config ?? {});
     const config = resolveConfig({ env: {}, overrides }).config;
-    service = await startService(config, { logger, inContainer: false });
+    if (options.telemetryEnv !== undefined) {
+      telemetry = await startTelemetry(config.telemetry, options.telemetryEnv, logger);
+    }
+    service = await startService(config, { logger, inContainer: false, ...(telemetry && { telemetry }) });
     const phases = new PhaseWatch(service);
     await body({ service, sim, phases, logs });
   } finally {
     await service?.stop();
+    await telemetry?.shutdown();
     await sim.close();
     await rm(stateDir, { recursive: true, force: true });
   }

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { ROOT_CONTEXT, TraceFlags, context, trace } from '@opentelemetry/api';
+import { pino } from 'pino';
+import { AsyncLocalContextManager } from '../../otel/context-manager.js';
+import { ExportErrorLog } from '../../otel/export-errors.js';
+import { traceLogFields } from '../../otel/log.js';
+import { disconnectCategory } from '../../otel/names.js';
+import { fromRecord, toRecord } from '../../otel/span-record.js';
+import type { SpanRecord } from '../../otel/span-record.js';
+import {
+  contextFromTraceparent,
+  formatTraceparent,
+  parseTraceparent,
+  traceparentOf,
+} from '../../otel/traceparent.js';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+
+const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+describe('telemetry parts', () => {
+  it('a traceparent parses to a remote span context and formats back the same', () => {
+    const spanContext = parseTraceparent(TP);
+    assert.deepEqual(spanContext, {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
+    assert.equal(formatTraceparent(spanContext as NonNullable<typeof spanContext>), TP);
+    assert.equal(traceparentOf(contextFromTraceparent(TP)), TP);
+    assert.equal(parseTraceparent(''), undefined);
+    assert.equal(parseTraceparent('00-00000000000000000000000000000000-b7ad6b7169203331-01'), undefined);
+    assert.equal(contextFromTraceparent('garbage'), ROOT_CONTEXT);
+  });
+
+  it('export failures are logged once per period, with the count kept quiet in between', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk: Buffer, _e, done) {
+          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      }),
+    );
+    let now = 0;
+    const errors = new ExportErrorLog(logger, 60_000, () => now);
+    for (let i = 0; i < 50; i += 1) {
+      errors.report(new Error('ECONNREFUSED'));
+      now += 1000;
+    }
+    assert.equal(lines.length, 1);
+    now = 61_000;
+    errors.report(new Error('ECONNREFUSED'));
+    assert.equal(lines.length, 2);
+    assert.equal(lines[1]?.['suppressedSinceLast'], 49);
+  });
+
+  it('free-text disconnect reasons map to a small set of categories for metrics', () => {
+    assert.equal(
+      disconnectCategory('controller silent: no answer to NONE within 500ms'),
+      'controller_silent',
+    );
+    assert.equal(disconnectCategory('command timeout and NONE check failed'), 'command_timeout');
+    assert.equal(disconnectCategory('controller reset: watchdog (none)'), 'controller_reset');
+    assert.equal(disconnectCategory('closed by the controller'), 'closed_by_controller');
+    assert.equal(disconnectCategory('commander stopped: crash (uncaughtException): x'), 'actor_exit');
+    assert.equal(disconnectCategory('service stopping'), 'service_stopping');
+    assert.equal(disconnectCategory('something new'), 'other');
+  });
+
+  it('an ended span survives the trip from a worker as plain data, under the main thread resource', () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const parent = contextFromTraceparent(TP);
+    const span = provider.getTracer('t').startSpan('work', { attributes: { a: 1 }, links: [] }, parent);
+    span.addEvent('e', { b: 'c' });
+    span.end();
+    const ended = exporter.getFinishedSpans()[0];
+    assert.ok(ended);
+    const record: SpanRecord = structuredClone(toRecord(ended));
+    const resource = resourceFromAttributes({ 'service.name': 'main' });
+    const back = fromRecord(record, resource);
+    assert.equal(back.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
+    assert.equal(back.parentSpanContext?.spanId, 'b7ad6b7169203331');
+    assert.deepEqual(back.attributes, { a: 1 });
+    assert.equal(back.events[0]?.name, 'e');
+    assert.equal(back.resource, resource);
+    assert.deepEqual(back.duration, ended.duration);
+  });
+
+  it('main-thread log lines carry trace_id and span_id inside a span, and nothing outside one', () => {
+    assert.equal(context.setGlobalContextManager(new AsyncLocalContextManager()), true);
+    try {
+      const lines: Array<Record<string, unknown>> = [];
+      const logger = pino(
+        { mixin: traceLogFields },
+        new Writable({
+          write(chunk: Buffer, _e, done) {
+            lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+            done();
+          },
+        }),
+      );
+      const remote = parseTraceparent(TP);
+      assert.ok(remote);
+      context.with(trace.setSpanContext(ROOT_CONTEXT, remote), () => logger.info('inside'));
+      logger.info('outside');
+      assert.equal(lines[0]?.['trace_id'], '0af7651916cd43dd8448eb211c80319c');
+      assert.equal(lines[0]?.['span_id'], 'b7ad6b7169203331');
+      assert.equal('trace_id' in (lines[1] ?? {}), false);
+    } finally {
+      context.disable();
+    }
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * A real OTLP/HTTP receiver for tests: a local HTTP server on 127.0.0.1
+ * that takes what the exporters POST to /v1/traces and /v1/metrics in the
+ * JSON encoding (OTEL_EXPORTER_OTLP_PROTOCOL=http/json), decodes it, and
+ * lets a test wait, with a deadline, for what it expects to have arrived.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Attrs = Record<string, unknown>;
+
+export interface ReceivedSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  kind: number;
+  startNs: bigint;
+  endNs: bigint;
+  attributes: Attrs;
+  status: { code: number; message: string };
+  events: Array<{ name: string; timeNs: bigint; attributes: Attrs }>;
+  links: Array<{ traceId: string; spanId: string; attributes: Attrs }>;
+  resource: Attrs;
+  scope: string;
+}
+
+export interface ReceivedPoint {
+  metric: string;
+  unit: string;
+  attributes: Attrs;
+  /** asInt / asDouble for sums and gauges; count for histograms. */
+  value: number;
+  resource: Attrs;
+}
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: OtlpValue[] };
+}
+interface OtlpKeyValue {
+  key: string;
+  value?: OtlpValue;
+}
+
+function value(v: OtlpValue | undefined): unknown {
+  if (v === undefined) return undefined;
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return v.doubleValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(value);
+  return undefined;
+}
+
+export function attrs(list: OtlpKeyValue[] | undefined): Attrs {
+  const out: Attrs = {};
+  for (const kv of list ?? []) out[kv.key] = value(kv.value);
+  return out;
+}
+
+/** OTLP/JSON ids are hex (the JS exporter writes hex, not base64, when it encodes JSON). */
+function hex(id: unknown): string {
+  if (typeof id !== 'string' || id === '') return '';
+  return /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex');
+}
+
+export class OtlpReceiver {
+  readonly spans: ReceivedSpan[] = [];
+  readonly points: ReceivedPoint[] = [];
+  /** Requests that did not decode, to fail a test rather than hang it. */
+  readonly bad: string[] = [];
+  readonly #server: Server;
+  readonly #waiters = new Set<() => void>();
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(): Promise<OtlpReceiver> {
+    const server = createServer();
+    const receiver = new OtlpReceiver(server);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        receiver.#take(request.url ?? '', Buffer.concat(chunks).toString('utf8'));
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return receiver;
+  }
+
+  get endpoint(): string {
+    const { port } = this.#server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Resolves with `find`'s first non-undefined answer, re-asked as payloads arrive; rejects at the deadline. */
+  waitFor<T>(what: string, find: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        if (this.bad.length > 0) {
+          done();
+          reject(new Error(`undecodable OTLP payload: ${this.bad[0]}`));
+          return true;
+        }
+        const found = find();
+        if (found === undefined) return false;
+        done();
+        resolve(found);
+        return true;
+      };
+      const wake = (): void => void check();
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        const names = [...new Set(this.spans.map((s) => s.name))].join(', ');
+        const metrics = [...new Set(this.points.map((p) => p.metric))].join(', ');
+        reject(
+          new Error(`${what}: not received within ${timeoutMs} ms (spans: ${names}; metrics: ${metrics})`),
+        );
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+      };
+      if (!check()) this.#waiters.add(wake);
+    });
+  }
+
+  spansNamed(name: string): ReceivedSpan[] {
+    return this.spans.filter((span) => span.name === name);
+  }
+
+  #take(url: string, body: string): void {
+    try {
+      const payload = JSON.parse(body) as Record<string, unknown>;
+      if (url.endsWith('/v1/traces')) this.#takeSpans(payload);
+      else if (url.endsWith('/v1/metrics')) this.#takeMetrics(payload);
+    } catch (error) {
+      this.bad.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  #takeSpans(payload: Record<string, unknown>): void {
+    type Json = Record<string, unknown>;
+    for (const rs of (payload['resourceSpans'] ?? []) as Json[]) {
+      const resource = attrs((rs['resource'] as Json | undefined)?.['attributes'] as OtlpKeyValue[]);
+      for (const ss of (rs['scopeSpans'] ?? []) as Json[]) {
+        const scope = String((ss['scope'] as Json | undefined)?.['name'] ?? '');
+        for (const s of (ss['spans'] ?? []) as Json[]) {
+          const status = (s['status'] ?? {}) as Json;
+          this.spans.push({
+            name: String(s['name']),
+            traceId: hex(s['traceId']),
+            spanId: hex(s['spanId']),
+            parentSpanId: hex(s['parentSpanId']),
+            kind: Number(s['kind'] ?? 0),
+            startNs: BigInt(String(s['startTimeUnixNano'] ?? '0')),
+            endNs: BigInt(String(s['endTimeUnixNano'] ?? '0')),
+            attributes: attrs(s['attributes'] as OtlpKeyValue[]),
+            status: { code: Number(status['code'] ?? 0), message: String(status['message'] ?? '') },
+            events: ((s['events'] ?? []) as Json[]).map((e) => ({
+              name: String(e['name']),
+              timeNs: BigInt(String(e['timeUnixNano'] ?? '0')),
+              attributes: attrs(e['attributes'] as OtlpKeyValue[]),
+            })),
+            links: ((s['links'] ?? []) as Json[]).map((l) => ({
+              traceId: hex(l['traceId']),
+              spanId: hex(l['spanId']),
+              attributes: attrs(l['attributes'] as OtlpKeyValue[]),
+            })),
+            resource,
+            scope,
+          });
+        }
+      }
+    }
+  }
+
+  #takeMetrics(payload: Record<string, unknown>): void {
+    type Json = Record<string, unknown>;
+    for (const rm of (payload['resourceMetrics'] ?? []) as Json[]) {
+      const resource = attrs((rm['resource'] as Json | undefined)?.['attributes'] as OtlpKeyValue[]);
+      for (const sm of (rm['scopeMetrics'] ?? []) as Json[]) {
+        for (const m of (sm['metrics'] ?? []) as Json[]) {
+          const data = (m['sum'] ?? m['gauge'] ?? m['histogram']) as Json | undefined;
+          for (const p of (data?.['dataPoints'] ?? []) as Json[]) {
+            const v = p['asInt'] ?? p['asDouble'] ?? p['count'] ?? 0;
+            this.points.push({
+              metric: String(m['name']),
+              unit: String(m['unit'] ?? ''),
+              attributes: attrs(p['attributes'] as OtlpKeyValue[]),
+              value: Number(v),
+              resource,
+            });
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The variables that point telemetry at a receiver, with short export intervals for tests. */
+export function otelEnv(endpoint: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    OTEL_METRIC_EXPORT_INTERVAL: '500',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+    ...extra,
+  };
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { resolveConfig } from '../../config/index.js';
+import { resolveTelemetrySettings } from '../../otel/settings.js';
+import { startTelemetry } from '../../otel/telemetry.js';
+
+const telemetry = (endpoint = '', extra: Record<string, string> = {}) =>
+  resolveConfig({ env: {}, overrides: { telemetry: { endpoint, ...extra } } }).config.telemetry;
+
+describe('telemetry settings', () => {
+  it('is off with no endpoint in the configuration nor OTEL_EXPORTER_OTLP_ENDPOINT', () => {
+    const settings = resolveTelemetrySettings(telemetry(), {});
+    assert.equal(settings.enabled, false);
+    assert.match(settings.disabledBecause, /no OTLP endpoint/);
+  });
+
+  it('takes the configured endpoint, with the signal paths of OTLP/HTTP and protobuf by default', () => {
+    const settings = resolveTelemetrySettings(telemetry('http://collector:4318/'), {});
+    assert.equal(settings.enabled, true);
+    assert.equal(settings.tracesUrl, 'http://collector:4318/v1/traces');
+    assert.equal(settings.metricsUrl, 'http://collector:4318/v1/metrics');
+    assert.equal(settings.protocol, 'http/protobuf');
+    assert.equal(settings.serviceName, 'tether');
+    assert.equal(settings.sampler.name, 'parentbased_always_on');
+  });
+
+  it('lets the OTEL_* variables win over the configuration', () => {
+    const settings = resolveTelemetrySettings(telemetry('http://from-config:4318', { serviceName: 'cfg' }), {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://from-env:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces-only:9999/custom',
+      OTEL_SERVICE_NAME: 'from-env',
+      OTEL_TRACES_SAMPLER: 'traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=lab,site=b%20c',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_METRIC_EXPORT_INTERVAL: '500',
+    });
+    assert.equal(settings.tracesUrl, 'http://traces-only:9999/custom');
+    assert.equal(settings.metricsUrl, 'http://from-env:4318/v1/metrics');
+    assert.equal(settings.serviceName, 'from-env');
+    assert.deepEqual(settings.sampler, { name: 'traceidratio', ratio: 0.25 });
+    assert.equal(settings.protocol, 'http/json');
+    assert.deepEqual(settings.resourceAttributes, { 'deployment.environment': 'lab', site: 'b c' });
+    assert.equal(settings.spanDelayMs, 100);
+    assert.equal(settings.metricIntervalMs, 500);
+  });
+
+  it('is off with OTEL_SDK_DISABLED=true whatever is configured; a signal set to none is off alone', () => {
+    assert.equal(
+      resolveTelemetrySettings(telemetry('http://c:4318'), { OTEL_SDK_DISABLED: 'true' }).enabled,
+      false,
+    );
+    const noTraces = resolveTelemetrySettings(telemetry('http://c:4318'), { OTEL_TRACES_EXPORTER: 'none' });
+    assert.equal(noTraces.enabled, true);
+    assert.equal(noTraces.tracesUrl, undefined);
+    assert.equal(noTraces.metricsUrl, 'http://c:4318/v1/metrics');
+  });
+
+  it('falls back to http/protobuf for a protocol that is not installed, and says so', () => {
+    const settings = resolveTelemetrySettings(telemetry('http://c:4318'), {
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    });
+    assert.equal(settings.protocol, 'http/protobuf');
+    assert.match(settings.protocolWarning ?? '', /grpc/);
+  });
+
+  it('off, startTelemetry loads no SDK and gives the actor system nothing to run in its workers', async () => {
+    const started = await startTelemetry(telemetry(), {}, pino({ level: 'silent' }));
+    assert.equal(started.enabled, false);
+    assert.deepEqual(started.systemOptions, {});
+    await started.shutdown();
+  });
+});
