@@ -20,7 +20,11 @@ export function telemetryOn(): boolean {
   return on;
 }
 
-/** A proxy until a provider is installed, then the real one: fine to take at module load. */
+/**
+ * A proxy until a provider is installed, then the real one: fine to take at
+ * module load in a worker (one provider for its life). The main thread takes
+ * its own after starting the SDK (see sdk.ts).
+ */
 export const tracer: Tracer = trace.getTracer(SCOPE);
 
 export function meter(): Meter {

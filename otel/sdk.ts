@@ -30,7 +30,8 @@ import type { CommanderApi } from '../actors/contracts.js';
 import { ACTOR_IDS } from '../actors/contracts.js';
 import type { ActorSystem, Logger } from '../runtime/index.js';
 import { ExportErrorLog } from './export-errors.js';
-import { markTelemetryOn, meter, tracer } from './instruments.js';
+import { markTelemetryOn, meter } from './instruments.js';
+import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
 import { makeSampler } from './sampler.js';
 import type { TelemetrySettings } from './settings.js';
@@ -109,7 +110,8 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
 
   let system: ActorSystem | undefined;
   const observer = new Observer({
-    tracer,
+    // Taken now, not at module load: a tracer from before an earlier shutdown would point at a dead provider.
+    tracer: trace.getTracer(SCOPE),
     meter: meter(),
     pendingCommands: async () => {
       if (system === undefined) return undefined;
@@ -123,7 +125,11 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
   const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
     if (!isHandOver(payload)) return;
     if (payload.spans !== undefined && spans !== undefined) {
-      for (const record of payload.spans) spans.onEnd(fromRecord(record, resource));
+      for (const record of payload.spans) {
+        // A fresh clone from the worker: tagged here rather than by a span processor there.
+        record.attributes[ATTR.actorId] = actorId;
+        spans.onEnd(fromRecord(record, resource));
+      }
     }
     if (payload.metrics !== undefined && metricExporter !== undefined) {
       const scopeMetrics = payload.metrics as ScopeMetrics[];

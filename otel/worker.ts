@@ -18,7 +18,6 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { WorkerTelemetry, WorkerTelemetryHooks } from '../runtime/worker/bootstrap.js';
 import { AsyncLocalContextManager } from './context-manager.js';
 import { markTelemetryOn } from './instruments.js';
-import { ATTR } from './names.js';
 import { makeSampler } from './sampler.js';
 import type { SamplerSettings } from './settings.js';
 import { toRecord } from './span-record.js';
@@ -59,7 +58,7 @@ export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelem
       const active = trace.getSpanContext(context.active());
       return logFieldsOf(active ?? parseTraceparent(hooks.messageTraceparent()));
     },
-    setActor: (id) => spans.setActor(id),
+    setActor: () => undefined,
     flush: async () => {
       await spans.forceFlush();
       await reader.forceFlush();
@@ -73,19 +72,14 @@ class HandOverSpanProcessor implements SpanProcessor {
   readonly #delayMs: number;
   #queue: SpanRecord[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #actorId = '';
 
   constructor(post: (payload: HandOver) => void, delayMs: number) {
     this.#post = post;
     this.#delayMs = delayMs;
   }
 
-  setActor(id: string): void {
-    this.#actorId = id;
-  }
-
-  onStart(span: Span, _parentContext: Context): void {
-    if (this.#actorId !== '') span.setAttribute(ATTR.actorId, this.#actorId);
+  onStart(_span: Span, _parentContext: Context): void {
+    // Nothing: the main thread adds tether.actor.id when it takes the span in (cheaper there, once).
   }
 
   onEnd(span: ReadableSpan): void {
