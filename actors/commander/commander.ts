@@ -315,7 +315,7 @@ export class Commander {
     this.#sent.set(msgId, pending);
     this.#sentCount += 1;
     const span = pending.span;
-    if (span === undefined) {
+    if (span === undefined || !span.isRecording()) {
       this.#deps.connection.write(pending.generation, frame);
       return;
     }
