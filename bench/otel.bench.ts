@@ -1,0 +1,185 @@
+/**
+ * Telemetry bench: BLOCK_READ commands per second through the commander
+ * with tracing on (every trace sampled, exported over OTLP/HTTP protobuf to
+ * a local sink) against tracing off, in the same run: two services in this
+ * process, each with its own simulator, measured in alternating rounds so
+ * neither gets the machine's quieter moments. Target: on >= 0.8x off.
+ *
+ *   npm run build && node dist/bench/otel.bench.js
+ *
+ * With tracing on each command makes two spans (the command in the
+ * commander's worker, the write in the connection's), handed over to the
+ * main thread and exported, and a latency measurement.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { ACTOR_IDS } from '../actors/contracts.js';
+import type { CommanderApi } from '../actors/contracts.js';
+import type { Block } from '../actors/connection/codec/index.js';
+import { resolveConfig } from '../config/index.js';
+import { startService } from '../kernel/service.js';
+import type { Service } from '../kernel/service.js';
+import { startTelemetry } from '../otel/telemetry.js';
+import type { Telemetry } from '../otel/telemetry.js';
+import { startSimulator } from '../sim/index.js';
+import type { Simulator } from '../sim/index.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
+const IN_FLIGHT = 100;
+const IN_FLIGHT_CALLS = 4000;
+const SEQUENTIAL_CALLS = 500;
+const TARGET = 0.8;
+
+interface Side {
+  service: Service;
+  sim: Simulator;
+  stateDir: string;
+  telemetry: Telemetry | undefined;
+  call: () => Promise<unknown>;
+}
+
+const quiet = pino({ level: 'info' }, new Writable({ write: (_c, _e, done) => done() }));
+
+async function startSide(env: NodeJS.ProcessEnv | undefined): Promise<Side> {
+  const sim = await startSimulator({ port: 0 });
+  const stateDir = await mkdtemp(join(tmpdir(), 'tether-otel-bench-'));
+  const config = resolveConfig({
+    env: {},
+    overrides: {
+      discovery: { mode: 'tcp', tcp: { host: '127.0.0.1', port: sim.address?.port ?? 0 } },
+      stateDir,
+      log: { level: 'info' },
+    },
+  }).config;
+  const telemetry = env === undefined ? undefined : await startTelemetry(config.telemetry, env, quiet);
+  const service = await startService(config, {
+    logger: quiet,
+    env: {},
+    inContainer: false,
+    ...(telemetry === undefined ? {} : { telemetry }),
+  });
+  await new Promise<void>((resolve) => {
+    if (service.kernel.state.phase.name === 'Synchronized') resolve();
+    const off = service.kernel.onPhaseChange((change) => {
+      if (change.to.name !== 'Synchronized') return;
+      off();
+      resolve();
+    });
+  });
+  const commander = service.system.ref<CommanderApi>(ACTOR_IDS.commander);
+  const created = (await commander.call('request', 'BLOCK_CREATE', {
+    type: 'TempSensor',
+    data: { value: 20.5 },
+  })) as Block;
+  const call = (): Promise<unknown> => commander.call('request', 'BLOCK_READ', { id: created.id });
+  return { service, sim, stateDir, telemetry, call };
+}
+
+async function stopSide(side: Side): Promise<void> {
+  await side.service.stop();
+  await side.telemetry?.shutdown();
+  await side.sim.close();
+  await rm(side.stateDir, { recursive: true, force: true });
+}
+
+async function throughput(call: () => Promise<unknown>, total: number, width: number): Promise<number> {
+  let issued = 0;
+  const started = performance.now();
+  const lane = async (): Promise<void> => {
+    while (issued < total) {
+      issued += 1;
+      await call();
+    }
+  };
+  await Promise.all(Array.from({ length: width }, lane));
+  return total / ((performance.now() - started) / 1000);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** Alternating rounds (and which goes first), one warm-up each; per-round ratios on/off. */
+async function compare(
+  measure: (side: Side) => Promise<number>,
+  on: Side,
+  off: Side,
+): Promise<{ on: number[]; off: number[]; ratios: number[] }> {
+  await measure(on);
+  await measure(off);
+  const out = { on: [] as number[], off: [] as number[], ratios: [] as number[] };
+  for (let round = 0; round < ROUNDS; round += 1) {
+    const first = round % 2 === 0 ? on : off;
+    const second = first === on ? off : on;
+    const a = await measure(first);
+    const b = await measure(second);
+    const [rateOn, rateOff] = first === on ? [a, b] : [b, a];
+    out.on.push(rateOn);
+    out.off.push(rateOff);
+    out.ratios.push(rateOn / rateOff);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  // A sink standing in for the collector: takes every export, answers 200, keeps nothing.
+  let exports = 0;
+  const sink = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      exports += 1;
+      response.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+
+  const on = await startSide({
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_TRACES_SAMPLER: process.env['BENCH_SAMPLER'] ?? 'always_on',
+    ...(process.env['BENCH_SAMPLER_ARG'] === undefined
+      ? {}
+      : { OTEL_TRACES_SAMPLER_ARG: process.env['BENCH_SAMPLER_ARG'] }),
+    OTEL_METRIC_EXPORT_INTERVAL: '5000',
+  });
+  const off = await startSide(undefined);
+  try {
+    const inFlight = await compare((side) => throughput(side.call, IN_FLIGHT_CALLS, IN_FLIGHT), on, off);
+    const sequential = await compare((side) => throughput(side.call, SEQUENTIAL_CALLS, 1), on, off);
+    const rows = [
+      { what: `BLOCK_READ, ${IN_FLIGHT} in flight (commands/s)`, ...inFlight },
+      { what: 'BLOCK_READ, one at a time (commands/s)', ...sequential },
+    ];
+    console.log(`\n## Telemetry bench — ${new Date().toISOString()}`);
+    console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})\n`);
+    console.log(
+      '| measure | tracing on (sample all) | tracing off | ratio (median of rounds) | target | met |',
+    );
+    console.log('|---|---:|---:|---:|---|---|');
+    for (const row of rows) {
+      const ratio = median(row.ratios);
+      console.log(
+        `| ${row.what} | ${median(row.on).toFixed(0)} | ${median(row.off).toFixed(0)} | ${ratio.toFixed(2)}x | ≥ ${TARGET}x | ${ratio >= TARGET ? 'yes' : 'NO'} |`,
+      );
+    }
+    console.log(
+      `\nper-round ratios, ${IN_FLIGHT} in flight: ${inFlight.ratios.map((r) => r.toFixed(2)).join(', ')}; ` +
+        `one at a time: ${sequential.ratios.map((r) => r.toFixed(2)).join(', ')}`,
+    );
+    console.log(`exports received by the sink: ${exports}`);
+  } finally {
+    await stopSide(on);
+    await stopSide(off);
+    sink.closeAllConnections();
+    await new Promise<void>((resolve) => sink.close(() => resolve()));
+  }
+}
+
+await main();
