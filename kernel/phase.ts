@@ -82,6 +82,19 @@ export class IllegalTransitionError extends TetherError {
 }
 registerErrorClass('TETHER_ILLEGAL_TRANSITION', IllegalTransitionError);
 
+/** Order of phases within one generation: Disconnected ends it, and the next generation follows. */
+const RANK: Record<PhaseName, number> = { Connected: 1, Acknowledged: 2, Synchronized: 3, Disconnected: 4 };
+
+/**
+ * Which of two phases came first: negative when `a` is older than `b`, zero
+ * for the same step. Actors hear of phases on channels with no order between
+ * them (the kernel's casts, their own catch-up fetches), so they keep the
+ * newest by this order and never move back.
+ */
+export function comparePhases(a: Phase, b: Phase): number {
+  return a.generation !== b.generation ? a.generation - b.generation : RANK[a.name] - RANK[b.name];
+}
+
 export const INITIAL_PHASE: Phase = {
   name: 'Disconnected',
   generation: 0,

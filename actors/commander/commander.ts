@@ -46,8 +46,8 @@ import {
   type KernelState,
 } from '../contracts.js';
 import { CommanderBusyError, CommanderRecoveryRestartError } from './errors.js';
-import { KernelView, phaseAllows } from './kernel-view.js';
-import { realTimers, type Timer, type Timers } from './timers.js';
+import { KernelView, phaseAllows } from '../shared/kernel-view.js';
+import { realTimers, type Timer, type Timers } from '../shared/timers.js';
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { LATENCY_BUCKETS_MS, meter, telemetryOn, tracer } from '../../otel/instruments.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';

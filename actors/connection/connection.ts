@@ -27,6 +27,7 @@ import type { TetherConfig } from '../../config/index.js';
 import type { KernelState } from '../contracts.js';
 import type { ConnectionStatus } from '../contracts.js';
 import type { TransitionRequest } from '../../kernel/phase.js';
+import { comparePhases } from '../../kernel/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import { TetherError } from '../../runtime/errors.js';
 import { ResponseDecoder, type ControllerEvent, type Decoded, type ResponseFrame } from './codec/index.js';
@@ -596,7 +597,7 @@ export class Connection {
 
   /** Keeps the newest state by (generation, phase); an older one arriving late is ignored. Returns whether it was taken. */
   #applyState(state: KernelState): boolean {
-    if (this.#state !== undefined && rank(state) < rank(this.#state)) return false;
+    if (this.#state !== undefined && comparePhases(state.phase, this.#state.phase) < 0) return false;
     this.#state = state;
     return true;
   }
@@ -782,13 +783,6 @@ export class Connection {
 }
 
 // ---------------------------------------------------------------- helpers
-
-const PHASE_RANK = { Connected: 0, Acknowledged: 1, Synchronized: 2, Disconnected: 3 } as const;
-
-/** Newer states rank higher: each generation goes Connected < Acknowledged < Synchronized < Disconnected. */
-function rank(state: KernelState): number {
-  return state.phase.generation * 4 + PHASE_RANK[state.phase.name];
-}
 
 function isIllegalTransition(error: unknown): boolean {
   return TetherError.is(error, 'TETHER_ILLEGAL_TRANSITION');

@@ -54,6 +54,7 @@ import {
 } from '../connection/codec/index.js';
 import type { CommandOptions, KernelState } from '../contracts.js';
 import type { AckInfo, Phase, TransitionRequest } from '../../kernel/phase.js';
+import { comparePhases } from '../../kernel/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
 import { describe } from '../../runtime/errors.js';
@@ -179,12 +180,6 @@ class Run {
   }
 }
 
-/** Order of kernel states: by generation, then by phase within it (Disconnected ends a generation). */
-function order(phase: Phase): number {
-  const rank = { Connected: 1, Acknowledged: 2, Synchronized: 3, Disconnected: 4 }[phase.name];
-  return phase.generation * 8 + rank;
-}
-
 // ------------------------------------------------------------ synchronizer
 
 export class Synchronizer {
@@ -241,7 +236,7 @@ export class Synchronizer {
 
   #adopt(state: KernelState): void {
     if (this.#closed) return;
-    if (this.#known !== null && order(state.phase) < order(this.#known.phase)) return; // older news
+    if (this.#known !== null && comparePhases(state.phase, this.#known.phase) < 0) return; // older news
     this.#known = state;
     const phase = state.phase;
     if (phase.name === 'Disconnected') {

@@ -20,8 +20,8 @@
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { Phase } from '../../kernel/phase.js';
 import type { KernelState } from '../contracts.js';
-import { KernelView } from '../commander/kernel-view.js';
-import { realTimers, type Timer, type Timers } from '../commander/timers.js';
+import { KernelView } from '../shared/kernel-view.js';
+import { realTimers, type Timer, type Timers } from '../shared/timers.js';
 
 // ---------------------------------------------------------------- public API
 

@@ -12,7 +12,7 @@ import {
   type ResponseFrame,
 } from '../../../actors/connection/codec/index.js';
 import type { KernelState } from '../../../actors/contracts.js';
-import type { Timer, Timers } from '../../../actors/commander/timers.js';
+import type { Timer, Timers } from '../../../actors/shared/timers.js';
 import type { ActorLogger } from '../../../runtime/actor.js';
 import type { Phase, PhaseName } from '../../../kernel/phase.js';
 

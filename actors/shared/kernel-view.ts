@@ -13,20 +13,7 @@
  */
 import type { KernelState } from '../contracts.js';
 import type { Phase, PhaseName } from '../../kernel/phase.js';
-import { INITIAL_PHASE, PHASES } from '../../kernel/phase.js';
-
-/** Order of phases within one generation (Disconnected ends it). */
-const RANK: Record<PhaseName, number> = {
-  Connected: 1,
-  Acknowledged: 2,
-  Synchronized: 3,
-  Disconnected: 4,
-};
-
-/** Negative when `a` came before `b`, zero when they are the same step (e.g. only `autoconnecting` changed). */
-export function comparePhases(a: Phase, b: Phase): number {
-  return a.generation !== b.generation ? a.generation - b.generation : RANK[a.name] - RANK[b.name];
-}
+import { INITIAL_PHASE, PHASES, comparePhases } from '../../kernel/phase.js';
 
 /** True when a link in phase `phase` may carry a request that needs `needs`. */
 export function phaseAllows(phase: Phase, needs: PhaseName): boolean {
