@@ -53,7 +53,7 @@ import {
   isJsonObject,
 } from '../connection/codec/index.js';
 import type { CommandOptions, KernelState } from '../contracts.js';
-import type { AckInfo, Phase, TransitionRequest } from '../../kernel/phase.js';
+import type { AckInfo, TransitionRequest } from '../../kernel/phase.js';
 import { comparePhases } from '../../kernel/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
