@@ -15,7 +15,7 @@
  * - watchdog pings a silent controller and asks for a disconnect when it
  *   does not answer.
  * - The kernel owns the phase; every accepted transition is cast to all
- *   four actors as `onPhase`, in order. Anyone may ask the kernel to
+ *   four actors as `onKernelState`, in order. Anyone may ask the kernel to
  *   disconnect (for a given generation); the kernel moves to Disconnected
  *   and tells connection to close that link.
  */
