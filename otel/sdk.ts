@@ -8,7 +8,7 @@
 import { DiagLogLevel, context, diag, metrics, propagation, trace } from '@opentelemetry/api';
 import type { DiagLogger } from '@opentelemetry/api';
 import { loggingErrorHandler, setGlobalErrorHandler } from '@opentelemetry/core';
-import type { ExportResult } from '@opentelemetry/core';
+import type { ExportResult, InstrumentationScope } from '@opentelemetry/core';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -35,7 +35,8 @@ import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
 import { makeSampler } from './sampler.js';
 import type { TelemetrySettings } from './settings.js';
-import { fromRecord, isHandOver } from './span-record.js';
+import { isMetricsHandOver, isSpanBatch, readSpanBatch } from './span-wire.js';
+import type { ReadContext } from './span-wire.js';
 import type { Telemetry } from './telemetry.js';
 import { activeTraceparent } from './traceparent.js';
 import type { WorkerTelemetryOptions } from './worker.js';
@@ -122,16 +123,32 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     },
   });
 
-  const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
-    if (!isHandOver(payload)) return;
-    if (payload.spans !== undefined && spans !== undefined) {
-      for (const record of payload.spans) {
-        // A fresh clone from the worker: tagged here rather than by a span processor there.
-        record.attributes[ATTR.actorId] = actorId;
-        spans.onEnd(fromRecord(record, resource));
-      }
+  // One scope object per distinct scope, for every batch of every worker: the
+  // exporters group spans by scope identity (one ScopeSpans per object).
+  const scopes = new Map<string, InstrumentationScope>();
+  const scope = (name: string, version: string, schemaUrl: string): InstrumentationScope => {
+    const key = `${name}@${version}:${schemaUrl}`;
+    let found = scopes.get(key);
+    if (found === undefined) {
+      found = { name, ...(version === '' ? {} : { version }), ...(schemaUrl === '' ? {} : { schemaUrl }) };
+      scopes.set(key, found);
     }
-    if (payload.metrics !== undefined && metricExporter !== undefined) {
+    return found;
+  };
+  const readContexts = new Map<string, ReadContext>();
+  const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
+    if (isSpanBatch(payload)) {
+      if (spans === undefined) return;
+      let ctx = readContexts.get(actorId);
+      if (ctx === undefined) {
+        ctx = { resource, scope, extra: [ATTR.actorId, actorId] };
+        readContexts.set(actorId, ctx);
+      }
+      const processor = spans;
+      readSpanBatch(payload, ctx, (span) => processor.onEnd(span));
+      return;
+    }
+    if (isMetricsHandOver(payload) && metricExporter !== undefined) {
       const scopeMetrics = payload.metrics as ScopeMetrics[];
       metricExporter.export({ resource, scopeMetrics }, (result: ExportResult) => {
         if (result.error !== undefined || result.code !== 0) {

@@ -3,25 +3,26 @@
  * actor module when telemetry is on (SystemOptions.workerTelemetry).
  *
  * Actors make spans and metrics with the plain `@opentelemetry/api`. Here a
- * tracer provider and a meter provider are installed in the worker, but
- * nothing is exported from it: ended spans and collected metrics are handed
- * over to the main thread (a `telemetry` control message), whose one
- * exporter sends them. Handlers run with the message's traceparent as their
+ * lean tracer provider (lean-tracer.ts) and the SDK's meter provider are
+ * installed in the worker, but nothing is exported from it: ended spans (in
+ * flat batches, span-wire.ts) and collected metrics are handed over to the
+ * main thread (a `telemetry` control message), whose one exporter per
+ * signal sends them. Handlers run with the message's traceparent as their
  * parent context, so their spans join the caller's trace across threads
  * (the gap of open-telemetry/opentelemetry-js#3297 and #3529).
  */
 import { context, metrics, trace } from '@opentelemetry/api';
-import type { Context } from '@opentelemetry/api';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { InstrumentationScope } from '@opentelemetry/core';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { WorkerTelemetry, WorkerTelemetryHooks } from '../runtime/worker/bootstrap.js';
 import { AsyncLocalContextManager } from './context-manager.js';
 import { markTelemetryOn } from './instruments.js';
-import { makeSampler } from './sampler.js';
+import { LeanTracerProvider } from './lean-tracer.js';
+import type { LeanSpan, SpanSink } from './lean-tracer.js';
+import { makeSampleDecision } from './sampler.js';
 import type { SamplerSettings } from './settings.js';
-import { toRecord } from './span-record.js';
-import type { HandOver, SpanRecord } from './span-record.js';
+import { startBatch, writeSpan } from './span-wire.js';
+import type { MetricsHandOver } from './span-wire.js';
 import { contextFromTraceparent, logFieldsOf, parseTraceparent, traceparentOf } from './traceparent.js';
 
 export interface WorkerTelemetryOptions {
@@ -33,19 +34,15 @@ export interface WorkerTelemetryOptions {
 }
 
 /** Spans handed over at once when this many are waiting, whatever the delay. */
-const MAX_BATCH = 512;
-/** Spans kept at most while waiting (a burst beyond it is dropped, as a BatchSpanProcessor would). */
-const MAX_QUEUE = 4096;
+export const MAX_BATCH_SPANS = 256;
 
 export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelemetry {
   const options = hooks.options as WorkerTelemetryOptions;
-  const post = (payload: HandOver): void => hooks.handOver(payload);
+  const post = (payload: unknown): void => hooks.handOver(payload);
 
   context.setGlobalContextManager(new AsyncLocalContextManager());
-  const spans = new HandOverSpanProcessor(post, options.spanDelayMs);
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ sampler: makeSampler(options.sampler), spanProcessors: [spans] }),
-  );
+  const spans = new HandOverSpans(post, options.spanDelayMs);
+  trace.setGlobalTracerProvider(new LeanTracerProvider(makeSampleDecision(options.sampler), spans));
   const reader = new HandOverMetricReader(post, options.metricIntervalMs);
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
   markTelemetryOn();
@@ -60,61 +57,65 @@ export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelem
     },
     setActor: () => undefined,
     flush: async () => {
-      await spans.forceFlush();
+      spans.flush();
       await reader.forceFlush();
     },
   };
 }
 
-/** Queues ended, sampled spans and hands them over in batches. */
-class HandOverSpanProcessor implements SpanProcessor {
-  readonly #post: (payload: HandOver) => void;
+/**
+ * Ended spans, written into one flat array (span-wire.ts) as they end and
+ * handed over as it is every `delayMs` or MAX_BATCH_SPANS spans: one
+ * message and one clone of primitives per batch, not an object per span. The
+ * main thread adds tether.actor.id as it reads them (there, not per span here).
+ */
+export class HandOverSpans implements SpanSink {
+  readonly #post: (payload: unknown[]) => void;
   readonly #delayMs: number;
-  #queue: SpanRecord[] = [];
+  readonly #scopes: InstrumentationScope[] = [];
+  #batch: unknown[] = [];
+  #count = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(post: (payload: HandOver) => void, delayMs: number) {
+  constructor(post: (payload: unknown[]) => void, delayMs: number) {
     this.#post = post;
     this.#delayMs = delayMs;
+    startBatch(this.#batch, this.#scopes);
   }
 
-  onStart(_span: Span, _parentContext: Context): void {
-    // Nothing: the main thread adds tether.actor.id when it takes the span in (cheaper there, once).
+  scopeIndex(scope: InstrumentationScope): number {
+    // The scope table heads each batch: a new scope closes the batch that has the old table.
+    this.flush();
+    this.#scopes.push(scope);
+    this.#batch = [];
+    startBatch(this.#batch, this.#scopes);
+    return this.#scopes.length - 1;
   }
 
-  onEnd(span: ReadableSpan): void {
-    if ((span.spanContext().traceFlags & 1) === 0) return;
-    if (this.#queue.length >= MAX_QUEUE) return;
-    this.#queue.push(toRecord(span));
-    if (this.#queue.length >= MAX_BATCH) this.#flush();
-    else this.#timer ??= setTimeout(() => this.#flush(), this.#delayMs).unref();
+  ended(span: LeanSpan): void {
+    writeSpan(this.#batch, span);
+    this.#count += 1;
+    if (this.#count >= MAX_BATCH_SPANS) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), this.#delayMs).unref();
   }
 
-  forceFlush(): Promise<void> {
-    this.#flush();
-    return Promise.resolve();
-  }
-
-  shutdown(): Promise<void> {
-    return this.forceFlush();
-  }
-
-  #flush(): void {
+  flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#queue.length === 0) return;
-    const spans = this.#queue;
-    this.#queue = [];
-    this.#post({ spans });
+    if (this.#count === 0) return;
+    this.#post(this.#batch);
+    this.#batch = [];
+    this.#count = 0;
+    startBatch(this.#batch, this.#scopes);
   }
 }
 
 /** Collects the worker's metrics every interval and hands them over. */
 class HandOverMetricReader extends MetricReader {
-  readonly #post: (payload: HandOver) => void;
+  readonly #post: (payload: MetricsHandOver) => void;
   readonly #timer: NodeJS.Timeout;
 
-  constructor(post: (payload: HandOver) => void, intervalMs: number) {
+  constructor(post: (payload: MetricsHandOver) => void, intervalMs: number) {
     super();
     this.#post = post;
     this.#timer = setInterval(() => void this.#collectAndPost(), intervalMs).unref();

@@ -7,20 +7,12 @@ import { AsyncLocalContextManager } from '../../otel/context-manager.js';
 import { ExportErrorLog } from '../../otel/export-errors.js';
 import { traceLogFields } from '../../otel/log.js';
 import { disconnectCategory } from '../../otel/names.js';
-import { fromRecord, toRecord } from '../../otel/span-record.js';
-import type { SpanRecord } from '../../otel/span-record.js';
 import {
   contextFromTraceparent,
   formatTraceparent,
   parseTraceparent,
   traceparentOf,
 } from '../../otel/traceparent.js';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
@@ -75,26 +67,6 @@ describe('telemetry parts', () => {
     assert.equal(disconnectCategory('commander stopped: crash (uncaughtException): x'), 'actor_exit');
     assert.equal(disconnectCategory('service stopping'), 'service_stopping');
     assert.equal(disconnectCategory('something new'), 'other');
-  });
-
-  it('an ended span survives the trip from a worker as plain data, under the main thread resource', () => {
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    const parent = contextFromTraceparent(TP);
-    const span = provider.getTracer('t').startSpan('work', { attributes: { a: 1 }, links: [] }, parent);
-    span.addEvent('e', { b: 'c' });
-    span.end();
-    const ended = exporter.getFinishedSpans()[0];
-    assert.ok(ended);
-    const record: SpanRecord = structuredClone(toRecord(ended));
-    const resource = resourceFromAttributes({ 'service.name': 'main' });
-    const back = fromRecord(record, resource);
-    assert.equal(back.spanContext().traceId, '0af7651916cd43dd8448eb211c80319c');
-    assert.equal(back.parentSpanContext?.spanId, 'b7ad6b7169203331');
-    assert.deepEqual(back.attributes, { a: 1 });
-    assert.equal(back.events[0]?.name, 'e');
-    assert.equal(back.resource, resource);
-    assert.deepEqual(back.duration, ended.duration);
   });
 
   it('main-thread log lines carry trace_id and span_id inside a span, and nothing outside one', () => {
