@@ -87,6 +87,8 @@ interface ChildRecord {
   lastExit: { reason: ExitReason; at: number } | undefined;
   /** A child supervisor object while it runs, for whichChildren. */
   supervisor: Supervisor | undefined;
+  /** The timer of a pending restart (backoff or retry), so an operator's action can cancel it. */
+  retry: NodeJS.Timeout | undefined;
 }
 
 type SupervisorState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -109,6 +111,8 @@ export class Supervisor implements RunningChild {
   #backoffAttempt = 0;
   #lastRestartAt = -Infinity;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Children being stopped right now: their records no longer hold them, but kill() must reach them. */
+  readonly #stopping = new Set<RunningChild>();
   #resolveExited!: (reason: ExitReason) => void;
   incarnation = 1;
 
@@ -178,11 +182,16 @@ export class Supervisor implements RunningChild {
     if (this.#state === 'stopped') return;
     this.#state = 'stopping';
     this.#cancelTimers();
+    for (const handle of this.#stopping) handle.kill();
     for (const record of [...this.#records].reverse()) {
       const handle = record.handle;
       record.handle = undefined;
+      record.supervisor = undefined;
+      record.status = 'stopped';
       handle?.kill();
+      this.#markStopped(record, 'its supervisor was killed');
     }
+    // A child still starting is killed when its start returns (see #startRecord).
     this.#finish({ kind: 'killed' });
   }
 
@@ -213,8 +222,9 @@ export class Supervisor implements RunningChild {
     return this.#serial(async () => {
       this.#assertRunning();
       const record = this.#require(id);
-      await this.#terminate(record);
       // A child waiting to be restarted is not restarted any more.
+      this.#cancelRetry(record);
+      await this.#terminate(record);
       record.status = 'stopped';
       if (record.spec.restart === 'temporary') this.#remove(record);
       this.#markStopped(record, 'terminated by its supervisor');
@@ -295,13 +305,37 @@ export class Supervisor implements RunningChild {
     return result;
   }
 
-  /** Later, as a new queue entry: OTP's message to self. */
-  #schedule(delayMs: number, operation: () => Promise<void>): void {
+  /**
+   * Later, as a new queue entry: OTP's message to self. A restart of one
+   * child is kept on its record, so terminating the child cancels it; and the
+   * operation itself checks, when it runs, that the restart is still wanted.
+   */
+  #schedule(delayMs: number, operation: () => Promise<void>, record?: ChildRecord): void {
+    if (record !== undefined) this.#cancelRetry(record);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
+      if (record !== undefined && record.retry === timer) record.retry = undefined;
       void this.#serial(operation).catch((error: unknown) => this.#internalError(error));
     }, delayMs);
     this.#timers.add(timer);
+    if (record !== undefined) record.retry = timer;
+  }
+
+  #cancelRetry(record: ChildRecord): void {
+    if (record.retry === undefined) return;
+    clearTimeout(record.retry);
+    this.#timers.delete(record.retry);
+    record.retry = undefined;
+  }
+
+  /** A restart of `record` is still wanted: nobody stopped, deleted or started it meanwhile. */
+  #restartPending(record: ChildRecord): boolean {
+    return (
+      this.#state === 'running' &&
+      this.#records.includes(record) &&
+      record.status === 'restarting' &&
+      record.handle === undefined
+    );
   }
 
   #watch(record: ChildRecord, handle: RunningChild): void {
@@ -331,6 +365,7 @@ export class Supervisor implements RunningChild {
       this.#markStopped(record, reason);
       return;
     }
+    record.status = 'restarting';
     await this.#restart(record, reason);
   }
 
@@ -338,6 +373,7 @@ export class Supervisor implements RunningChild {
 
   /** One failure, one restart counted, however many children it restarts. */
   async #restart(record: ChildRecord, cause: ExitReason): Promise<void> {
+    if (!this.#restartPending(record)) return;
     const now = this.#now();
     const verdict = addRestart(this.#restarts, now, this.#flags.intensity, this.#flags.periodMs);
     this.#restarts = verdict.restarts;
@@ -347,9 +383,8 @@ export class Supervisor implements RunningChild {
     }
     const delayMs = this.#nextBackoff(now);
     if (delayMs > 0) {
-      record.status = 'restarting';
       this.#emit({ type: 'backoff', childId: record.spec.id, delayMs, attempt: this.#backoffAttempt });
-      this.#schedule(delayMs, () => this.#restartGroup(record, cause));
+      this.#schedule(delayMs, () => this.#restartGroup(record, cause), record);
       return;
     }
     await this.#restartGroup(record, cause);
@@ -377,7 +412,7 @@ export class Supervisor implements RunningChild {
   }
 
   async #restartGroup(record: ChildRecord, cause: ExitReason): Promise<void> {
-    if (this.#state !== 'running' || !this.#records.includes(record)) return;
+    if (!this.#restartPending(record)) return;
     const group = this.#groupOf(record);
     // The others stop in reverse start order; a temporary bystander is gone for good.
     for (const other of [...group].reverse()) {
@@ -388,15 +423,19 @@ export class Supervisor implements RunningChild {
         this.#markStopped(other, 'a temporary child stopped by a group restart');
       }
     }
-    const toStart = group.filter((r) => this.#records.includes(r));
-    for (const member of toStart) member.status = 'restarting';
+    const toStart = group.filter((r) => this.#records.includes(r) && r.handle === undefined);
+    for (const member of toStart) {
+      this.#cancelRetry(member);
+      member.status = 'restarting';
+    }
     for (const member of toStart) {
       try {
         await this.#startRecord(member);
         member.restarts += 1;
       } catch {
+        if (this.#state !== 'running') return;
         // Each retry costs a restart, so a child that can never start escalates.
-        this.#schedule(0, () => this.#restart(member, cause));
+        this.#schedule(0, () => this.#restart(member, cause), member);
         return;
       }
     }
@@ -430,7 +469,10 @@ export class Supervisor implements RunningChild {
       this.#remove(r);
       this.#markStopped(r, 'a temporary child stopped when its supervisor restarted all');
     }
-    for (const r of this.#records) r.status = 'restarting';
+    for (const r of this.#records) {
+      this.#cancelRetry(r);
+      r.status = 'restarting';
+    }
     this.#restarts = [];
     const backoff = this.#flags.backoff ?? { ...BACKOFF_FOR_NEVER_GIVE_UP };
     const now = this.#now();
@@ -444,21 +486,37 @@ export class Supervisor implements RunningChild {
 
   async #restartAll(cause: ExitReason): Promise<void> {
     if (this.#state !== 'running') return;
+    const started: string[] = [];
     for (const record of this.#records) {
-      if (record.handle !== undefined) continue;
+      // Skip what an operator stopped meanwhile, or what already runs.
+      if (record.status !== 'restarting' || record.handle !== undefined) continue;
       try {
         await this.#startRecord(record);
         record.restarts += 1;
+        started.push(record.spec.id);
       } catch {
-        this.#schedule(0, () => this.#restart(record, cause));
+        if (this.#state !== 'running') return;
+        this.#schedule(0, () => this.#restart(record, cause), record);
         return;
       }
+    }
+    const first = this.#records[0];
+    if (first !== undefined && started.length > 0) {
+      this.#emit({
+        type: 'child-restarted',
+        childId: first.spec.id,
+        strategy: this.#flags.strategy,
+        group: started,
+        cause,
+      });
     }
   }
 
   // ------------------------------------------------------- child life cycle
 
   async #startRecord(record: ChildRecord): Promise<void> {
+    // Never two incarnations of one child.
+    if (record.handle !== undefined) return;
     const spec = record.spec;
     let handle: RunningChild;
     try {
@@ -487,6 +545,12 @@ export class Supervisor implements RunningChild {
       this.#emit({ type: 'child-start-failed', childId: spec.id, error: serializeError(error) });
       throw error;
     }
+    if (this.#state !== 'running' && this.#state !== 'idle') {
+      // Killed while this child was starting: it must not outlive its supervisor.
+      record.supervisor = undefined;
+      handle.kill();
+      throw new SupervisorStoppedError(this.id);
+    }
     record.handle = handle;
     record.status = 'running';
     record.incarnation = handle.incarnation;
@@ -500,7 +564,8 @@ export class Supervisor implements RunningChild {
     if (handle === undefined) return;
     record.handle = undefined;
     record.supervisor = undefined;
-    const reason = await handle.stop(record.spec.shutdown);
+    this.#stopping.add(handle);
+    const reason = await handle.stop(record.spec.shutdown).finally(() => this.#stopping.delete(handle));
     record.status = 'stopped';
     record.lastExit = { reason, at: Date.now() };
     this.#emit({ type: 'child-terminated', childId: record.spec.id, reason });
@@ -600,5 +665,6 @@ function newRecord(spec: NormalizedChildSpec): ChildRecord {
     restarts: 0,
     lastExit: undefined,
     supervisor: undefined,
+    retry: undefined,
   };
 }

@@ -15,7 +15,8 @@ import {
 } from '../../runtime/index.js';
 import { Supervisor } from '../../supervisors/index.js';
 import type { ProbeApi } from '../fixtures/probe.js';
-import { EventLog, probe, withSystem } from '../helpers.js';
+import { EventLog, eventually, probe, withSystem } from '../helpers.js';
+import { liveWorkerCount } from '../../runtime/index.js';
 
 describe('start and stop', () => {
   it('children start in order, start resolves after every init, and they stop in reverse order', () =>
@@ -190,6 +191,74 @@ describe('the child API', () => {
       assert.equal(log.of('child-start-failed').length, failures);
       await sup.stop();
     }));
+});
+
+describe('operators and pending restarts', () => {
+  /** Long enough past a 100 ms backoff that a timer left armed would have fired (wide margin). */
+  const pastTheBackoff = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 600));
+
+  it('a child terminated while it waits out a backoff stays stopped', () =>
+    withSystem(
+      async (system) => {
+        const sup = new Supervisor(system, {
+          id: 'root',
+          flags: { intensity: 10, backoff: { minMs: 100, maxMs: 100, jitter: 0 } },
+          children: [probe('a')],
+        });
+        const log = new EventLog(sup.events);
+        await sup.start();
+        await system.ref<ProbeApi>('a').call('crashSoon', 'down');
+        await log.waitFor('backoff');
+        await sup.terminateChild('a');
+        await pastTheBackoff();
+        await sup.settled();
+        assert.equal(sup.whichChildren()[0]?.status, 'stopped');
+        assert.equal(log.of('child-started').length, 1, 'not started again');
+        await sup.stop();
+      },
+      { warmStandby: false },
+    ));
+
+  it('terminate and restart during a backoff leave exactly one incarnation running', () =>
+    withSystem(
+      async (system) => {
+        const sup = new Supervisor(system, {
+          id: 'root',
+          flags: { intensity: 10, backoff: { minMs: 100, maxMs: 100, jitter: 0 } },
+          children: [probe('a')],
+        });
+        const log = new EventLog(sup.events);
+        await sup.start();
+        await system.ref<ProbeApi>('a').call('crashSoon', 'down');
+        await log.waitFor('backoff');
+        await sup.terminateChild('a');
+        const restarted = await sup.restartChild('a');
+        await pastTheBackoff();
+        await sup.settled();
+        assert.equal(sup.whichChildren()[0]?.incarnation, restarted.incarnation, 'no second start');
+        assert.equal(liveWorkerCount(), 1);
+        await sup.stop();
+      },
+      { warmStandby: false },
+    ));
+
+  it('a supervisor killed while a child starts leaves no child running', () =>
+    withSystem(
+      async (system) => {
+        const sup = new Supervisor(system, {
+          id: 'root',
+          children: [probe('a'), probe('slow', { config: { initDelayMs: 400 } })],
+        });
+        const starting = sup.start();
+        const log = new EventLog(sup.events);
+        await log.waitFor('child-started', (e) => e.childId === 'a');
+        sup.kill();
+        await assert.rejects(starting);
+        assert.deepEqual(await sup.exited, { kind: 'killed' });
+        await eventually(() => liveWorkerCount() === 0, 10_000, 'every worker gone');
+      },
+      { warmStandby: false },
+    ));
 });
 
 describe('backoff', () => {
