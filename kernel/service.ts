@@ -169,6 +169,8 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
         });
         pings?.stop();
         notifier.stopping(exitCode === EXIT_REDISCOVERY ? 'Stopping for USB rediscovery' : 'Stopping');
+        // No new link while stopping: the connection must not reconnect as the tree winds down.
+        kernel.setAutoconnecting(false);
         const { phase } = kernel.state;
         if (phase.name !== 'Disconnected') kernel.disconnect(phase.generation, 'service stopping');
         await Promise.race([root.stop(), bound]);

@@ -197,7 +197,15 @@ const MAX_CAUSE_DEPTH = 5;
 
 export function serializeError(value: unknown, depth = 0): SerializedError {
   if (!(value instanceof Error)) {
-    return { name: 'Error', message: describe(value) };
+    // A thrown plain object keeps its code: callers and the HTTP edge decide by it.
+    const code = typeof value === 'object' && value !== null ? (value as { code?: unknown }).code : undefined;
+    const message =
+      typeof value === 'object' && value !== null ? (value as { message?: unknown }).message : undefined;
+    return {
+      name: 'Error',
+      message: typeof message === 'string' ? message : describe(value),
+      ...(typeof code === 'string' ? { code } : {}),
+    };
   }
   const out: SerializedError = { name: value.name, message: value.message };
   const code = (value as { code?: unknown }).code;

@@ -131,6 +131,8 @@ export class ActorHost {
 
   post(message: HostToWorker): void {
     if (this.running) this.slot.post(message);
+    // A port for an incarnation that is gone: close it, so its other end learns at once.
+    else if (message.type === 'accept' || message.type === 'peer-up') message.port.close();
   }
 
   /**

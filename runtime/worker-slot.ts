@@ -88,7 +88,10 @@ export class WorkerSlot {
   }
 
   post(message: HostToWorker): void {
-    if (!this.#alive) return;
+    if (!this.#alive) {
+      if (message.type === 'accept' || message.type === 'peer-up') message.port.close();
+      return;
+    }
     if (message.type === 'accept' || message.type === 'peer-up') {
       this.worker.postMessage(message, [message.port]);
     } else {

@@ -26,8 +26,10 @@ export const FAST: DeepPartial<TetherConfig> = {
   discovery: { intervalMs: 200 },
   connection: { connectTimeoutMs: 2000, retry: { initialMs: 100, factor: 1.5, maxMs: 1000 } },
   synchronization: { handshakePingMs: 200, handshakeTimeoutMs: 3000 },
-  commander: { timeoutMs: 1500 },
-  watchdog: { idleMs: 500, timeoutMs: 500 },
+  commander: { timeoutMs: 3000 },
+  // Short enough to see a silent controller in about 2 s; long enough that a busy 2-core machine
+  // (a GC pause, another test suite) does not look like one.
+  watchdog: { idleMs: 1000, timeoutMs: 1000 },
   log: { level: 'debug' },
 };
 

@@ -2,6 +2,7 @@
  * Every route of the HTTP API, success and error cases, over real HTTP
  * against the running service and the simulator.
  */
+import type { SynchronizationApi } from '../../actors/contracts.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startHttpApi } from '../../http/index.js';
@@ -85,6 +86,17 @@ describe('HTTP API: reads', () => {
       async ({ call, phases, service }) => {
         await phases.waitFor('Synchronized');
         assert.equal(service.system.injectFault('synchronization', 'hang'), true);
+        // The fault travels on the control channel and the status call on another, with no order
+        // between them: make sure the hang has begun (a direct call no longer answers) first.
+        const sync = service.system.ref<SynchronizationApi>('synchronization');
+        let hanging = false;
+        for (let tries = 0; !hanging && tries < 50; tries += 1) {
+          hanging = await sync.callWith({ timeoutMs: 200 }, 'status').then(
+            () => false,
+            () => true,
+          );
+        }
+        assert.ok(hanging, 'the actor began to hang');
         const started = Date.now();
         const answer = await call('GET', '/api/status');
         assert.equal(answer.status, 200);
