@@ -1,32 +1,39 @@
 /**
  * Random trace and span ids as lower-case hex, for the workers' lean
- * tracer. Math.random is what the SDK's RandomIdGenerator uses too (ids need
- * to be unique, not secret); a table of byte strings keeps it to a few
- * string joins.
+ * tracer. Random bytes are drawn 4 KiB at a time and turned into hex in one
+ * native call; an id is then a slice of that text (V8 makes a slice of a
+ * long string without copying), which keeps an id to a few nanoseconds
+ * rather than the hundreds that per-byte formatting costs.
  */
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+import { randomFillSync } from 'node:crypto';
 
-function word(): string {
-  const w = (Math.random() * 0x100000000) >>> 0;
-  return (
-    (HEX[w >>> 24] as string) +
-    (HEX[(w >>> 16) & 0xff] as string) +
-    (HEX[(w >>> 8) & 0xff] as string) +
-    (HEX[w & 0xff] as string)
-  );
+const POOL_BYTES = 4096;
+const pool = Buffer.allocUnsafe(POOL_BYTES);
+let hex = '';
+/** Next unused byte of the pool; at the end, the pool is refilled. */
+let next = POOL_BYTES;
+
+function take(bytes: number): string {
+  if (next + bytes > POOL_BYTES) {
+    randomFillSync(pool);
+    hex = pool.toString('hex');
+    next = 0;
+  }
+  const at = next;
+  next += bytes;
+  // An all-zero id is invalid (a chance of 2^-64 for a span id): take the next one.
+  for (let i = at; i < at + bytes; i += 1) {
+    if (pool[i] !== 0) return hex.slice(at * 2, (at + bytes) * 2);
+  }
+  return take(bytes);
 }
-
-const ZERO_SPAN = '0000000000000000';
-const ZERO_TRACE = '00000000000000000000000000000000';
 
 /** 16 hex digits, never all zero (an invalid id). */
 export function newSpanId(): string {
-  const id = word() + word();
-  return id === ZERO_SPAN ? '0000000000000001' : id;
+  return take(8);
 }
 
 /** 32 hex digits, never all zero (an invalid id). */
 export function newTraceId(): string {
-  const id = word() + word() + word() + word();
-  return id === ZERO_TRACE ? '00000000000000000000000000000001' : id;
+  return take(16);
 }

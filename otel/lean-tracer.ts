@@ -22,7 +22,6 @@ import {
   TraceFlags,
   context as api,
   createContextKey,
-  isSpanContextValid,
   trace,
 } from '@opentelemetry/api';
 import type {
@@ -44,6 +43,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import { newSpanId, newTraceId } from './ids.js';
 import type { SampleDecision } from './sampler.js';
 import type { EndedSpan, EventEntry, LinkEntry } from './span-wire.js';
+import { isValidSpanContext } from './traceparent.js';
 
 /** The SDK's default span limits. */
 const ATTRIBUTE_LIMIT = 128;
@@ -99,9 +99,13 @@ class LeanTracer implements Tracer {
 
   startSpan(name: string, options: SpanOptions = {}, ctx: Context = api.active()): Span {
     if (ctx.getValue(SUPPRESS_TRACING) === true) return trace.wrapSpanContext(INVALID);
-    const parentContext = options.root === true ? undefined : trace.getSpan(ctx)?.spanContext();
+    const parentSpan = options.root === true ? undefined : trace.getSpan(ctx);
+    const parentContext = parentSpan?.spanContext();
+    // A lean span's own context is valid by construction; others (from a traceparent, or anyone's) are checked.
     const parent =
-      parentContext !== undefined && isSpanContextValid(parentContext) ? parentContext : undefined;
+      parentContext !== undefined && (parentSpan instanceof LeanSpan || isValidSpanContext(parentContext))
+        ? parentContext
+        : undefined;
     const traceId = parent === undefined ? newTraceId() : parent.traceId;
     const spanId = newSpanId();
     if (!this.#sample(parent, traceId)) {

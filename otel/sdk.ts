@@ -35,7 +35,8 @@ import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
 import { makeSampler } from './sampler.js';
 import type { TelemetrySettings } from './settings.js';
-import { isMetricsHandOver, isSpanBatch, readSpanBatch } from './span-wire.js';
+import { isMetricsHandOver, isOtlpSpansHandOver, isSpanBatch, readSpanBatch } from './span-wire.js';
+import { EncodedSpanQueue, otlpHttpSender } from './otlp-export.js';
 import type { ReadContext } from './span-wire.js';
 import type { Telemetry } from './telemetry.js';
 import { activeTraceparent } from './traceparent.js';
@@ -72,6 +73,16 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
       maxExportBatchSize: 512,
     });
   }
+  // Worker spans with the protobuf protocol come encoded (worker.ts): they only queue and join here.
+  const encoded =
+    settings.tracesUrl === undefined || json
+      ? undefined
+      : new EncodedSpanQueue(resource, otlpHttpSender(settings.tracesUrl, timeoutMillis), {
+          maxQueueSize: 4096,
+          maxBatchSize: 512,
+          delayMs: settings.spanDelayMs,
+          onError: (error) => errors.report(error),
+        });
   let metricExporter: PushMetricExporter | undefined;
   let reader: PeriodicExportingMetricReader | undefined;
   if (settings.metricsUrl !== undefined) {
@@ -137,6 +148,10 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
   };
   const readContexts = new Map<string, ReadContext>();
   const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
+    if (isOtlpSpansHandOver(payload)) {
+      encoded?.add(payload);
+      return;
+    }
     if (isSpanBatch(payload)) {
       if (spans === undefined) return;
       let ctx = readContexts.get(actorId);
@@ -162,6 +177,7 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     sampler: settings.sampler,
     spanDelayMs: Math.min(settings.spanDelayMs, 1000),
     metricIntervalMs: settings.metricIntervalMs,
+    spanWire: encoded === undefined ? 'flat' : 'otlp',
   };
 
   let stopped: Promise<void> | undefined;
@@ -191,7 +207,11 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
             resolve();
           }, SHUTDOWN_FLUSH_BOUND_MS);
         });
-        await Promise.race([sdk.shutdown().catch((error: unknown) => errors.report(error)), bound]);
+        const report = (error: unknown): void => errors.report(error);
+        await Promise.race([
+          Promise.all([sdk.shutdown().catch(report), encoded?.shutdown().catch(report)]),
+          bound,
+        ]);
         clearTimeout(timer);
         // Leave the process as it was, so telemetry can start again (tests do).
         trace.disable();

@@ -119,6 +119,19 @@ export function isMetricsHandOver(value: unknown): value is MetricsHandOver {
   );
 }
 
+/** A batch of worker spans already encoded as OTLP/protobuf `ScopeSpans.spans` fields (otlp-proto.ts), all of one scope. */
+export interface OtlpSpansHandOver {
+  otlp: Uint8Array;
+  spans: number;
+  scope: InstrumentationScope;
+}
+
+export function isOtlpSpansHandOver(value: unknown): value is OtlpSpansHandOver {
+  return (
+    typeof value === 'object' && value !== null && (value as { otlp?: unknown }).otlp instanceof Uint8Array
+  );
+}
+
 export function isSpanBatch(value: unknown): value is unknown[] {
   return Array.isArray(value) && value[0] === WIRE_VERSION;
 }
@@ -277,7 +290,7 @@ export function millisToHrTime(ms: number): HrTime {
   return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
 }
 
-function addMillis(time: HrTime, ms: number): HrTime {
+export function addMillis(time: HrTime, ms: number): HrTime {
   const add = millisToHrTime(ms);
   let seconds = time[0] + add[0];
   let nanos = time[1] + add[1];

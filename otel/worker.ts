@@ -22,7 +22,9 @@ import type { LeanSpan, SpanSink } from './lean-tracer.js';
 import { makeSampleDecision } from './sampler.js';
 import type { SamplerSettings } from './settings.js';
 import { startBatch, writeSpan } from './span-wire.js';
-import type { MetricsHandOver } from './span-wire.js';
+import type { MetricsHandOver, OtlpSpansHandOver } from './span-wire.js';
+import { encodeKeyValue, ProtoWriter, writeSpanField } from './otlp-proto.js';
+import { ATTR } from './names.js';
 import { contextFromTraceparent, logFieldsOf, parseTraceparent, traceparentOf } from './traceparent.js';
 
 export interface WorkerTelemetryOptions {
@@ -31,6 +33,12 @@ export interface WorkerTelemetryOptions {
   spanDelayMs: number;
   /** How often metrics are collected and handed over, ms. */
   metricIntervalMs: number;
+  /**
+   * How spans travel: 'otlp' encoded here as OTLP/protobuf (the main thread
+   * only joins bytes: for the protobuf exporter), 'flat' as flat arrays the
+   * main thread reads into ReadableSpans (for the SDK's JSON exporter).
+   */
+  spanWire: 'otlp' | 'flat';
 }
 
 /** Spans handed over at once when this many are waiting, whatever the delay. */
@@ -41,7 +49,10 @@ export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelem
   const post = (payload: unknown): void => hooks.handOver(payload);
 
   context.setGlobalContextManager(new AsyncLocalContextManager());
-  const spans = new HandOverSpans(post, options.spanDelayMs);
+  const spans =
+    options.spanWire === 'otlp'
+      ? new HandOverOtlpSpans(post, options.spanDelayMs)
+      : new HandOverSpans(post, options.spanDelayMs);
   trace.setGlobalTracerProvider(new LeanTracerProvider(makeSampleDecision(options.sampler), spans));
   const reader = new HandOverMetricReader(post, options.metricIntervalMs);
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
@@ -55,7 +66,7 @@ export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelem
       const active = trace.getSpanContext(context.active());
       return logFieldsOf(active ?? parseTraceparent(hooks.messageTraceparent()));
     },
-    setActor: () => undefined,
+    setActor: (id) => spans.setActor(id),
     flush: async () => {
       spans.flush();
       await reader.forceFlush();
@@ -64,36 +75,38 @@ export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelem
 }
 
 /**
- * Ended spans, written into one flat array (span-wire.ts) as they end and
- * handed over as it is every `delayMs` or MAX_BATCH_SPANS spans: one
- * message and one clone of primitives per batch, not an object per span. The
- * main thread adds tether.actor.id as it reads them (there, not per span here).
+ * Ended, sampled spans, written as they end into the batch a subclass keeps,
+ * and handed over every `delayMs` or MAX_BATCH_SPANS spans: one message per
+ * batch, not an object per span.
  */
-export class HandOverSpans implements SpanSink {
-  readonly #post: (payload: unknown[]) => void;
+abstract class BatchedSpans implements SpanSink {
+  readonly #post: (payload: unknown) => void;
   readonly #delayMs: number;
-  readonly #scopes: InstrumentationScope[] = [];
-  #batch: unknown[] = [];
+  protected readonly scopes: InstrumentationScope[] = [];
   #count = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(post: (payload: unknown[]) => void, delayMs: number) {
+  constructor(post: (payload: unknown) => void, delayMs: number) {
     this.#post = post;
     this.#delayMs = delayMs;
-    startBatch(this.#batch, this.#scopes);
   }
 
+  /** The actor this worker became (its spans are tagged with it). */
+  setActor(_id: string): void {}
+
   scopeIndex(scope: InstrumentationScope): number {
-    // The scope table heads each batch: a new scope closes the batch that has the old table.
+    // Batches are per scope table: a new scope closes the batch that has the old one.
     this.flush();
-    this.#scopes.push(scope);
-    this.#batch = [];
-    startBatch(this.#batch, this.#scopes);
-    return this.#scopes.length - 1;
+    this.scopes.push(scope);
+    this.reset();
+    return this.scopes.length - 1;
   }
 
   ended(span: LeanSpan): void {
-    writeSpan(this.#batch, span);
+    if (!this.write(span)) {
+      this.flush();
+      this.write(span);
+    }
     this.#count += 1;
     if (this.#count >= MAX_BATCH_SPANS) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), this.#delayMs).unref();
@@ -103,10 +116,81 @@ export class HandOverSpans implements SpanSink {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#count === 0) return;
-    this.#post(this.#batch);
-    this.#batch = [];
+    const payload = this.take(this.#count);
     this.#count = 0;
-    startBatch(this.#batch, this.#scopes);
+    this.reset();
+    this.#post(payload);
+  }
+
+  /** Appends a span to the batch; false when it belongs in a new batch (then it is called again after a flush). */
+  protected abstract write(span: LeanSpan): boolean;
+  /** The batch's payload, for `count` spans. */
+  protected abstract take(count: number): unknown;
+  /** Starts an empty batch. */
+  protected abstract reset(): void;
+}
+
+/**
+ * Spans as one flat array of primitives per batch (span-wire.ts), which the
+ * main thread reads into ReadableSpans and tags with tether.actor.id.
+ */
+export class HandOverSpans extends BatchedSpans {
+  #batch: unknown[] = [];
+
+  constructor(post: (payload: unknown[]) => void, delayMs: number) {
+    super(post as (payload: unknown) => void, delayMs);
+    this.reset();
+  }
+
+  protected write(span: LeanSpan): boolean {
+    writeSpan(this.#batch, span);
+    return true;
+  }
+
+  protected take(): unknown[] {
+    return this.#batch;
+  }
+
+  protected reset(): void {
+    this.#batch = [];
+    startBatch(this.#batch, this.scopes);
+  }
+}
+
+/**
+ * Spans encoded here as OTLP/protobuf (otlp-proto.ts), tether.actor.id
+ * included, one scope per batch: the main thread only joins the bytes into
+ * an export request.
+ */
+export class HandOverOtlpSpans extends BatchedSpans {
+  readonly #writer = new ProtoWriter();
+  #scope = -1;
+  #actor: Uint8Array | undefined;
+
+  constructor(post: (payload: OtlpSpansHandOver) => void, delayMs: number) {
+    super(post as (payload: unknown) => void, delayMs);
+  }
+
+  override setActor(id: string): void {
+    this.#actor = encodeKeyValue(9, ATTR.actorId, id);
+  }
+
+  protected write(span: LeanSpan): boolean {
+    if (this.#scope !== span.scope) {
+      if (this.#scope !== -1) return false;
+      this.#scope = span.scope;
+    }
+    writeSpanField(this.#writer, span, this.#actor);
+    return true;
+  }
+
+  protected take(count: number): OtlpSpansHandOver {
+    return { otlp: this.#writer.take(), spans: count, scope: this.scopes[this.#scope] ?? { name: '' } };
+  }
+
+  protected reset(): void {
+    this.#writer.pos = 0;
+    this.#scope = -1;
   }
 }
 

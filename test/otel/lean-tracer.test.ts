@@ -23,7 +23,11 @@ import { LeanTracerProvider } from '../../otel/lean-tracer.js';
 import { makeSampleDecision, makeSampler } from '../../otel/sampler.js';
 import type { SamplerSettings } from '../../otel/settings.js';
 import { isSpanBatch, readSpanBatch } from '../../otel/span-wire.js';
-import { HandOverSpans, MAX_BATCH_SPANS } from '../../otel/worker.js';
+import { HandOverOtlpSpans, HandOverSpans, MAX_BATCH_SPANS } from '../../otel/worker.js';
+import { buildTraceRequest, encodeResource } from '../../otel/otlp-proto.js';
+import type { OtlpSpansHandOver } from '../../otel/span-wire.js';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import type { SpanSink } from '../../otel/lean-tracer.js';
 import { contextFromTraceparent } from '../../otel/traceparent.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -257,5 +261,58 @@ describe('the workers lean tracer', () => {
       ['a:one@', 'b:two@1.0.0', 'c:one@'],
     );
     assert.equal(spans[0]?.instrumentationScope, spans[2]?.instrumentationScope);
+  });
+
+  it('encodes spans in the worker to the very bytes the SDK protobuf serializer writes for them', () => {
+    assert.equal(context.setGlobalContextManager(new AsyncLocalContextManager()), true);
+    try {
+      const flat: unknown[][] = [];
+      const encoded: OtlpSpansHandOver[] = [];
+      const flatSink = new HandOverSpans((batch) => flat.push(batch), 60_000);
+      const otlpSink = new HandOverOtlpSpans((batch) => encoded.push(batch), 60_000);
+      otlpSink.setActor('commander');
+      const tee: SpanSink = {
+        scopeIndex: (scope) => (flatSink.scopeIndex(scope), otlpSink.scopeIndex(scope)),
+        ended: (span) => {
+          flatSink.ended(span);
+          otlpSink.ended(span);
+        },
+      };
+      const tracer = new LeanTracerProvider(
+        makeSampleDecision({ name: 'always_on', ratio: 1 }),
+        tee,
+      ).getTracer('tether');
+      script(tracer, contextFromTraceparent(TP));
+      const long = tracer.startSpan('long', { attributes: { text: 'é'.repeat(300), big: 2 ** 40, neg: -3 } });
+      long.setAttribute('double', 0.25);
+      long.end();
+      flatSink.flush();
+      otlpSink.flush();
+
+      const withResource = resourceFromAttributes({
+        'service.name': 'tether',
+        'process.pid': 42,
+        'process.command_args': ['node', 'tether'],
+      });
+      const readables: ReadableSpan[] = [];
+      const scope = { name: 'tether' };
+      for (const batch of flat) {
+        readSpanBatch(
+          batch,
+          { resource: withResource, scope: () => scope, extra: ['tether.actor.id', 'commander'] },
+          (span) => readables.push(span),
+        );
+      }
+      const expected = ProtobufTraceSerializer.serializeRequest(readables);
+      assert.ok(expected);
+      assert.equal(encoded.length, 1);
+      const actual = buildTraceRequest(encodeResource(withResource.attributes), undefined, [
+        { scope, chunks: encoded.map((e) => e.otlp) },
+      ]);
+      assert.equal(encoded[0]?.spans, readables.length);
+      assert.deepEqual(Buffer.from(actual).toString('hex'), Buffer.from(expected).toString('hex'));
+    } finally {
+      context.disable();
+    }
   });
 });

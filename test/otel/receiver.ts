@@ -72,6 +72,7 @@ function hex(id: unknown): string {
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   readonly points: ReceivedPoint[] = [];
+  protobufMetricRequests = 0;
   /** Requests that did not decode, to fail a test rather than hang it. */
   readonly bad: string[] = [];
   readonly #server: Server;
@@ -88,7 +89,12 @@ export class OtlpReceiver {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        receiver.#take(request.url ?? '', Buffer.concat(chunks).toString('utf8'));
+        const body = Buffer.concat(chunks);
+        if (request.headers['content-type'] === 'application/x-protobuf') {
+          receiver.#takeProtobuf(request.url ?? '', body);
+        } else {
+          receiver.#take(request.url ?? '', body.toString('utf8'));
+        }
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end('{}');
       });
@@ -154,6 +160,17 @@ export class OtlpReceiver {
     for (const wake of [...this.#waiters]) wake();
   }
 
+  /** Protobuf traces are decoded into the same spans as JSON ones (protobuf metrics are counted, not decoded). */
+  #takeProtobuf(url: string, body: Buffer): void {
+    try {
+      if (url.endsWith('/v1/traces')) this.spans.push(...decodeTraceRequest(body));
+      else this.protobufMetricRequests += 1;
+    } catch (error) {
+      this.bad.push(`${url}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    for (const wake of [...this.#waiters]) wake();
+  }
+
   #takeSpans(payload: Record<string, unknown>): void {
     type Json = Record<string, unknown>;
     for (const rs of (payload['resourceSpans'] ?? []) as Json[]) {
@@ -211,6 +228,138 @@ export class OtlpReceiver {
       }
     }
   }
+}
+
+// ------------------------------------------------------- OTLP/protobuf traces
+
+type Field = { field: number; wire: number; varint: bigint; bytes: Uint8Array };
+
+/** The fields of one protobuf message, in order. */
+function fields(buf: Uint8Array): Field[] {
+  const out: Field[] = [];
+  let at = 0;
+  const varint = (): bigint => {
+    let value = 0n;
+    let shift = 0n;
+    for (;;) {
+      const byte = buf[at++];
+      if (byte === undefined) throw new Error('truncated varint');
+      value |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return value;
+      shift += 7n;
+    }
+  };
+  while (at < buf.length) {
+    const key = Number(varint());
+    const field = key >>> 3;
+    const wire = key & 7;
+    const empty = new Uint8Array(0);
+    if (wire === 0) out.push({ field, wire, varint: varint(), bytes: empty });
+    else if (wire === 1 || wire === 5) {
+      const size = wire === 1 ? 8 : 4;
+      out.push({ field, wire, varint: 0n, bytes: buf.subarray(at, at + size) });
+      at += size;
+    } else if (wire === 2) {
+      const length = Number(varint());
+      out.push({ field, wire, varint: 0n, bytes: buf.subarray(at, at + length) });
+      at += length;
+    } else throw new Error(`wire type ${wire}`);
+    if (at > buf.length) throw new Error('truncated field');
+  }
+  return out;
+}
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const u64 = (bytes: Uint8Array): bigint => Buffer.from(bytes).readBigUInt64LE(0);
+
+function anyValue(bytes: Uint8Array): unknown {
+  const [f] = fields(bytes);
+  if (f === undefined) return undefined;
+  switch (f.field) {
+    case 1:
+      return text(f.bytes);
+    case 2:
+      return f.varint !== 0n;
+    case 3:
+      return Number(BigInt.asIntN(64, f.varint));
+    case 4:
+      return Buffer.from(f.bytes).readDoubleLE(0);
+    case 5:
+      return fields(f.bytes).map((item) => anyValue(item.bytes));
+    default:
+      return undefined;
+  }
+}
+
+function keyValues(list: Field[], field: number): Attrs {
+  const out: Attrs = {};
+  for (const kv of list) {
+    if (kv.field !== field) continue;
+    const parts = fields(kv.bytes);
+    const key = parts.find((p) => p.field === 1);
+    const value = parts.find((p) => p.field === 2);
+    if (key !== undefined) out[text(key.bytes)] = value === undefined ? undefined : anyValue(value.bytes);
+  }
+  return out;
+}
+
+function decodeTraceRequest(body: Uint8Array): ReceivedSpan[] {
+  const spans: ReceivedSpan[] = [];
+  for (const rs of fields(body).filter((f) => f.field === 1)) {
+    const rsFields = fields(rs.bytes);
+    const resourceField = rsFields.find((f) => f.field === 1);
+    const resource = resourceField === undefined ? {} : keyValues(fields(resourceField.bytes), 1);
+    for (const ss of rsFields.filter((f) => f.field === 2)) {
+      const ssFields = fields(ss.bytes);
+      const scopeField = ssFields.find((f) => f.field === 1);
+      const scopeName =
+        scopeField === undefined ? undefined : fields(scopeField.bytes).find((f) => f.field === 1);
+      const scope = scopeName === undefined ? '' : text(scopeName.bytes);
+      for (const sp of ssFields.filter((f) => f.field === 2)) {
+        const s = fields(sp.bytes);
+        const one = (n: number): Field | undefined => s.find((f) => f.field === n);
+        const status = one(15) === undefined ? [] : fields((one(15) as Field).bytes);
+        spans.push({
+          name: text(one(5)?.bytes ?? new Uint8Array(0)),
+          traceId: hexOf(one(1)?.bytes ?? new Uint8Array(0)),
+          spanId: hexOf(one(2)?.bytes ?? new Uint8Array(0)),
+          parentSpanId: hexOf(one(4)?.bytes ?? new Uint8Array(0)),
+          kind: Number(one(6)?.varint ?? 0n),
+          startNs: u64(one(7)?.bytes ?? new Uint8Array(8)),
+          endNs: u64(one(8)?.bytes ?? new Uint8Array(8)),
+          attributes: keyValues(s, 9),
+          status: {
+            code: Number(status.find((f) => f.field === 3)?.varint ?? 0n),
+            message: text(status.find((f) => f.field === 2)?.bytes ?? new Uint8Array(0)),
+          },
+          events: s
+            .filter((f) => f.field === 11)
+            .map((e) => {
+              const ef = fields(e.bytes);
+              return {
+                name: text(ef.find((f) => f.field === 2)?.bytes ?? new Uint8Array(0)),
+                timeNs: u64(ef.find((f) => f.field === 1)?.bytes ?? new Uint8Array(8)),
+                attributes: keyValues(ef, 3),
+              };
+            }),
+          links: s
+            .filter((f) => f.field === 13)
+            .map((l) => {
+              const lf = fields(l.bytes);
+              return {
+                traceId: hexOf(lf.find((f) => f.field === 1)?.bytes ?? new Uint8Array(0)),
+                spanId: hexOf(lf.find((f) => f.field === 2)?.bytes ?? new Uint8Array(0)),
+                attributes: keyValues(lf, 4),
+              };
+            }),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return spans;
 }
 
 /** The variables that point telemetry at a receiver, with short export intervals for tests. */

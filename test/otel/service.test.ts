@@ -177,6 +177,57 @@ describe('telemetry of the device service', () => {
       ),
     ));
 
+  it('over OTLP/protobuf (the default) the workers encode their spans themselves: they arrive in the trace of the main thread spans, tagged with their actor, under the service resource', () =>
+    withReceiver((receiver) =>
+      withService(
+        async ({ phases, service }) => {
+          await phases.waitFor('Synchronized');
+          const root = await receiver.waitFor('an attempt reaching Synchronized', () =>
+            receiver
+              .spansNamed(SPANS.attempt)
+              .find((s) => s.attributes[ATTR.attemptOutcome] === 'synchronized'),
+          );
+          const connect = await receiver.waitFor('the connect span', () =>
+            receiver.spans.find((s) => s.name === SPANS.connect && s.traceId === root.traceId),
+          );
+          assert.equal(connect.parentSpanId, root.spanId);
+          assert.equal(connect.attributes[ATTR.actorId], 'connection');
+          assert.equal(connect.attributes[ATTR.transport], 'tcp');
+          assert.equal(connect.resource['service.name'], 'tether');
+          assert.equal(connect.scope, 'tether');
+          assert.ok(connect.endNs >= connect.startNs && connect.startNs >= root.startNs);
+
+          const commander = service.system.ref<CommanderApi>(ACTOR_IDS.commander);
+          const askerSpan = await trace
+            .getTracer('test')
+            .startActiveSpan('test.api.request', async (span) => {
+              await commander.call('request', 'BLOCK_LIST', undefined);
+              span.end();
+              return span.spanContext();
+            });
+          const command = await receiver.waitFor('the BLOCK_LIST command span', () =>
+            receiver.spans.find(
+              (s) => s.name === SPANS.command && s.attributes[ATTR.opcode] === 'BLOCK_LIST',
+            ),
+          );
+          assert.equal(command.traceId, askerSpan.traceId);
+          assert.equal(command.parentSpanId, askerSpan.spanId);
+          assert.equal(command.kind, 3, 'CLIENT, as OTLP numbers it');
+          assert.equal(command.attributes[ATTR.actorId], 'commander');
+          assert.equal(command.attributes[ATTR.result], 'ok');
+          assert.equal(typeof command.attributes[ATTR.msgId], 'number');
+          assert.equal(typeof command.attributes[ATTR.latencyMs], 'number');
+          const write = await receiver.waitFor('its write in the connection worker', () =>
+            receiver.spans.find((s) => s.name === SPANS.write && s.parentSpanId === command.spanId),
+          );
+          assert.equal(write.traceId, askerSpan.traceId);
+          assert.equal(write.attributes[ATTR.actorId], 'connection');
+          assert.equal(typeof write.attributes[ATTR.frameBytes], 'number');
+        },
+        { telemetryEnv: otelEnv(receiver.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }) },
+      ),
+    ));
+
   it('a crashed actor gives a restart span with status ERROR and the exception; a silent controller gives a disconnect span with its reason, linked to the attempt it ended', () =>
     withReceiver((receiver) =>
       withService(

@@ -1,0 +1,410 @@
+/**
+ * OTLP/protobuf encoding of ended worker spans, written in the worker as
+ * they end, so the main thread only joins bytes: no span objects there, no
+ * clone of span data between threads, no second encoding pass. The bytes
+ * are the ones @opentelemetry/otlp-transformer's ProtobufTraceSerializer
+ * writes for the same spans (same fields, same order; the tests compare
+ * them), so a collector sees no difference.
+ *
+ * A worker's chunk is a run of `ScopeSpans.spans` fields (tag 2, length,
+ * Span) for one scope; `buildTraceRequest` wraps chunks of the same scope
+ * into one ScopeSpans of one ResourceSpans of an ExportTraceServiceRequest.
+ */
+import type { AttributeValue, Attributes } from '@opentelemetry/api';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { EndedSpan } from './span-wire.js';
+import { addMillis, millisToHrTime } from './span-wire.js';
+
+const HAS_IS_REMOTE = 0x100;
+const IS_REMOTE = 0x200;
+
+/** A growable byte buffer with the protobuf primitives. */
+export class ProtoWriter {
+  buf: Uint8Array;
+  pos = 0;
+  #view: DataView;
+
+  constructor(capacity = 16 * 1024) {
+    this.buf = new Uint8Array(capacity);
+    this.#view = new DataView(this.buf.buffer);
+  }
+
+  ensure(bytes: number): void {
+    if (this.pos + bytes <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + bytes) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+
+  /** The bytes written so far, copied out; the writer starts over. */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
+  tag(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  /** Unsigned up to 2^53, or a negative int64 (ten bytes, two's complement), as ProtobufWriter does. */
+  varint(value: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    if (value >= 0 && value <= 0xffffffff) {
+      let v = value >>> 0;
+      while (v > 0x7f) {
+        buf[this.pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[this.pos++] = v;
+      return;
+    }
+    let low: number;
+    let high: number;
+    if (value >= 0) {
+      low = value >>> 0;
+      high = (value / 0x100000000) >>> 0;
+    } else {
+      const abs = Math.abs(value);
+      low = ~(abs >>> 0) >>> 0;
+      high = ~((abs / 0x100000000) >>> 0) >>> 0;
+      low = (low + 1) >>> 0;
+      if (low === 0) high = (high + 1) >>> 0;
+    }
+    while (high > 0 || low > 0x7f) {
+      buf[this.pos++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    buf[this.pos++] = low & 0x7f;
+  }
+
+  fixed32(value: number): void {
+    this.ensure(4);
+    this.#view.setUint32(this.pos, value >>> 0, true);
+    this.pos += 4;
+  }
+
+  fixed64(low: number, high: number): void {
+    this.ensure(8);
+    this.#view.setUint32(this.pos, low >>> 0, true);
+    this.#view.setUint32(this.pos + 4, high >>> 0, true);
+    this.pos += 8;
+  }
+
+  double(value: number): void {
+    this.ensure(8);
+    this.#view.setFloat64(this.pos, value, true);
+    this.pos += 8;
+  }
+
+  /** A length-prefixed UTF-8 string. */
+  string(text: string): void {
+    const length = text.length;
+    let ascii = true;
+    for (let i = 0; i < length; i += 1) {
+      if (text.charCodeAt(i) > 127) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      this.varint(length);
+      this.ensure(length);
+      const buf = this.buf;
+      for (let i = 0; i < length; i += 1) buf[this.pos++] = text.charCodeAt(i);
+      return;
+    }
+    this.bytes(Buffer.from(text, 'utf8'));
+  }
+
+  /** Length-prefixed bytes. */
+  bytes(bytes: Uint8Array): void {
+    this.varint(bytes.length);
+    this.raw(bytes);
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** A length-prefixed id from its hex text (16 or 8 bytes). */
+  hexId(hex: string): void {
+    const length = hex.length >>> 1;
+    this.varint(length);
+    this.ensure(length);
+    const buf = this.buf;
+    for (let i = 0; i < length; i += 1) {
+      buf[this.pos++] = (hexNibble(hex.charCodeAt(2 * i)) << 4) | hexNibble(hex.charCodeAt(2 * i + 1));
+    }
+  }
+
+  /** Starts a length-delimited field's body; `end` with what this returns writes its length before it. */
+  begin(): number {
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  end(mark: number): void {
+    const length = this.pos - mark - 1;
+    if (length < 0x80) {
+      this.buf[mark] = length;
+      return;
+    }
+    // The length takes more than the one byte kept for it: move the body up.
+    let extra = 0;
+    for (let v = length >>> 7; v > 0; v >>>= 7) extra += 1;
+    this.ensure(extra);
+    this.buf.copyWithin(mark + 1 + extra, mark + 1, this.pos);
+    this.pos += extra;
+    let v = length;
+    let at = mark;
+    while (v > 0x7f) {
+      this.buf[at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[at] = v;
+  }
+}
+
+function hexNibble(c: number): number {
+  return c <= 57 ? c - 48 : c <= 70 ? c - 55 : c - 87;
+}
+
+const MIN_INT64 = -(2 ** 63);
+const MAX_INT64 = 2 ** 63;
+
+/** AnyValue, as the SDK writes it (integers as int_value, other numbers as double_value). */
+export function writeAnyValue(w: ProtoWriter, value: unknown): void {
+  switch (typeof value) {
+    case 'string':
+      w.tag(1, 2);
+      w.string(value);
+      return;
+    case 'boolean':
+      w.tag(2, 0);
+      w.varint(value ? 1 : 0);
+      return;
+    case 'number':
+      if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
+        w.tag(3, 0);
+        w.varint(value);
+      } else {
+        w.tag(4, 1);
+        w.double(value);
+      }
+      return;
+  }
+  if (Array.isArray(value)) {
+    w.tag(5, 2);
+    const array = w.begin();
+    for (const item of value as unknown[]) {
+      w.tag(1, 2);
+      const at = w.begin();
+      writeAnyValue(w, item);
+      w.end(at);
+    }
+    w.end(array);
+  }
+}
+
+/**
+ * The `key` part of a KeyValue (tag, length, UTF-8), kept per key: the same
+ * few attribute keys come back on every span.
+ */
+const keyCache = new Map<string, Uint8Array>();
+const KEY_CACHE_MAX = 1024;
+
+function keyBytes(key: string): Uint8Array {
+  let bytes = keyCache.get(key);
+  if (bytes === undefined) {
+    const w = new ProtoWriter(key.length * 3 + 8);
+    w.tag(1, 2);
+    w.string(key);
+    bytes = w.take();
+    if (keyCache.size < KEY_CACHE_MAX) keyCache.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** One KeyValue as field `field` of its message. */
+function writeKeyValue(w: ProtoWriter, field: number, key: string, value: unknown): void {
+  w.tag(field, 2);
+  const kv = w.begin();
+  w.raw(keyBytes(key));
+  w.tag(2, 2);
+  const at = w.begin();
+  writeAnyValue(w, value);
+  w.end(at);
+  w.end(kv);
+}
+
+/** (key, value) pairs from `from` in `pairs`, as repeated KeyValue field `field`. */
+function writePairs(w: ProtoWriter, field: number, pairs: unknown[], from: number): void {
+  for (let i = from; i < pairs.length; i += 2) writeKeyValue(w, field, pairs[i] as string, pairs[i + 1]);
+}
+
+/** Every KeyValue of an attributes object, as field `field`. */
+export function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
+  for (const key in attributes) {
+    if (Object.prototype.hasOwnProperty.call(attributes, key)) {
+      writeKeyValue(w, field, key, attributes[key] as AttributeValue);
+    }
+  }
+}
+
+/** A KeyValue field, encoded once (e.g. tether.actor.id, added to every span of a worker). */
+export function encodeKeyValue(field: number, key: string, value: AttributeValue): Uint8Array {
+  const w = new ProtoWriter(256);
+  writeKeyValue(w, field, key, value);
+  return w.take();
+}
+
+/** Epoch ms to fixed64 nanoseconds, via the same HrTime and the same arithmetic as the SDK. */
+function writeTime(w: ProtoWriter, seconds: number, nanos: number): void {
+  const lowSeconds = seconds & 0xffff;
+  const highSeconds = (seconds / 0x10000) >>> 0;
+  const fromLow = lowSeconds * 1e9;
+  const fromHigh = highSeconds * 1e9;
+  const low = (fromLow >>> 0) + (((fromHigh & 0xffff) * 0x10000) >>> 0) + nanos;
+  const high =
+    Math.floor(fromLow / 0x100000000) + ((fromHigh / 0x10000) >>> 0) + Math.floor(low / 0x100000000);
+  w.fixed64(low >>> 0, high >>> 0);
+}
+
+/**
+ * One span as a `ScopeSpans.spans` field (tag 2), with `extra` (an encoded
+ * KeyValue, field 9) after its own attributes.
+ */
+export function writeSpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Array | undefined): void {
+  w.tag(2, 2);
+  const at = w.begin();
+  w.tag(1, 2);
+  w.hexId(span.traceId);
+  w.tag(2, 2);
+  w.hexId(span.spanId);
+  if (span.parentSpanId !== '') {
+    w.tag(4, 2);
+    w.hexId(span.parentSpanId);
+  }
+  w.tag(5, 2);
+  w.string(span.name);
+  w.tag(6, 0);
+  w.varint(span.kind + 1);
+  const start = millisToHrTime(span.startMs);
+  const end = addMillis(start, span.durationMs);
+  w.tag(7, 1);
+  writeTime(w, start[0], start[1]);
+  w.tag(8, 1);
+  writeTime(w, end[0], end[1]);
+  writePairs(w, 9, span.attributes, 0);
+  if (extra !== undefined) w.raw(extra);
+  w.tag(10, 0);
+  w.varint(span.droppedAttributes);
+  for (const event of span.events ?? []) {
+    w.tag(11, 2);
+    const e = w.begin();
+    const time = addMillis(start, event[1] as number);
+    w.tag(1, 1);
+    writeTime(w, time[0], time[1]);
+    w.tag(2, 2);
+    w.string(event[0] as string);
+    writePairs(w, 3, event, 3);
+    w.tag(4, 0);
+    w.varint(event[2] as number);
+    w.end(e);
+  }
+  w.tag(12, 0);
+  w.varint(span.droppedEvents);
+  for (const link of span.links ?? []) {
+    w.tag(13, 2);
+    const l = w.begin();
+    w.tag(1, 2);
+    w.hexId(link[0] as string);
+    w.tag(2, 2);
+    w.hexId(link[1] as string);
+    writePairs(w, 4, link, 5);
+    w.tag(5, 0);
+    w.varint(link[4] as number);
+    w.tag(6, 5);
+    w.fixed32(((link[2] as number) & 0xff) | HAS_IS_REMOTE | (link[3] === true ? IS_REMOTE : 0));
+    w.end(l);
+  }
+  w.tag(14, 0);
+  w.varint(span.droppedLinks);
+  w.tag(15, 2);
+  const status = w.begin();
+  if (span.statusMessage) {
+    w.tag(2, 2);
+    w.string(span.statusMessage);
+  }
+  w.tag(3, 0);
+  w.varint(span.statusCode);
+  w.end(status);
+  w.tag(16, 5);
+  w.fixed32((span.traceFlags & 0xff) | HAS_IS_REMOTE | (span.parentIsRemote ? IS_REMOTE : 0));
+  w.end(at);
+}
+
+/** `ResourceSpans.resource` (field 1), encoded once per process. */
+export function encodeResource(attributes: Attributes): Uint8Array {
+  const w = new ProtoWriter(4096);
+  w.tag(1, 2);
+  const at = w.begin();
+  writeAttributes(w, 1, attributes);
+  w.tag(2, 0);
+  w.varint(0);
+  w.end(at);
+  return w.take();
+}
+
+/** Chunks of span fields of one scope, as worker hand-overs carry them. */
+export interface ScopeChunks {
+  scope: InstrumentationScope;
+  chunks: Uint8Array[];
+}
+
+/** An ExportTraceServiceRequest: one ResourceSpans (the resource encoded once) with one ScopeSpans per scope. */
+export function buildTraceRequest(
+  resource: Uint8Array,
+  resourceSchemaUrl: string | undefined,
+  scopes: readonly ScopeChunks[],
+): Uint8Array {
+  let size = 0;
+  for (const { chunks } of scopes) for (const chunk of chunks) size += chunk.length;
+  const w = new ProtoWriter(size + resource.length + 256 * (scopes.length + 1));
+  w.tag(1, 2);
+  const resourceSpans = w.begin();
+  w.raw(resource);
+  for (const { scope, chunks } of scopes) {
+    w.tag(2, 2);
+    const scopeSpans = w.begin();
+    w.tag(1, 2);
+    const s = w.begin();
+    w.tag(1, 2);
+    w.string(scope.name);
+    if (scope.version) {
+      w.tag(2, 2);
+      w.string(scope.version);
+    }
+    w.end(s);
+    for (const chunk of chunks) w.raw(chunk);
+    if (scope.schemaUrl) {
+      w.tag(3, 2);
+      w.string(scope.schemaUrl);
+    }
+    w.end(scopeSpans);
+  }
+  if (resourceSchemaUrl) {
+    w.tag(3, 2);
+    w.string(resourceSchemaUrl);
+  }
+  w.end(resourceSpans);
+  return w.take();
+}
