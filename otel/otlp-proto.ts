@@ -141,7 +141,9 @@ export class ProtoWriter {
     this.ensure(length);
     const buf = this.buf;
     for (let i = 0; i < length; i += 1) {
-      buf[this.pos++] = (hexNibble(hex.charCodeAt(2 * i)) << 4) | hexNibble(hex.charCodeAt(2 * i + 1));
+      buf[this.pos++] =
+        ((HEX_VALUE[hex.charCodeAt(2 * i)] as number) << 4) |
+        (HEX_VALUE[hex.charCodeAt(2 * i + 1)] as number);
     }
   }
 
@@ -173,8 +175,12 @@ export class ProtoWriter {
   }
 }
 
-function hexNibble(c: number): number {
-  return c <= 57 ? c - 48 : c <= 70 ? c - 55 : c - 87;
+/** The value of a hex digit by its character code (ids are valid hex: checked where they were made). */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 10; i += 1) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i += 1) {
+  HEX_VALUE[65 + i] = 10 + i;
+  HEX_VALUE[97 + i] = 10 + i;
 }
 
 const MIN_INT64 = -(2 ** 63);
