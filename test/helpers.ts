@@ -9,6 +9,7 @@ import type { SystemOptions } from '../runtime/index.js';
 import type { SupervisionEvent, SupervisionEvents } from '../supervisors/index.js';
 import type { WorkerChildSpec } from '../supervisors/index.js';
 import { PROBE_MODULE } from './fixtures/probe.js';
+import { Recorder } from './recorder.js';
 import type { ProbeConfig } from './fixtures/probe.js';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -37,43 +38,34 @@ export function probe(
 
 /** Records every event of a tree, and lets a test wait for one with a deadline. */
 export class EventLog {
-  readonly events: SupervisionEvent[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #seen = new Recorder<SupervisionEvent>();
 
   constructor(bus: SupervisionEvents) {
-    bus.subscribe((event) => {
-      this.events.push(event);
-      for (const wake of [...this.#waiters]) wake();
-    });
+    bus.subscribe((event) => this.#seen.push(event));
+  }
+
+  get events(): readonly SupervisionEvent[] {
+    return this.#seen.items;
   }
 
   of<T extends SupervisionEvent['type']>(type: T): Extract<SupervisionEvent, { type: T }>[] {
     return this.events.filter((e): e is Extract<SupervisionEvent, { type: T }> => e.type === type);
   }
 
-  /** Resolves with the first event (already seen or to come) that matches; rejects at the deadline. */
+  /** Resolves with the `count`-th event of `type` (already seen or to come) that matches; rejects at the deadline. */
   waitFor<T extends SupervisionEvent['type']>(
     type: T,
     match: (event: Extract<SupervisionEvent, { type: T }>) => boolean = () => true,
     timeoutMs = 10_000,
     count = 1,
   ): Promise<Extract<SupervisionEvent, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = this.of(type).filter(match);
-        if (found.length < count) return false;
-        this.#waiters.delete(wake);
-        clearTimeout(timer);
-        resolve(found[count - 1]!);
-        return true;
-      };
-      const wake = (): void => void check();
-      const timer = setTimeout(() => {
-        this.#waiters.delete(wake);
-        reject(new Error(`no ${count}x ${type} event within ${timeoutMs} ms; saw: ${this.summary()}`));
-      }, timeoutMs);
-      if (!check()) this.#waiters.add(wake);
-    });
+    const isIt = (e: SupervisionEvent): e is Extract<SupervisionEvent, { type: T }> => e.type === type;
+    return this.#seen.waitFor((e) => isIt(e) && match(e), {
+      timeoutMs,
+      count,
+      what: `${count}x ${type} event`,
+      summary: () => this.summary(),
+    }) as Promise<Extract<SupervisionEvent, { type: T }>>;
   }
 
   summary(): string {

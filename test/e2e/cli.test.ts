@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Recorder } from '../recorder.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
 interface Run {
   code: Promise<number | null>;
-  lines: string[];
+  lines: readonly string[];
   /** Resolves when a log line matches; rejects at the deadline. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
   kill(signal: NodeJS.Signals): void;
@@ -25,35 +26,28 @@ function runTether(args: string[], env: Record<string, string>): Run {
     env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  const onData = (chunk: Buffer): void => {
-    lines.push(...chunk.toString().split('\n').filter(Boolean));
-    for (const wake of [...waiters]) wake();
+  const output = new Recorder<string>();
+  // Whole lines only: a chunk may end in the middle of one.
+  const lineReader = (): ((chunk: Buffer) => void) => {
+    let partial = '';
+    return (chunk) => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      output.push(...parts.filter(Boolean));
+    };
   };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  child.stdout.on('data', lineReader());
+  child.stderr.on('data', lineReader());
   const code = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   return {
     code,
-    lines,
+    lines: output.items,
     kill: (signal) => child.kill(signal),
     waitForLine: (pattern, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const check = (): boolean => {
-          const line = lines.find((l) => pattern.test(l));
-          if (line === undefined) return false;
-          waiters.delete(wake);
-          clearTimeout(timer);
-          resolve(line);
-          return true;
-        };
-        const wake = (): void => void check();
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; got:\n${lines.join('\n')}`));
-        }, timeoutMs);
-        if (!check()) waiters.add(wake);
+      output.waitFor((line) => pattern.test(line), {
+        timeoutMs,
+        what: `a line matching ${pattern}`,
+        summary: () => `\n${output.items.join('\n')}`,
       }),
   };
 }

@@ -17,6 +17,7 @@ import { startService } from '../../kernel/service.js';
 import type { Service } from '../../kernel/service.js';
 import { liveWorkerCount } from '../../runtime/index.js';
 import { startSimulator } from '../../sim/index.js';
+import { Recorder } from '../recorder.js';
 import type { Simulator, SimulatorOptions } from '../../sim/index.js';
 import { startTelemetry } from '../../otel/telemetry.js';
 import type { Telemetry } from '../../otel/telemetry.js';
@@ -102,16 +103,16 @@ export async function withService(
 
 /** Records phase changes and waits for one with a deadline. */
 export class PhaseWatch {
-  readonly changes: PhaseChange[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #seen = new Recorder<PhaseChange>();
 
   constructor(service: Service) {
     // The service may have moved already while it started: begin with what it did.
-    this.changes.push(...service.kernel.history());
-    service.kernel.onPhaseChange((change) => {
-      this.changes.push(change);
-      for (const wake of [...this.#waiters]) wake();
-    });
+    this.#seen.push(...service.kernel.history());
+    service.kernel.onPhaseChange((change) => this.#seen.push(change));
+  }
+
+  get changes(): readonly PhaseChange[] {
+    return this.#seen.items;
   }
 
   get current(): PhaseName | undefined {
@@ -125,22 +126,11 @@ export class PhaseWatch {
     after = 0,
     match: (change: PhaseChange) => boolean = () => true,
   ): Promise<PhaseChange> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = this.changes.slice(after).find((c) => c.to.name === phase && match(c));
-        if (found === undefined) return false;
-        this.#waiters.delete(wake);
-        clearTimeout(timer);
-        resolve(found);
-        return true;
-      };
-      const wake = (): void => void check();
-      const timer = setTimeout(() => {
-        this.#waiters.delete(wake);
-        const seen = this.changes.map((c) => `${c.to.name}(${c.reason})`).join(' -> ');
-        reject(new Error(`no ${phase} within ${timeoutMs} ms; phases: ${seen}`));
-      }, timeoutMs);
-      if (!check()) this.#waiters.add(wake);
+    return this.#seen.waitFor((c) => c.to.name === phase && match(c), {
+      timeoutMs,
+      from: after,
+      what: `phase ${phase}`,
+      summary: () => this.changes.map((c) => `${c.to.name}(${c.reason})`).join(' -> '),
     });
   }
 

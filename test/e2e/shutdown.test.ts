@@ -16,6 +16,7 @@ import { SHUTDOWN_BOUND_MS } from '../../kernel/service.js';
 import { startSimulator } from '../../sim/index.js';
 import type { Simulator } from '../../sim/index.js';
 import { EventStream } from '../http/fixture.js';
+import { Recorder } from '../recorder.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
@@ -39,8 +40,8 @@ function runTether(sim: Simulator, stateDir: string): Running {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
+  const output = new Recorder<Record<string, unknown>>();
+  const lines = output.items;
   let partial = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     const text = partial + chunk.toString();
@@ -49,14 +50,13 @@ function runTether(sim: Simulator, stateDir: string): Running {
     for (const part of parts) {
       if (part.trim() === '') continue;
       try {
-        lines.push(JSON.parse(part) as Record<string, unknown>);
+        output.push(JSON.parse(part) as Record<string, unknown>);
       } catch {
-        lines.push({ msg: part });
+        output.push({ msg: part });
       }
     }
-    for (const wake of [...waiters]) wake();
   });
-  child.stderr?.on('data', (chunk: Buffer) => lines.push({ stderr: chunk.toString() }));
+  child.stderr?.on('data', (chunk: Buffer) => output.push({ stderr: chunk.toString() }));
   const exit = new Promise<{ code: number | null; at: number }>((resolve) =>
     child.once('exit', (code) => resolve({ code, at: Date.now() })),
   );
@@ -65,25 +65,10 @@ function runTether(sim: Simulator, stateDir: string): Running {
     lines,
     exit,
     waitForLine: (match, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        const check = (): boolean => {
-          const line = lines.find(match);
-          if (line === undefined) return false;
-          waiters.delete(wake);
-          clearTimeout(timer);
-          resolve(line);
-          return true;
-        };
-        const wake = (): void => void check();
-        const timer = setTimeout(() => {
-          waiters.delete(wake);
-          reject(
-            new Error(
-              `no such log line within ${timeoutMs} ms; got:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`,
-            ),
-          );
-        }, timeoutMs);
-        if (!check()) waiters.add(wake);
+      output.waitFor(match, {
+        timeoutMs,
+        what: 'such a log line',
+        summary: () => `\n${lines.map((l) => JSON.stringify(l)).join('\n')}`,
       }),
   };
 }

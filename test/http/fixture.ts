@@ -9,6 +9,7 @@ import { startHttpApi } from '../../http/index.js';
 import type { HttpApi, HttpApiOptions } from '../../http/index.js';
 import type { SimulatorOptions } from '../../sim/index.js';
 import { withService } from '../e2e/harness.js';
+import { Recorder } from '../recorder.js';
 import type { ServiceFixture } from '../e2e/harness.js';
 
 export interface ApiFixture extends ServiceFixture {
@@ -94,9 +95,8 @@ export interface StreamEvent {
 
 /** An open `/api/events` stream: every event so far, and waiting for one with a deadline. */
 export class EventStream {
-  readonly events: StreamEvent[] = [];
+  readonly #seen = new Recorder<StreamEvent>();
   #ended = false;
-  readonly #waiters = new Set<() => void>();
   readonly #abort = new AbortController();
   readonly done: Promise<void>;
 
@@ -118,23 +118,19 @@ export class EventStream {
     return this.#ended;
   }
 
-  waitFor(event: string, match: (data: Record<string, unknown>) => boolean = () => true, timeoutMs = 10_000) {
-    return new Promise<StreamEvent>((resolve, reject) => {
-      const check = (): boolean => {
-        const found = this.events.find((e) => e.event === event && match(e.data));
-        if (found === undefined) return false;
-        this.#waiters.delete(wake);
-        clearTimeout(timer);
-        resolve(found);
-        return true;
-      };
-      const wake = (): void => void check();
-      const timer = setTimeout(() => {
-        this.#waiters.delete(wake);
-        const seen = this.events.map((e) => `${e.event}:${JSON.stringify(e.data)}`).join('\n');
-        reject(new Error(`no "${event}" event within ${timeoutMs} ms; got:\n${seen}`));
-      }, timeoutMs);
-      if (!check()) this.#waiters.add(wake);
+  get events(): readonly StreamEvent[] {
+    return this.#seen.items;
+  }
+
+  waitFor(
+    event: string,
+    match: (data: Record<string, unknown>) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<StreamEvent> {
+    return this.#seen.waitFor((e) => e.event === event && match(e.data), {
+      timeoutMs,
+      what: `"${event}" event`,
+      summary: () => this.events.map((e) => `${e.event}:${JSON.stringify(e.data)}`).join('\n'),
     });
   }
 
@@ -155,8 +151,7 @@ export class EventStream {
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (event !== undefined && data !== undefined) {
-            this.events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-            for (const wake of [...this.#waiters]) wake();
+            this.#seen.push({ event, data: JSON.parse(data) as Record<string, unknown> });
           }
         }
       }
