@@ -15,14 +15,14 @@ import {
 } from '../../../actors/contracts.js';
 import { CommanderBusyError, CommanderRecoveryRestartError } from '../../../actors/commander/errors.js';
 import { TetherError } from '../../../runtime/errors.js';
-import { FakeConnection, FakeKernel, FakeTimers, MemoryLog, drain, ok, stateOf, track } from './fakes.js';
+import { FakeConnection, FakeKernel, FakeTimers, RecordingLog, drain, ok, stateOf, track } from './fakes.js';
 
 interface Rig {
   commander: Commander;
   connection: FakeConnection;
   kernel: FakeKernel;
   timers: FakeTimers;
-  log: MemoryLog;
+  log: RecordingLog;
   crashes: Error[];
   /** Tells the commander (and the fake kernel) about a new state. */
   setState(state: KernelState): void;
@@ -32,7 +32,7 @@ function rig(settings: Partial<CommanderSettings> = {}, state = stateOf('Synchro
   const connection = new FakeConnection();
   const kernel = new FakeKernel(state);
   const timers = new FakeTimers();
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const crashes: Error[] = [];
   const commander = new Commander(
     { timeoutMs: 1000, checkTimeoutMs: 300, recovery: 'disconnect', ...settings },

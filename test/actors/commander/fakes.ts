@@ -13,7 +13,6 @@ import {
 } from '../../../actors/connection/codec/index.js';
 import type { KernelState } from '../../../actors/contracts.js';
 import type { Timer, Timers } from '../../../actors/shared/timers.js';
-import type { ActorLogger } from '../../../runtime/actor.js';
 import type { Phase, PhaseName } from '../../../kernel/phase.js';
 
 // ------------------------------------------------------------------ time
@@ -193,27 +192,7 @@ export function stateOf(
 
 // ------------------------------------------------------------------- log
 
-export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  msg: string;
-  fields: Record<string, unknown> | undefined;
-}
-
-export class MemoryLog implements ActorLogger {
-  readonly lines: LogLine[] = [];
-  debug(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'debug', msg, fields });
-  }
-  info(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'info', msg, fields });
-  }
-  warn(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'warn', msg, fields });
-  }
-  error(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'error', msg, fields });
-  }
-}
+export { RecordingLog, type LogLine } from '../../fakes/recording-log.js';
 
 // ------------------------------------------------------------- promises
 

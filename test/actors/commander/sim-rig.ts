@@ -11,14 +11,14 @@ import { Commander, type CommanderSettings } from '../../../actors/commander/com
 import { Watchdog, type WatchdogSettings } from '../../../actors/watchdog/watchdog.js';
 import type { KernelState } from '../../../actors/contracts.js';
 import type { Simulator } from '../../../sim/index.js';
-import { FakeKernel, MemoryLog, stateOf } from './fakes.js';
+import { FakeKernel, RecordingLog, stateOf } from './fakes.js';
 
 export interface SimRig {
   commander: Commander;
   watchdog: Watchdog | undefined;
   kernel: FakeKernel;
   link: Link;
-  log: MemoryLog;
+  log: RecordingLog;
   /** Resolves with the first disconnect the kernel accepted. */
   disconnected: Promise<{ generation: number; reason: string }>;
   /** Resolves at every watchdog report (a check ended); replaced after each. */
@@ -35,7 +35,7 @@ export async function simRig(
 ): Promise<SimRig> {
   const link = await openTcpLink({ host: '127.0.0.1', port: sim.address!.port });
   const kernel = new FakeKernel(stateOf('Synchronized', GENERATION, Date.now()));
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   let onDisconnect: (d: { generation: number; reason: string }) => void = () => undefined;
   const disconnected = new Promise<{ generation: number; reason: string }>(
     (resolve) => (onDisconnect = resolve),

@@ -8,7 +8,6 @@ import type { ControllerEvent, ResponseFrame } from '../../../actors/connection/
 import type { KernelState } from '../../../actors/contracts.js';
 import type { ConnectionPeers, TimerHandle, Timers } from '../../../actors/connection/connection.js';
 import { INITIAL_PHASE, transition, type Phase, type TransitionRequest } from '../../../kernel/phase.js';
-import type { ActorLogger } from '../../../runtime/actor.js';
 import { LinkBase, type LinkKind } from '../../../actors/connection/transport/index.js';
 
 export function config(input: TetherConfigInput): TetherConfig {
@@ -214,27 +213,7 @@ export class FakeTimers implements Timers {
   }
 }
 
-export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  msg: string;
-  fields: Record<string, unknown> | undefined;
-}
-
-export class RecordingLog implements ActorLogger {
-  readonly lines: LogLine[] = [];
-  debug(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'debug', msg, fields });
-  }
-  info(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'info', msg, fields });
-  }
-  warn(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'warn', msg, fields });
-  }
-  error(msg: string, fields?: Record<string, unknown>): void {
-    this.lines.push({ level: 'error', msg, fields });
-  }
-}
+export { RecordingLog, type LogLine } from '../../fakes/recording-log.js';
 
 /** A link the test drives by hand: bytes in with `receive`, the peer hanging up with `hangUp`. */
 export class FakeLink extends LinkBase {

@@ -21,7 +21,6 @@ import type {
 } from '../../../actors/synchronization/synchronization.js';
 import { INITIAL_PHASE, transition } from '../../../kernel/phase.js';
 import type { ConnectionInfo, TransitionRequest } from '../../../kernel/phase.js';
-import type { ActorLogger } from '../../../runtime/actor.js';
 
 export const DEVICE_ID = '123456789012345678901234';
 
@@ -258,27 +257,4 @@ export class MemoryDatastore implements BlockDatastore {
 
 // ----------------------------------------------------------------- logger
 
-export interface LogEntry {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  msg: string;
-  fields: Record<string, unknown> | undefined;
-}
-
-export class RecordingLogger implements ActorLogger {
-  readonly entries: LogEntry[] = [];
-  debug(msg: string, fields?: Record<string, unknown>): void {
-    this.entries.push({ level: 'debug', msg, fields });
-  }
-  info(msg: string, fields?: Record<string, unknown>): void {
-    this.entries.push({ level: 'info', msg, fields });
-  }
-  warn(msg: string, fields?: Record<string, unknown>): void {
-    this.entries.push({ level: 'warn', msg, fields });
-  }
-  error(msg: string, fields?: Record<string, unknown>): void {
-    this.entries.push({ level: 'error', msg, fields });
-  }
-  at(level: LogEntry['level']): LogEntry[] {
-    return this.entries.filter((e) => e.level === level);
-  }
-}
+export { RecordingLog, type LogLine } from '../../fakes/recording-log.js';

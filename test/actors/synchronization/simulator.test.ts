@@ -16,14 +16,14 @@ import { FileDatastore } from '../../../actors/synchronization/datastore.js';
 import { Synchronizer, realTimers } from '../../../actors/synchronization/synchronization.js';
 import { startSimulator } from '../../../sim/index.js';
 import type { FaultSettings } from '../../../sim/defaults.js';
-import { CONFIG, FakeKernel, RecordingLogger, flush } from './fakes.js';
+import { CONFIG, FakeKernel, RecordingLog, flush } from './fakes.js';
 
 interface Rig {
   kernel: FakeKernel;
   commander: Commander;
   sync: Synchronizer;
   stateDir: string;
-  log: RecordingLogger;
+  log: RecordingLog;
 }
 
 async function withRig(
@@ -35,7 +35,7 @@ async function withRig(
   const address = sim.address;
   assert.ok(address !== undefined);
   const link = await openTcpLink({ host: address.host, port: address.port });
-  const log = new RecordingLogger();
+  const log = new RecordingLog();
   const kernel = new FakeKernel(realTimers);
   const commander = new Commander(
     { timeoutMs: 2000, recovery: 'disconnect' },

@@ -12,7 +12,7 @@ import {
   FakeTimers,
   HANDSHAKE,
   MemoryDatastore,
-  RecordingLogger,
+  RecordingLog,
   flush,
 } from './fakes.js';
 
@@ -22,7 +22,7 @@ interface Harness {
   kernel: FakeKernel;
   commander: FakeCommander;
   datastore: MemoryDatastore;
-  log: RecordingLogger;
+  log: RecordingLog;
   crashes: Error[];
   /** Opens a link (kernel Connected, cast delivered) and returns its generation. */
   connect(): Promise<number>;
@@ -35,7 +35,7 @@ async function harness(config: Partial<SynchronizationConfig> = {}): Promise<Har
   const kernel = new FakeKernel(timers);
   const commander = new FakeCommander();
   const datastore = new MemoryDatastore();
-  const log = new RecordingLogger();
+  const log = new RecordingLog();
   const crashes: Error[] = [];
   const sync = new Synchronizer({
     commander,

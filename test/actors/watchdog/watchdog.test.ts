@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Watchdog, silentReason, type WatchdogSettings } from '../../../actors/watchdog/watchdog.js';
 import { CommandTimeoutError, type KernelState } from '../../../actors/contracts.js';
 import { ActorDownError } from '../../../runtime/errors.js';
-import { FakeKernel, FakeTimers, MemoryLog, drain, stateOf } from '../commander/fakes.js';
+import { FakeKernel, FakeTimers, RecordingLog, drain, stateOf } from '../commander/fakes.js';
 
 /** Stands in for the commander: each ping waits for the test to answer, or fails at its timeout. */
 class FakePing {
@@ -56,7 +56,7 @@ function rig(state: (now: number) => KernelState = (now) => stateOf('Synchronize
       disconnect: (generation, reason) => kernel.disconnect(generation, reason),
       report: (facts) => reports.push(facts),
     },
-    log: new MemoryLog(),
+    log: new RecordingLog(),
     timers,
   });
   const setState = (next: KernelState): void => {
