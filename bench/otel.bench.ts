@@ -16,7 +16,6 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ACTOR_IDS } from '../actors/contracts.js';
@@ -29,6 +28,7 @@ import { startTelemetry } from '../otel/telemetry.js';
 import type { Telemetry } from '../otel/telemetry.js';
 import { startSimulator } from '../sim/index.js';
 import type { Simulator } from '../sim/index.js';
+import { median, throughput } from './measure.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
 const IN_FLIGHT = 100;
@@ -86,24 +86,6 @@ async function stopSide(side: Side): Promise<void> {
   await side.telemetry?.shutdown();
   await side.sim.close();
   await rm(side.stateDir, { recursive: true, force: true });
-}
-
-async function throughput(call: () => Promise<unknown>, total: number, width: number): Promise<number> {
-  let issued = 0;
-  const started = performance.now();
-  const lane = async (): Promise<void> => {
-    while (issued < total) {
-      issued += 1;
-      await call();
-    }
-  };
-  await Promise.all(Array.from({ length: width }, lane));
-  return total / ((performance.now() - started) / 1000);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 /** Alternating rounds (and which goes first), one warm-up each; per-round ratios on/off. */

@@ -18,6 +18,7 @@ import { Supervisor } from '../supervisors/index.js';
 import type { SupervisionEvent } from '../supervisors/index.js';
 import { ECHO_ACTOR } from './fixtures/echo-actor.js';
 import type { EchoApi } from './fixtures/echo-actor.js';
+import { interleaved, median, sequential, summarize, throughput } from './measure.js';
 
 const RAW_WORKER = new URL('./fixtures/raw-worker.js', import.meta.url);
 const logger = pino({ level: 'silent' });
@@ -30,15 +31,6 @@ const RESTARTS = 200;
 const IDLE_ACTORS = 20;
 
 // ------------------------------------------------------------------ helpers
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-function summarize(samples: number[]): { p50: number; p99: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
-}
 
 async function startRawWorker(): Promise<{ worker: Worker; port: MessagePort; spawnMs: number }> {
   const started = performance.now();
@@ -58,59 +50,6 @@ function rawRequester(port: MessagePort): (id: number) => Promise<unknown> {
     resolve?.(data);
   });
   return (id) => new Promise((resolve) => (pending.set(id, resolve), port.postMessage({ id })));
-}
-
-/** Round-trip samples in µs, one call at a time. */
-async function sequential(call: (i: number) => Promise<unknown>, count: number): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const t = performance.now();
-    await call(i);
-    samples.push((performance.now() - t) * 1000);
-  }
-  return samples;
-}
-
-/**
- * Runs the two sides in alternating rounds, so that neither gets the
- * machine's quieter moments or a warmer JIT: returns all samples of each.
- */
-async function interleaved<T>(
-  rounds: number,
-  a: () => Promise<T[]>,
-  b: () => Promise<T[]>,
-): Promise<[T[], T[]]> {
-  await a();
-  await b(); // warm-up
-  const outA: T[] = [];
-  const outB: T[] = [];
-  for (let round = 0; round < rounds; round += 1) {
-    outA.push(...(await a()));
-    outB.push(...(await b()));
-  }
-  return [outA, outB];
-}
-
-/** Keeps `width` calls outstanding until `total` have completed; returns calls per second. */
-async function throughput(
-  call: (i: number) => Promise<unknown>,
-  total: number,
-  width: number,
-): Promise<number> {
-  let issued = 0;
-  const started = performance.now();
-  const lane = async (): Promise<void> => {
-    while (issued < total) {
-      issued += 1;
-      await call(issued);
-    }
-  };
-  await Promise.all(Array.from({ length: width }, lane));
-  return total / ((performance.now() - started) / 1000);
-}
-
-function median(values: number[]): number {
-  return summarize(values).p50;
 }
 
 function rss(): number {

@@ -39,6 +39,7 @@ import { startService } from '../kernel/service.js';
 import type { Service } from '../kernel/service.js';
 import { startSimulator } from '../sim/index.js';
 import type { Simulator } from '../sim/index.js';
+import { interleaved, median, sequential, summarize, throughput } from './measure.js';
 
 const CLI = fileURLToPath(new URL('../cli/tether.js', import.meta.url));
 
@@ -54,19 +55,6 @@ const ROUNDS = 9;
 
 // ------------------------------------------------------------------ helpers
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-function summarize(samples: number[]): { p50: number; p99: number; max: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
-}
-
-function median(values: number[]): number {
-  return summarize(values).p50;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Rejects after `ms`; the timer does not hold the process. */
@@ -78,54 +66,6 @@ function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> 
       timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
-}
-
-/** Round-trip samples in µs, one call at a time. */
-async function sequential(call: () => Promise<unknown>, count: number): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const t = performance.now();
-    await call();
-    samples.push((performance.now() - t) * 1000);
-  }
-  return samples;
-}
-
-/** Keeps `width` calls outstanding until `total` have completed; returns calls per second. */
-async function throughput(call: () => Promise<unknown>, total: number, width: number): Promise<number> {
-  let issued = 0;
-  const started = performance.now();
-  const lane = async (): Promise<void> => {
-    while (issued < total) {
-      issued += 1;
-      await call();
-    }
-  };
-  await Promise.all(Array.from({ length: width }, lane));
-  return total / ((performance.now() - started) / 1000);
-}
-
-/** Alternating rounds so neither side gets the machine's quieter moments; one warm-up round each. */
-async function interleaved<T>(
-  rounds: number,
-  a: () => Promise<T[]>,
-  b: () => Promise<T[]>,
-): Promise<[T[], T[]]> {
-  await a();
-  await b();
-  const outA: T[] = [];
-  const outB: T[] = [];
-  for (let round = 0; round < rounds; round += 1) {
-    // Alternate which side goes first too, so neither always follows the other's garbage.
-    if (round % 2 === 0) {
-      outA.push(...(await a()));
-      outB.push(...(await b()));
-    } else {
-      outB.push(...(await b()));
-      outA.push(...(await a()));
-    }
-  }
-  return [outA, outB];
 }
 
 // ------------------------------------------------- 1. start to Synchronized
