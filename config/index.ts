@@ -1,6 +1,7 @@
 /** The configuration: schema and defaults, loading with precedence, errors, JSON Schema. */
 export {
   CONFIG_DEFAULTS,
+  TRACE_SAMPLERS,
   ConfigSchema,
   type ChildName,
   type ChildPolicy,

@@ -26,6 +26,16 @@ const CHILD_DEFAULTS = {
 /** Used by a supervisor's `backoff` when the file names it without every field. */
 const BACKOFF_DEFAULTS = { minMs: 500, maxMs: 30_000, factor: 2, jitter: 0.1, resetAfterMs: 60_000 } as const;
 
+/** The samplers OTEL_TRACES_SAMPLER names (the ones this build supports). */
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
 export const CONFIG_DEFAULTS = {
   device: { id: '' },
   discovery: {
@@ -426,14 +436,7 @@ const telemetry = z
       .default(CONFIG_DEFAULTS.telemetry.serviceName)
       .describe('service.name on every span and metric'),
     sampler: z
-      .enum([
-        'always_on',
-        'always_off',
-        'traceidratio',
-        'parentbased_always_on',
-        'parentbased_always_off',
-        'parentbased_traceidratio',
-      ])
+      .enum(TRACE_SAMPLERS)
       .default(CONFIG_DEFAULTS.telemetry.sampler)
       .describe('Trace sampler, as OTEL_TRACES_SAMPLER names it'),
   })

@@ -5,6 +5,7 @@
  * argument, so this is tested without touching process.env.
  */
 import type { TetherConfig } from '../config/index.js';
+import { TRACE_SAMPLERS } from '../config/index.js';
 
 export type SamplerName = TetherConfig['telemetry']['sampler'];
 
@@ -44,15 +45,6 @@ export const TELEMETRY_DEFAULTS = {
   exportTimeoutMs: 10_000,
 } as const;
 
-const SAMPLERS: readonly SamplerName[] = [
-  'always_on',
-  'always_off',
-  'traceidratio',
-  'parentbased_always_on',
-  'parentbased_always_off',
-  'parentbased_traceidratio',
-];
-
 export function resolveTelemetrySettings(
   config: TetherConfig['telemetry'],
   env: NodeJS.ProcessEnv,
@@ -84,7 +76,7 @@ export function resolveTelemetrySettings(
   const samplerName = get('OTEL_TRACES_SAMPLER');
   const sampler: SamplerSettings = {
     name:
-      samplerName !== undefined && (SAMPLERS as readonly string[]).includes(samplerName)
+      samplerName !== undefined && (TRACE_SAMPLERS as readonly string[]).includes(samplerName)
         ? (samplerName as SamplerName)
         : config.sampler,
     ratio: clamp01(Number(get('OTEL_TRACES_SAMPLER_ARG') ?? '1')),
