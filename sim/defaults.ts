@@ -1,14 +1,9 @@
 /** Every default of the simulator in one place, next to the types they fill. */
 
-export interface SimIdentity {
-  firmwareVersion: string;
-  protoVersion: string;
-  firmwareDate: string;
-  protoDate: string;
-  systemVersion: string;
-  platform: string;
-  deviceId: string;
-}
+import type { Handshake } from '../actors/connection/codec/index.js';
+
+/** Who the simulated controller says it is: its handshake, less the reset fields (which change as it runs). */
+export type SimIdentity = Omit<Handshake, 'resetReason' | 'resetData'>;
 
 /** Faults that stay on until changed (one-shot faults are methods of `Faults`). */
 export interface FaultSettings {
