@@ -15,17 +15,18 @@ import { context, metrics, trace } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { WorkerTelemetry, WorkerTelemetryHooks } from '../runtime/worker/bootstrap.js';
-import { AsyncLocalContextManager } from './context-manager.js';
+import { AsyncLocalContextManager, SyncContextManager } from './context-manager.js';
 import { markTelemetryOn } from './instruments.js';
-import { LeanTracerProvider } from './lean-tracer.js';
-import type { LeanSpan, SpanSink } from './lean-tracer.js';
+import { LeanMeterProvider } from './lean-histogram.js';
+import { LeanSpan, LeanTracerProvider } from './lean-tracer.js';
+import type { SpanSink } from './lean-tracer.js';
 import { makeSampleDecision } from './sampler.js';
 import type { SamplerSettings } from './settings.js';
 import { startBatch, writeSpan } from './span-wire.js';
 import type { MetricsHandOver, OtlpSpansHandOver } from './span-wire.js';
 import { encodeKeyValue, ProtoWriter, writeSpanField } from './otlp-proto.js';
 import { ATTR } from './names.js';
-import { contextFromTraceparent, logFieldsOf, parseTraceparent, traceparentOf } from './traceparent.js';
+import { contextFromTraceparent, logFieldsOf, traceparentOf } from './traceparent.js';
 
 export interface WorkerTelemetryOptions {
   sampler: SamplerSettings;
@@ -48,23 +49,35 @@ export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelem
   const options = hooks.options as WorkerTelemetryOptions;
   const post = (payload: unknown): void => hooks.handOver(payload);
 
-  context.setGlobalContextManager(new AsyncLocalContextManager());
   const spans =
     options.spanWire === 'otlp'
       ? new HandOverOtlpSpans(post, options.spanDelayMs)
       : new HandOverSpans(post, options.spanDelayMs);
   trace.setGlobalTracerProvider(new LeanTracerProvider(makeSampleDecision(options.sampler), spans));
+  // Histograms are lean (lean-histogram.ts); the reader adds them to what it collects from the SDK.
   const reader = new HandOverMetricReader(post, options.metricIntervalMs);
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  const meters = new LeanMeterProvider(new MeterProvider({ readers: [reader] }));
+  reader.addLean(meters);
+  metrics.setGlobalMeterProvider(meters);
   markTelemetryOn();
 
   return {
-    currentTraceparent: () => traceparentOf(context.active()) || hooks.messageTraceparent(),
-    runWithTraceparent: <R>(traceparent: string, fn: () => R): R =>
-      context.with(contextFromTraceparent(traceparent), fn),
-    logFields: () => {
-      const active = trace.getSpanContext(context.active());
-      return logFieldsOf(active ?? parseTraceparent(hooks.messageTraceparent()));
+    currentTraceparent: () => {
+      const active = context.active();
+      const span = trace.getSpan(active);
+      return span instanceof LeanSpan ? span.traceparent : traceparentOf(active);
+    },
+    // A message without a traceparent runs in the root context, where the port's event put it.
+    inTrace: (traceparent, handler, args) =>
+      traceparent === ''
+        ? handler(...args)
+        : context.with(contextFromTraceparent(traceparent), handler, undefined, ...args),
+    logFields: () => logFieldsOf(trace.getSpanContext(context.active())),
+    // Installed once the actor's module says which it wants; before that nothing runs in a context.
+    setTraceContext: (mode) => {
+      context.setGlobalContextManager(
+        mode === 'sync' ? new SyncContextManager() : new AsyncLocalContextManager(),
+      );
     },
     setActor: (id) => spans.setActor(id),
     flush: async () => {
@@ -198,11 +211,17 @@ export class HandOverOtlpSpans extends BatchedSpans {
 class HandOverMetricReader extends MetricReader {
   readonly #post: (payload: MetricsHandOver) => void;
   readonly #timer: NodeJS.Timeout;
+  #lean: LeanMeterProvider | undefined;
 
   constructor(post: (payload: MetricsHandOver) => void, intervalMs: number) {
     super();
     this.#post = post;
     this.#timer = setInterval(() => void this.#collectAndPost(), intervalMs).unref();
+  }
+
+  /** The lean histograms, collected with the SDK's instruments. */
+  addLean(meters: LeanMeterProvider): void {
+    this.#lean = meters;
   }
 
   protected async onForceFlush(): Promise<void> {
@@ -217,7 +236,8 @@ class HandOverMetricReader extends MetricReader {
   async #collectAndPost(): Promise<void> {
     try {
       const { resourceMetrics } = await this.collect();
-      const scopes = resourceMetrics.scopeMetrics.filter((scope) => scope.metrics.length > 0);
+      const collected = this.#lean?.mergeInto(resourceMetrics.scopeMetrics) ?? resourceMetrics.scopeMetrics;
+      const scopes = collected.filter((scope) => scope.metrics.length > 0);
       if (scopes.length > 0) this.#post({ metrics: scopes });
     } catch {
       // Collection failed (shutting down): the next interval tries again.

@@ -3,31 +3,38 @@
  * runs the named handler, and replies. A handler's error goes back to the
  * caller (code, stack and cause kept); it does not crash the actor.
  */
-import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import { BatchingEndpoint } from './endpoint.js';
 import { TetherError, UnknownMethodError, serializeError } from './errors.js';
 import type { CallMessage } from './messages.js';
 import type { ApiShape } from './ref.js';
 
-type AnyHandler = (...args: unknown[]) => unknown;
+export type AnyHandler = (...args: unknown[]) => unknown;
+
+/**
+ * Runs a handler in the trace context of the message that asked for it
+ * (`traceparent`, '' for none): the runtime's own store without telemetry,
+ * OpenTelemetry's context with it. One store per thread, one switch per
+ * message: each AsyncLocalStorage run costs on every message.
+ */
+export type TraceScope = (traceparent: string, handler: AnyHandler, args: unknown[]) => unknown;
 
 export class CallServer {
   readonly #actorId: string;
   readonly #handlers: ApiShape;
-  readonly #traceStore: AsyncLocalStorage<string>;
+  readonly #inTrace: TraceScope;
   readonly #onCastError: (method: string, error: unknown) => void;
   readonly #endpoints = new Set<BatchingEndpoint>();
 
   constructor(
     actorId: string,
     handlers: ApiShape,
-    traceStore: AsyncLocalStorage<string>,
+    inTrace: TraceScope,
     onCastError: (method: string, error: unknown) => void,
   ) {
     this.#actorId = actorId;
     this.#handlers = handlers;
-    this.#traceStore = traceStore;
+    this.#inTrace = inTrace;
     this.#onCastError = onCastError;
   }
 
@@ -65,10 +72,6 @@ export class CallServer {
     return typeof handler === 'function' ? (handler as AnyHandler) : undefined;
   }
 
-  #invoke(handler: AnyHandler, args: unknown[], traceparent: string): unknown {
-    return traceparent === '' ? handler(...args) : this.#traceStore.run(traceparent, handler, ...args);
-  }
-
   #serveCall(endpoint: BatchingEndpoint, id: number, method: string, args: unknown[], tp: string): void {
     const handler = this.#lookup(method);
     if (handler === undefined) {
@@ -77,7 +80,7 @@ export class CallServer {
     }
     let result: unknown;
     try {
-      result = this.#invoke(handler, args, tp);
+      result = this.#inTrace(tp, handler, args);
     } catch (error) {
       endpoint.send({ t: 'err', id, e: serializeError(error) });
       return;
@@ -99,7 +102,7 @@ export class CallServer {
       return;
     }
     try {
-      const result = this.#invoke(handler, args, tp);
+      const result = this.#inTrace(tp, handler, args);
       if (isThenable(result)) result.then(undefined, (error: unknown) => this.#onCastError(method, error));
     } catch (error) {
       this.#onCastError(method, error);

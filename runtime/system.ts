@@ -10,7 +10,6 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { RuntimeClosedError, serializeError } from './errors.js';
 import { CallServer } from './server.js';
 import type { ExitReason } from './exit-reason.js';
@@ -24,6 +23,14 @@ import type { ActorRef, ApiShape } from './ref.js';
 import type { InjectedFault } from './messages.js';
 import { StandbyPool } from './standby.js';
 import type { WorkerTelemetryInit } from './worker/bootstrap.js';
+import type { TraceScope } from './server.js';
+
+/**
+ * Main-thread services (the kernel) run their handlers as they are: code in
+ * this thread passes trace contexts explicitly (see otel/observer.ts), and a
+ * store switched per message would cost on every call for nothing read.
+ */
+const untraced: TraceScope = (_traceparent, handler, args) => handler(...args);
 
 export interface SystemOptions {
   logger?: Logger;
@@ -91,7 +98,6 @@ export class ActorSystem {
   readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
   readonly #hosts = new Set<ActorHost>();
   /** Trace context of calls served in this thread (see `serve`). */
-  readonly #localTrace = new AsyncLocalStorage<string>();
   #closed = false;
 
   constructor(options: SystemOptions = {}) {
@@ -197,7 +203,7 @@ export class ActorSystem {
   serve<Api extends ApiShape>(id: string, handlers: Api): { close(): void } {
     if (this.#closed) throw new RuntimeClosedError();
     const cell = this.#cell(id);
-    const server = new CallServer(id, handlers, this.#localTrace, (method, error) =>
+    const server = new CallServer(id, handlers, untraced, (method, error) =>
       this.logger.error({ actor: id, method, err: serializeError(error) }, 'cast failed'),
     );
     const local: Incarnation = { accept: (port) => server.accept(port), kill: () => server.closeAll() };

@@ -7,13 +7,14 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { MessageChannel, parentPort, workerData } from 'node:worker_threads';
-import type { ActorContext, ActorInstance, ActorLogger, ExitKind } from '../actor.js';
+import type { ActorContext, ActorInstance, ActorLogger, ExitKind, TraceContextMode } from '../actor.js';
 import { isActorDefinition } from '../actor.js';
 import { TetherError, serializeError } from '../errors.js';
 import type { HostToWorker, LogLevel, WorkerToHost } from '../messages.js';
 import type { ActorRef, ApiShape } from '../ref.js';
 import { RefCore } from '../ref.js';
 import { CallServer } from '../server.js';
+import type { AnyHandler, TraceScope } from '../server.js';
 
 export interface BootstrapData {
   /** URL of the actor module. */
@@ -39,12 +40,18 @@ export interface WorkerTelemetryInit {
  * calls, runs handlers through it, and posts what it hands over.
  */
 export interface WorkerTelemetry {
-  /** The traceparent outgoing calls and casts carry (the active span's, in a handler). */
+  /** The traceparent outgoing calls and casts carry: the active span's ('' outside any). */
   currentTraceparent(): string;
-  /** Runs `fn` with the trace context of `traceparent` as its parent ('' for none). */
-  runWithTraceparent<R>(traceparent: string, fn: () => R): R;
+  /**
+   * Runs a handler (or init) with the trace context of `traceparent` as its
+   * parent ('' for none). This replaces the runtime's own store: one store
+   * per thread, so a message costs one context switch, not two.
+   */
+  inTrace: TraceScope;
   /** `trace_id` / `span_id` of the active span, for a log line; {} outside one. */
   logFields(): Record<string, string>;
+  /** How far a message's context follows its handler (the actor's choice, known once its module is loaded). */
+  setTraceContext(mode: TraceContextMode): void;
   /** The incarnation this worker became (every span it makes says so). */
   setActor(id: string, incarnation: number): void;
   /** Hands over whatever is pending now (before the thread ends). */
@@ -55,8 +62,6 @@ export interface WorkerTelemetryHooks {
   options: unknown;
   /** Sends telemetry to the host (the main thread's exporter). */
   handOver(payload: unknown): void;
-  /** The traceparent of the message being handled ('' for none). */
-  messageTraceparent(): string;
 }
 
 export interface WorkerTelemetryModule {
@@ -89,7 +94,14 @@ function crash(origin: 'uncaughtException' | 'unhandledRejection', error: unknow
 process.on('uncaughtException', (error) => crash('uncaughtException', error));
 process.on('unhandledRejection', (reason) => crash('unhandledRejection', reason));
 
+/**
+ * Without telemetry the runtime keeps the message's traceparent itself, so
+ * calls an actor makes carry on its caller's; nothing runs in it for a
+ * message that has none.
+ */
 const traceStore = new AsyncLocalStorage<string>();
+const inRuntimeTrace: TraceScope = (traceparent, handler, args) =>
+  traceparent === '' ? handler(...args) : traceStore.run(traceparent, handler, ...args);
 const peers = new Map<string, RefCore<ApiShape>>();
 let instance: ActorInstance<ApiShape> | undefined;
 let server: CallServer | undefined;
@@ -103,7 +115,6 @@ try {
     telemetry = await plugin.installWorkerTelemetry({
       options: data.telemetry.options,
       handOver: (payload) => post({ type: 'telemetry', payload }),
-      messageTraceparent: () => traceStore.getStore() ?? '',
     });
   }
   const loaded = (await import(data.module)) as { default?: unknown };
@@ -114,6 +125,7 @@ try {
       `module ${data.module} does not export default defineActor(...)`,
     );
   }
+  telemetry?.setTraceContext(definition.traceContext);
   await warmCallPath();
   post({ type: 'loaded' });
 } catch (error) {
@@ -160,15 +172,15 @@ async function init(id: string, incarnation: number, config: unknown, traceparen
     config,
     log: makeLogger(),
     ref: <Api>(peerId: string): ActorRef<Api> => peerRef(peerId) as unknown as ActorRef<Api>,
-    traceparent: () => traceStore.getStore() ?? '',
+    traceparent: () => currentTraceparent(),
     exit: (reason: ExitKind = 'normal') => void end(reason, true),
   };
   // Init runs in the trace context of whoever started this incarnation (a restart, an attempt).
-  const runInit = (): ReturnType<typeof actor.init> => actor.init(ctx);
+  const runInit = (() => actor.init(ctx)) as AnyHandler;
   try {
-    instance = await (traceparent === ''
-      ? runInit()
-      : traceStore.run(traceparent, () => telemetry?.runWithTraceparent(traceparent, runInit) ?? runInit()));
+    instance = await ((telemetry?.inTrace ?? inRuntimeTrace)(traceparent, runInit, []) as ReturnType<
+      typeof actor.init
+    >);
     if (typeof instance !== 'object' || instance === null || typeof instance.handlers !== 'object') {
       throw new TetherError('TETHER_NOT_AN_ACTOR', `init of ${id} did not return { handlers }`);
     }
@@ -176,8 +188,7 @@ async function init(id: string, incarnation: number, config: unknown, traceparen
     post({ type: 'init-failed', error: serializeError(error) });
     return;
   }
-  const handlers = telemetry === undefined ? instance.handlers : traced(instance.handlers, telemetry);
-  server = new CallServer(id, handlers, traceStore, (method, error) =>
+  server = new CallServer(id, instance.handlers, telemetry?.inTrace ?? inRuntimeTrace, (method, error) =>
     post({
       type: 'log',
       level: 'error',
@@ -215,7 +226,7 @@ async function warmCallPath(): Promise<void> {
   const warmServer = new CallServer(
     '(warm-up)',
     { echo: (value: number) => value },
-    traceStore,
+    telemetry?.inTrace ?? inRuntimeTrace,
     () => undefined,
   );
   warmServer.accept(port2);
@@ -228,33 +239,23 @@ async function warmCallPath(): Promise<void> {
   warmServer.closeAll();
 }
 
+/** The traceparent of the code running now: what its outgoing calls and casts carry. */
+function currentTraceparent(): string {
+  return telemetry === undefined ? (traceStore.getStore() ?? '') : telemetry.currentTraceparent();
+}
+
 function peerRef(peerId: string): RefCore<ApiShape> {
   let ref = peers.get(peerId);
   if (ref === undefined) {
     ref = new RefCore<ApiShape>(peerId, {
       callTimeoutMs: data.callTimeoutMs,
       stashLimit: data.stashLimit,
-      currentTraceparent:
-        telemetry === undefined ? (): string => traceStore.getStore() ?? '' : telemetry.currentTraceparent,
+      currentTraceparent,
     });
     peers.set(peerId, ref);
     post({ type: 'want-peer', peerId });
   }
   return ref;
-}
-
-/**
- * Each handler runs with the message's traceparent as its OpenTelemetry
- * parent, so spans it makes with `@opentelemetry/api` join the caller's trace.
- */
-function traced(handlers: ApiShape, tracing: WorkerTelemetry): ApiShape {
-  const wrapped: Record<string, (...args: never[]) => unknown> = {};
-  for (const [method, handler] of Object.entries(handlers)) {
-    if (typeof handler !== 'function') continue;
-    wrapped[method] = (...args: never[]): unknown =>
-      tracing.runWithTraceparent(traceStore.getStore() ?? '', () => handler(...args));
-  }
-  return wrapped;
 }
 
 function makeLogger(): ActorLogger {
