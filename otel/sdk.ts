@@ -29,6 +29,7 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { CommanderApi } from '../actors/contracts.js';
 import { ACTOR_IDS } from '../actors/contracts.js';
 import type { ActorSystem, Logger } from '../runtime/index.js';
+import { SyncContextManager } from './context-manager.js';
 import { ExportErrorLog } from './export-errors.js';
 import { markTelemetryOn, meter } from './instruments.js';
 import { ATTR, SCOPE } from './names.js';
@@ -104,6 +105,8 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     logRecordProcessors: [],
     sampler: makeSampler(settings.sampler),
     instrumentations: [],
+    // Synchronous: see context-manager.ts for why this thread needs no async context.
+    contextManager: new SyncContextManager(),
   });
   sdk.start();
   markTelemetryOn();
