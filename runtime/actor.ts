@@ -53,15 +53,34 @@ export interface ActorInstance<Api extends ApiShape> {
   terminate?(reason: ExitKind): void | Promise<void>;
 }
 
+/**
+ * How far the trace context of a message follows its handler when
+ * telemetry is on:
+ * - 'async' (the default): across the handler's awaits, timers and
+ *   callbacks, so spans made and calls sent anywhere in it join the
+ *   caller's trace. It takes an AsyncLocalStorage, whose hooks cost on
+ *   every promise the thread makes.
+ * - 'sync': the handler's synchronous run only. For an actor on a hot path
+ *   whose handlers start their spans before their first await and pass a
+ *   span explicitly after it (the commander does).
+ */
+export type TraceContextMode = 'async' | 'sync';
+
+export interface ActorOptions {
+  traceContext?: TraceContextMode;
+}
+
 export interface ActorDefinition<Api extends ApiShape, Config = unknown> {
   readonly kind: 'tether.actor';
   init(ctx: ActorContext<Config>): ActorInstance<Api> | Promise<ActorInstance<Api>>;
+  readonly traceContext: TraceContextMode;
 }
 
 export function defineActor<Api extends ApiShape, Config = unknown>(
   init: (ctx: ActorContext<Config>) => ActorInstance<Api> | Promise<ActorInstance<Api>>,
+  options: ActorOptions = {},
 ): ActorDefinition<Api, Config> {
-  return { kind: 'tether.actor', init };
+  return { kind: 'tether.actor', init, traceContext: options.traceContext ?? 'async' };
 }
 
 /** The API type of an actor definition, for `ActorRef<ApiOf<typeof actor>>`. */

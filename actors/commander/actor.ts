@@ -13,49 +13,55 @@ import { Commander } from './commander.js';
 /** A kernel call is a main-thread round trip; this only bounds a kernel that is stuck. */
 const KERNEL_CALL_TIMEOUT_MS = 5000;
 
-const commander = defineActor((ctx: ActorContext<TetherConfig>) => {
-  const connection = ctx.ref<ConnectionApi>(ACTOR_IDS.connection);
-  const kernel = ctx.ref<KernelApi>(ACTOR_IDS.kernel);
-  const logic = new Commander(
-    {
-      timeoutMs: ctx.config.commander.timeoutMs,
-      checkTimeoutMs: ctx.config.watchdog.timeoutMs,
-      recovery: ctx.config.recovery.commandTimeout,
-    },
-    {
-      connection: { write: (generation, frame) => connection.cast('write', generation, frame) },
-      kernel: {
-        state: () => kernel.callWith({ timeoutMs: KERNEL_CALL_TIMEOUT_MS }, 'state'),
-        disconnect: (generation, reason) =>
-          kernel.callWith({ timeoutMs: KERNEL_CALL_TIMEOUT_MS }, 'disconnect', generation, reason),
+const commander = defineActor(
+  (ctx: ActorContext<TetherConfig>) => {
+    const connection = ctx.ref<ConnectionApi>(ACTOR_IDS.connection);
+    const kernel = ctx.ref<KernelApi>(ACTOR_IDS.kernel);
+    const logic = new Commander(
+      {
+        timeoutMs: ctx.config.commander.timeoutMs,
+        checkTimeoutMs: ctx.config.watchdog.timeoutMs,
+        recovery: ctx.config.recovery.commandTimeout,
       },
-      log: ctx.log,
-      crash: (error) => {
-        // Thrown from a fresh macrotask, outside any handler, so it is an
-        // uncaught exception: the runtime reports the worker as crashed and
-        // the supervisor restarts it (a handler's throw would only reject one call).
-        setImmediate(() => {
-          throw error;
-        });
+      {
+        connection: { write: (generation, frame) => connection.cast('write', generation, frame) },
+        kernel: {
+          state: () => kernel.callWith({ timeoutMs: KERNEL_CALL_TIMEOUT_MS }, 'state'),
+          disconnect: (generation, reason) =>
+            kernel.callWith({ timeoutMs: KERNEL_CALL_TIMEOUT_MS }, 'disconnect', generation, reason),
+        },
+        log: ctx.log,
+        crash: (error) => {
+          // Thrown from a fresh macrotask, outside any handler, so it is an
+          // uncaught exception: the runtime reports the worker as crashed and
+          // the supervisor restarts it (a handler's throw would only reject one call).
+          setImmediate(() => {
+            throw error;
+          });
+        },
       },
-    },
-  );
-  // A restarted commander has missed the casts before it: catch up with the kernel.
-  void logic.refreshState().then((ok) => {
-    if (!ok) ctx.log.warn('could not fetch the kernel state at start; waiting for its next cast');
-  });
+    );
+    // A restarted commander has missed the casts before it: catch up with the kernel.
+    void logic.refreshState().then((ok) => {
+      if (!ok) ctx.log.warn('could not fetch the kernel state at start; waiting for its next cast');
+    });
 
-  const handlers: CommanderApi = {
-    request: (opcode, payload, options) => logic.request(opcode, payload, options),
-    onResponse: (generation, frame) => logic.onResponse(generation, frame),
-    onKernelState: (state) => logic.onKernelState(state),
-    status: () => logic.status(),
-  };
-  return {
-    handlers,
-    terminate: () => logic.terminate(),
-  };
-});
+    const handlers: CommanderApi = {
+      request: (opcode, payload, options) => logic.request(opcode, payload, options),
+      onResponse: (generation, frame) => logic.onResponse(generation, frame),
+      onKernelState: (state) => logic.onKernelState(state),
+      status: () => logic.status(),
+    };
+    return {
+      handlers,
+      terminate: () => logic.terminate(),
+    };
+    // Every command passes through here: a request's span starts before its
+    // first await and is handed explicitly to the write it causes, so the
+    // synchronous context is enough and no promise pays for an async one.
+  },
+  { traceContext: 'sync' },
+);
 
 export default commander;
 export const COMMANDER_MODULE = new URL('./actor.js', import.meta.url).href;
