@@ -43,7 +43,7 @@ import type { InstrumentationScope } from '@opentelemetry/core';
 import { newSpanId, newTraceId } from './ids.js';
 import type { SampleDecision } from './sampler.js';
 import type { EndedSpan, EventEntry, LinkEntry } from './span-wire.js';
-import { isValidSpanContext } from './traceparent.js';
+import { isCheckedSpanContext, isValidSpanContext } from './traceparent.js';
 
 /** The SDK's default span limits. */
 const ATTRIBUTE_LIMIT = 128;
@@ -101,9 +101,12 @@ class LeanTracer implements Tracer {
     if (ctx.getValue(SUPPRESS_TRACING) === true) return trace.wrapSpanContext(INVALID);
     const parentSpan = options.root === true ? undefined : trace.getSpan(ctx);
     const parentContext = parentSpan?.spanContext();
-    // A lean span's own context is valid by construction; others (from a traceparent, or anyone's) are checked.
+    // A lean span's own context, or one parsed from a message's traceparent, is valid by construction; others are checked.
     const parent =
-      parentContext !== undefined && (parentSpan instanceof LeanSpan || isValidSpanContext(parentContext))
+      parentContext !== undefined &&
+      (parentSpan instanceof LeanSpan ||
+        isCheckedSpanContext(parentContext) ||
+        isValidSpanContext(parentContext))
         ? parentContext
         : undefined;
     const traceId = parent === undefined ? newTraceId() : parent.traceId;
@@ -191,6 +194,7 @@ export class LeanSpan implements Span, EndedSpan {
   /** A start time was given: later times are taken from the wall clock, as the SDK does. */
   readonly #startGiven: boolean;
   #ended = false;
+  #traceparent: string | undefined;
 
   constructor(
     sink: SpanSink,
@@ -223,6 +227,12 @@ export class LeanSpan implements Span, EndedSpan {
 
   spanContext(): SpanContext {
     return this.#context;
+  }
+
+  /** The W3C traceparent of this span, made once: every call a handler makes inside it carries it. */
+  get traceparent(): string {
+    this.#traceparent ??= `00-${this.traceId}-${this.spanId}-01`;
+    return this.#traceparent;
   }
 
   isRecording(): boolean {

@@ -19,20 +19,30 @@ export function parseTraceparent(traceparent: string): SpanContext | undefined {
     traceparent.charCodeAt(2) !== 45 ||
     traceparent.charCodeAt(35) !== 45 ||
     traceparent.charCodeAt(52) !== 45 ||
-    !isHexId(traceparent, 3, 35) ||
-    !isHexId(traceparent, 36, 52)
+    !isHexId(traceparent, 3, 35, LOWER_HEX) ||
+    !isHexId(traceparent, 36, 52, LOWER_HEX)
   ) {
     return undefined;
   }
-  const high = hexValue(traceparent.charCodeAt(53));
-  const low = hexValue(traceparent.charCodeAt(54));
-  if (high < 0 || low < 0) return undefined;
-  return {
-    traceId: traceparent.slice(3, 35),
-    spanId: traceparent.slice(36, 52),
-    traceFlags: low & TraceFlags.SAMPLED,
-    isRemote: true,
-  };
+  const high = hexValue(traceparent.charCodeAt(53), LOWER_HEX);
+  const low = hexValue(traceparent.charCodeAt(54), LOWER_HEX);
+  if (high === NOT_HEX || low === NOT_HEX) return undefined;
+  return new ParsedSpanContext(traceparent.slice(3, 35), traceparent.slice(36, 52), low & TraceFlags.SAMPLED);
+}
+
+/** A span context parsed from a traceparent: valid by construction (a tracer need not check it again). */
+class ParsedSpanContext implements SpanContext {
+  readonly isRemote = true;
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly traceFlags: number,
+  ) {}
+}
+
+/** True for a span context this module parsed (so known valid); false means "not known", not "invalid". */
+export function isCheckedSpanContext(spanContext: SpanContext): boolean {
+  return spanContext instanceof ParsedSpanContext;
 }
 
 /** As the API's isSpanContextValid (hex ids of the right length, not all zeros), without its regular expressions. */
@@ -41,27 +51,33 @@ export function isValidSpanContext(spanContext: SpanContext): boolean {
   return (
     traceId.length === 32 &&
     spanId.length === 16 &&
-    isHexId(traceId, 0, 32, true) &&
-    isHexId(spanId, 0, 16, true)
+    isHexId(traceId, 0, 32, ANY_HEX) &&
+    isHexId(spanId, 0, 16, ANY_HEX)
   );
 }
 
-/** Hex from `start` to `end` (lower-case unless `anyCase`), not all zeros: a valid trace or span id. */
-function isHexId(text: string, start: number, end: number, anyCase = false): boolean {
-  let nonZero = false;
-  for (let i = start; i < end; i += 1) {
-    const c = text.charCodeAt(i);
-    if (c === 48) continue;
-    if (hexValue(anyCase && c >= 65 && c <= 70 ? c + 32 : c) < 0) return false;
-    nonZero = true;
-  }
-  return nonZero;
+const NOT_HEX = 255;
+/** Hex digit values by character code (NOT_HEX for anything else): lower-case only, as traceparent wants. */
+const LOWER_HEX = new Uint8Array(128).fill(NOT_HEX);
+for (let i = 0; i < 10; i += 1) LOWER_HEX[48 + i] = i;
+for (let i = 0; i < 6; i += 1) LOWER_HEX[97 + i] = 10 + i;
+/** Either case, as the API accepts in a span context. */
+const ANY_HEX = LOWER_HEX.slice();
+for (let i = 0; i < 6; i += 1) ANY_HEX[65 + i] = 10 + i;
+
+function hexValue(code: number, table: Uint8Array): number {
+  return code < 128 ? (table[code] as number) : NOT_HEX;
 }
 
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
+/** Hex from `start` to `end` (digits as `table` allows), not all zeros: a valid trace or span id. */
+function isHexId(text: string, start: number, end: number, table: Uint8Array): boolean {
+  let bits = 0;
+  for (let i = start; i < end; i += 1) {
+    const value = hexValue(text.charCodeAt(i), table);
+    if (value === NOT_HEX) return false;
+    bits |= value;
+  }
+  return bits !== 0;
 }
 
 export function formatTraceparent(spanContext: SpanContext): string {
