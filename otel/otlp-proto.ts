@@ -47,7 +47,14 @@ export class ProtoWriter {
   }
 
   tag(field: number, wireType: number): void {
-    this.varint((field << 3) | wireType);
+    const tag = (field << 3) | wireType;
+    if (tag < 0x80) {
+      // Every tag of a span is one byte: skip varint's general path.
+      this.ensure(1);
+      this.buf[this.pos++] = tag;
+      return;
+    }
+    this.varint(tag);
   }
 
   /** Unsigned up to 2^53, or a negative int64 (ten bytes, two's complement), as ProtobufWriter does. */
@@ -129,9 +136,16 @@ export class ProtoWriter {
   }
 
   raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+    const length = bytes.length;
+    this.ensure(length);
+    const buf = this.buf;
+    if (length > 64) {
+      buf.set(bytes, this.pos);
+      this.pos += length;
+      return;
+    }
+    // A few bytes (an encoded key): a loop beats TypedArray.set's call.
+    for (let i = 0; i < length; i += 1) buf[this.pos++] = bytes[i] as number;
   }
 
   /** A length-prefixed id from its hex text (16 or 8 bytes). */
@@ -239,6 +253,21 @@ function keyBytes(key: string): Uint8Array {
   return bytes;
 }
 
+/** A span's `name` field (tag 5), kept per name: spans of a kind share theirs. */
+const nameCache = new Map<string, Uint8Array>();
+
+function nameBytes(name: string): Uint8Array {
+  let bytes = nameCache.get(name);
+  if (bytes === undefined) {
+    const w = new ProtoWriter(name.length * 3 + 8);
+    w.tag(5, 2);
+    w.string(name);
+    bytes = w.take();
+    if (nameCache.size < KEY_CACHE_MAX) nameCache.set(name, bytes);
+  }
+  return bytes;
+}
+
 /** One KeyValue as field `field` of its message. */
 function writeKeyValue(w: ProtoWriter, field: number, key: string, value: unknown): void {
   w.tag(field, 2);
@@ -299,8 +328,7 @@ export function writeSpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Arra
     w.tag(4, 2);
     w.hexId(span.parentSpanId);
   }
-  w.tag(5, 2);
-  w.string(span.name);
+  w.raw(nameBytes(span.name));
   w.tag(6, 0);
   w.varint(span.kind + 1);
   const start = millisToHrTime(span.startMs);
