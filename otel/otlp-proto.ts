@@ -318,6 +318,257 @@ function writeTime(w: ProtoWriter, seconds: number, nanos: number): void {
  * KeyValue, field 9) after its own attributes.
  */
 export function writeSpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Array | undefined): void {
+  if (!writeSimpleSpanField(w, span, extra)) writeAnySpanField(w, span, extra);
+}
+
+/**
+ * The common span (no events, no links, attribute values that are ASCII
+ * strings, numbers or booleans), the same bytes as writeAnySpanField but
+ * sized first and written in one pass with local indexes: every command
+ * makes one, and the general path's per-field calls and length back-patching
+ * cost several times the bytes themselves. False (nothing written) for any
+ * other span.
+ */
+function writeSimpleSpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Array | undefined): boolean {
+  if (span.events !== undefined || span.links !== undefined) return false;
+  const pairs = span.attributes;
+  const count = pairs.length >>> 1;
+  if (count > MAX_SIMPLE_ATTRIBUTES) return false;
+  const anySizes = simpleAnySizes;
+  const keys = simpleKeys;
+  let attributesSize = 0;
+  for (let i = 0; i < count; i += 1) {
+    const any = anyValueSize(pairs[2 * i + 1]);
+    if (any < 0) return false;
+    anySizes[i] = any;
+    const key = keyBytes(pairs[2 * i] as string);
+    keys[i] = key;
+    const kv = key.length + 1 + varintSize(any) + any;
+    attributesSize += 1 + varintSize(kv) + kv;
+  }
+  const statusMessage = span.statusMessage;
+  let messageSize = 0;
+  if (statusMessage) {
+    if (!isAscii(statusMessage)) return false;
+    messageSize = 1 + varintSize(statusMessage.length) + statusMessage.length;
+  }
+  const statusSize = messageSize + 1 + varintSize(span.statusCode);
+  const name = nameBytes(span.name);
+  const hasParent = span.parentSpanId !== '';
+  const bodySize =
+    18 + // trace id
+    10 + // span id
+    (hasParent ? 10 : 0) +
+    name.length +
+    1 +
+    varintSize(span.kind + 1) +
+    18 + // start and end times
+    attributesSize +
+    (extra === undefined ? 0 : extra.length) +
+    1 +
+    varintSize(span.droppedAttributes) +
+    1 +
+    varintSize(span.droppedEvents) +
+    1 +
+    varintSize(span.droppedLinks) +
+    1 +
+    varintSize(statusSize) +
+    statusSize +
+    6; // flags: a two-byte tag and a fixed32
+
+  w.ensure(1 + 10 + bodySize);
+  const buf = w.buf;
+  let pos = w.pos;
+  buf[pos++] = 0x12; // field 2, length-delimited
+  pos = putVarint(buf, pos, bodySize);
+  buf[pos++] = 0x0a;
+  buf[pos++] = 16;
+  pos = putHexId(buf, pos, span.traceId, 16);
+  buf[pos++] = 0x12;
+  buf[pos++] = 8;
+  pos = putHexId(buf, pos, span.spanId, 8);
+  if (hasParent) {
+    buf[pos++] = 0x22;
+    buf[pos++] = 8;
+    pos = putHexId(buf, pos, span.parentSpanId, 8);
+  }
+  pos = putBytes(buf, pos, name);
+  buf[pos++] = 0x30;
+  pos = putVarint(buf, pos, span.kind + 1);
+  const start = millisToHrTime(span.startMs);
+  const end = addMillis(start, span.durationMs);
+  buf[pos++] = 0x39;
+  pos = putTime(w, pos, start[0], start[1]);
+  buf[pos++] = 0x41;
+  pos = putTime(w, pos, end[0], end[1]);
+  for (let i = 0; i < count; i += 1) {
+    const key = keys[i] as Uint8Array;
+    const any = anySizes[i] as number;
+    const kv = key.length + 1 + varintSize(any) + any;
+    buf[pos++] = 0x4a; // field 9, length-delimited
+    pos = putVarint(buf, pos, kv);
+    pos = putBytes(buf, pos, key);
+    buf[pos++] = 0x12;
+    pos = putVarint(buf, pos, any);
+    pos = putAnyValue(buf, pos, pairs[2 * i + 1]);
+  }
+  if (extra !== undefined) pos = putBytes(buf, pos, extra);
+  buf[pos++] = 0x50;
+  pos = putVarint(buf, pos, span.droppedAttributes);
+  buf[pos++] = 0x60;
+  pos = putVarint(buf, pos, span.droppedEvents);
+  buf[pos++] = 0x70;
+  pos = putVarint(buf, pos, span.droppedLinks);
+  buf[pos++] = 0x7a;
+  pos = putVarint(buf, pos, statusSize);
+  if (statusMessage) {
+    buf[pos++] = 0x12;
+    pos = putVarint(buf, pos, statusMessage.length);
+    pos = putAscii(buf, pos, statusMessage);
+  }
+  buf[pos++] = 0x18;
+  pos = putVarint(buf, pos, span.statusCode);
+  buf[pos++] = 0x85; // field 16, fixed32: two bytes of tag
+  buf[pos++] = 0x01;
+  const flags = (span.traceFlags & 0xff) | HAS_IS_REMOTE | (span.parentIsRemote ? IS_REMOTE : 0);
+  buf[pos++] = flags & 0xff;
+  buf[pos++] = (flags >>> 8) & 0xff;
+  buf[pos++] = (flags >>> 16) & 0xff;
+  buf[pos++] = (flags >>> 24) & 0xff;
+  w.pos = pos;
+  return true;
+}
+
+/** Attributes a simple span may have (their sizes are kept in one array, not one per span). */
+const MAX_SIMPLE_ATTRIBUTES = 32;
+const simpleAnySizes = new Array<number>(MAX_SIMPLE_ATTRIBUTES).fill(0);
+const simpleKeys = new Array<Uint8Array>(MAX_SIMPLE_ATTRIBUTES).fill(new Uint8Array(0));
+
+/** The size of an AnyValue as writeAnyValue writes it; -1 for one the simple path leaves to it. */
+function anyValueSize(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return isAscii(value) ? 1 + varintSize(value.length) + value.length : -1;
+    case 'boolean':
+      return 2;
+    case 'number':
+      return Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64 ? 1 + varintSize(value) : 9;
+    default:
+      return -1;
+  }
+}
+
+function putAnyValue(buf: Uint8Array, pos: number, value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      buf[pos++] = 0x0a;
+      pos = putVarint(buf, pos, value.length);
+      return putAscii(buf, pos, value);
+    case 'boolean':
+      buf[pos++] = 0x10;
+      buf[pos++] = value ? 1 : 0;
+      return pos;
+    default: {
+      const number = value as number;
+      if (Number.isInteger(number) && number >= MIN_INT64 && number < MAX_INT64) {
+        buf[pos++] = 0x18;
+        return putVarint(buf, pos, number);
+      }
+      buf[pos++] = 0x21;
+      DOUBLE_VIEW.setFloat64(0, number, true);
+      for (let i = 0; i < 8; i += 1) buf[pos++] = DOUBLE_BYTES[i] as number;
+      return pos;
+    }
+  }
+}
+
+const DOUBLE_BYTES = new Uint8Array(8);
+const DOUBLE_VIEW = new DataView(DOUBLE_BYTES.buffer);
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) if (text.charCodeAt(i) > 127) return false;
+  return true;
+}
+
+/** The bytes ProtoWriter.varint writes for `value`. */
+function varintSize(value: number): number {
+  if (value < 0) return 10;
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  let size = 4;
+  for (let v = Math.floor(value / 0x10000000); v > 0; v = Math.floor(v / 0x80)) size += 1;
+  return size;
+}
+
+/** ProtoWriter.varint on a buffer already large enough. */
+function putVarint(buf: Uint8Array, pos: number, value: number): number {
+  if (value >= 0 && value < 0x80) {
+    buf[pos] = value;
+    return pos + 1;
+  }
+  if (value >= 0 && value <= 0xffffffff) {
+    let v = value >>> 0;
+    while (v > 0x7f) {
+      buf[pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[pos++] = v;
+    return pos;
+  }
+  return putLongVarint(buf, pos, value);
+}
+
+function putLongVarint(buf: Uint8Array, pos: number, value: number): number {
+  let low: number;
+  let high: number;
+  if (value >= 0) {
+    low = value >>> 0;
+    high = (value / 0x100000000) >>> 0;
+  } else {
+    const abs = Math.abs(value);
+    low = ~(abs >>> 0) >>> 0;
+    high = ~((abs / 0x100000000) >>> 0) >>> 0;
+    low = (low + 1) >>> 0;
+    if (low === 0) high = (high + 1) >>> 0;
+  }
+  while (high > 0 || low > 0x7f) {
+    buf[pos++] = (low & 0x7f) | 0x80;
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+  }
+  buf[pos++] = low & 0x7f;
+  return pos;
+}
+
+function putHexId(buf: Uint8Array, pos: number, hex: string, bytes: number): number {
+  for (let i = 0; i < bytes; i += 1) {
+    buf[pos++] =
+      ((HEX_VALUE[hex.charCodeAt(2 * i)] as number) << 4) | (HEX_VALUE[hex.charCodeAt(2 * i + 1)] as number);
+  }
+  return pos;
+}
+
+function putBytes(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i += 1) buf[pos++] = bytes[i] as number;
+  return pos;
+}
+
+function putAscii(buf: Uint8Array, pos: number, text: string): number {
+  for (let i = 0; i < text.length; i += 1) buf[pos++] = text.charCodeAt(i);
+  return pos;
+}
+
+/** writeTime, at `pos` of the writer's buffer. */
+function putTime(w: ProtoWriter, pos: number, seconds: number, nanos: number): number {
+  w.pos = pos;
+  writeTime(w, seconds, nanos);
+  return w.pos;
+}
+
+/** Any span, field by field (events, links, any attribute value). */
+function writeAnySpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Array | undefined): void {
   w.tag(2, 2);
   const at = w.begin();
   w.tag(1, 2);
