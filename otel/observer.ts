@@ -250,6 +250,9 @@ export class Observer {
       case 'child-exited': {
         const key = `${event.supervisor}/${event.childId}`;
         this.#restarts.get(key)?.end(event.at);
+        this.#restarts.delete(key);
+        // A child that stays stopped (temporary, or transient ending normally) is not restarted: no span.
+        if (!event.restarting) return;
         const span = tracer.startSpan(
           SPANS.restart,
           {

@@ -17,8 +17,13 @@ interface Base {
 export type SupervisionEvent = Base &
   (
     | { type: 'child-started'; childId: string; kind: ChildKind; incarnation: number }
-    /** A child ended without being asked (or asked itself, with reason normal). */
-    | { type: 'child-exited'; childId: string; reason: ExitReason }
+    /**
+     * A child ended without being asked (or asked itself, with reason normal).
+     * `restarting`: its restart type calls for a restart (permanent, or
+     * transient after an abnormal exit); false for a temporary child and a
+     * transient one that ended normally, which stay stopped.
+     */
+    | { type: 'child-exited'; childId: string; reason: ExitReason; restarting: boolean }
     /** The supervisor stopped a child: on request, as a bystander of a group restart, or when shutting down. */
     | { type: 'child-terminated'; childId: string; reason: ExitReason }
     | { type: 'child-start-failed'; childId: string; error: SerializedError }

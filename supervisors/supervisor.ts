@@ -353,9 +353,10 @@ export class Supervisor implements RunningChild {
     record.supervisor = undefined;
     record.status = 'stopped';
     record.lastExit = { reason, at: Date.now() };
-    this.#emit({ type: 'child-exited', childId: record.spec.id, reason });
-
     const restart = record.spec.restart;
+    const restarting = restart === 'permanent' || (restart === 'transient' && !isNormalExit(reason));
+    this.#emit({ type: 'child-exited', childId: record.spec.id, reason, restarting });
+
     if (restart === 'temporary') {
       this.#remove(record);
       this.#markStopped(record, reason);
