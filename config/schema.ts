@@ -85,7 +85,7 @@ export const CONFIG_DEFAULTS = {
   },
   log: { level: 'info' },
   http: { host: '127.0.0.1', port: 8331, token: '', readyWhen: 'synchronized' },
-  telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on' },
+  telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on', writeSpans: false },
 } as const;
 
 // ------------------------------------------------------------ field helpers
@@ -439,6 +439,10 @@ const telemetry = z
       .enum(TRACE_SAMPLERS)
       .default(CONFIG_DEFAULTS.telemetry.sampler)
       .describe('Trace sampler, as OTEL_TRACES_SAMPLER names it'),
+    writeSpans: flag(
+      CONFIG_DEFAULTS.telemetry.writeSpans,
+      "A span in the connection for every frame it writes, a child of its command's span (twice the spans per command)",
+    ),
   })
   .describe('OpenTelemetry traces and metrics');
 

@@ -22,6 +22,7 @@ const commander = defineActor(
         timeoutMs: ctx.config.commander.timeoutMs,
         checkTimeoutMs: ctx.config.watchdog.timeoutMs,
         recovery: ctx.config.recovery.commandTimeout,
+        traceWrites: ctx.config.telemetry.writeSpans,
       },
       {
         connection: { write: (generation, frame) => connection.cast('write', generation, frame) },

@@ -35,7 +35,7 @@ import { openSerialLink, openTcpLink, type Link, type LinkCloseInfo } from './tr
 import { connectDelay } from './backoff.js';
 import { Discovery, type Candidate, type DiscoveryResult } from './discovery/index.js';
 import type { UsbScanOptions } from './discovery/index.js';
-import { SpanStatusCode, context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, context } from '@opentelemetry/api';
 import type { BatchObservableCallback, Context, Observable } from '@opentelemetry/api';
 import { meter, telemetryOn, tracer } from '../../otel/instruments.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';
@@ -81,7 +81,9 @@ export const openCandidate: LinkOpener = (candidate, { timeoutMs, signal }) =>
     ? openTcpLink({ host: candidate.host, port: candidate.port, connectTimeoutMs: timeoutMs, signal })
     : openSerialLink({ path: candidate.path, baudRate: candidate.baudRate, openTimeoutMs: timeoutMs });
 
-export type ConnectionSettings = Pick<TetherConfig, 'discovery' | 'device' | 'simulator' | 'connection'>;
+export type ConnectionSettings = Pick<TetherConfig, 'discovery' | 'device' | 'simulator' | 'connection'> & {
+  telemetry?: Pick<TetherConfig['telemetry'], 'writeSpans'>;
+};
 
 export interface DiscoverySource {
   discover(): Promise<DiscoveryResult>;
@@ -657,7 +659,11 @@ export class Connection {
       current.pendingRxBytes += chunk.length;
       return;
     }
-    this.#receive(current, current.generation, chunk);
+    // What the controller sends is nobody's trace (not the attempt's, whose context the socket
+    // was made in): the casts it causes carry none.
+    const generation = current.generation;
+    if (telemetryOn()) context.with(ROOT_CONTEXT, () => this.#receive(current, generation, chunk));
+    else this.#receive(current, generation, chunk);
   }
 
   #receive(current: Current, generation: number, chunk: Buffer): void {
@@ -711,11 +717,12 @@ export class Connection {
 
   #send(current: Current, frame: string): void {
     // Part of the command's trace: the write arrives in the commander's span context.
-    const span = telemetryOn()
-      ? tracer.startSpan(SPANS.write, {
-          attributes: { [ATTR.generation]: current.generation ?? 0, [ATTR.frameBytes]: frame.length },
-        })
-      : undefined;
+    const span =
+      telemetryOn() && this.#config.telemetry?.writeSpans === true
+        ? tracer.startSpan(SPANS.write, {
+            attributes: { [ATTR.generation]: current.generation ?? 0, [ATTR.frameBytes]: frame.length },
+          })
+        : undefined;
     current.link.write(frame).then(
       () => {
         this.#framesOut += 1;
