@@ -1,9 +1,10 @@
 /**
  * Telemetry bench: BLOCK_READ commands per second through the commander
  * with tracing on (every trace sampled, exported over OTLP/HTTP protobuf to
- * a local sink) against tracing off, in the same run: two services in this
- * process, each with its own simulator, measured in alternating rounds so
- * neither gets the machine's quieter moments. Target: on >= 0.8x off.
+ * a local sink in a process of its own, as a collector is) against tracing
+ * off, in the same run: two services in this process, each with its own
+ * simulator, measured in alternating rounds so neither gets the machine's
+ * quieter moments. Target: on >= 0.8x off.
  *
  *   npm run build && node dist/bench/otel.bench.js
  *
@@ -11,8 +12,8 @@
  * commander's worker, the write in the connection's), handed over to the
  * main thread and exported, and a latency measurement.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,8 +33,8 @@ import { median, throughput } from './measure.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
 const IN_FLIGHT = 100;
-const IN_FLIGHT_CALLS = 4000;
-const SEQUENTIAL_CALLS = 500;
+const IN_FLIGHT_CALLS = 20_000;
+const SEQUENTIAL_CALLS = 2000;
 const TARGET = 0.8;
 
 interface Side {
@@ -110,18 +111,29 @@ async function compare(
   return out;
 }
 
-async function main(): Promise<void> {
-  // A sink standing in for the collector: takes every export, answers 200, keeps nothing.
-  let exports = 0;
-  const sink = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => {
-      exports += 1;
-      response.writeHead(200).end();
-    });
+/** The sink's next message of the given shape. */
+function nextMessage<T>(sink: ChildProcess, has: (message: unknown) => message is T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: unknown): void => {
+      if (!has(message)) return;
+      sink.off('exit', onExit);
+      sink.off('message', onMessage);
+      resolve(message);
+    };
+    const onExit = (): void => reject(new Error('the OTLP sink exited'));
+    sink.on('message', onMessage);
+    sink.once('exit', onExit);
   });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+}
+
+async function main(): Promise<void> {
+  // The collector's stand-in, in its own process as a collector is (fixtures/otlp-sink.ts).
+  const sink = fork(new URL('./fixtures/otlp-sink.js', import.meta.url));
+  const { port } = await nextMessage(
+    sink,
+    (m): m is { port: number } => typeof m === 'object' && m !== null && 'port' in m,
+  );
+  const endpoint = `http://127.0.0.1:${port}`;
 
   const on = await startSide({
     OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
@@ -132,6 +144,8 @@ async function main(): Promise<void> {
     OTEL_METRIC_EXPORT_INTERVAL: '5000',
   });
   const off = await startSide(undefined);
+  // Start-up is over once the warm standbys are made (1.5 s after a module's first start).
+  await new Promise((resolve) => setTimeout(resolve, 2000));
   try {
     const inFlight = await compare((side) => throughput(side.call, IN_FLIGHT_CALLS, IN_FLIGHT), on, off);
     const sequential = await compare((side) => throughput(side.call, SEQUENTIAL_CALLS, 1), on, off);
@@ -155,12 +169,16 @@ async function main(): Promise<void> {
       `\nper-round ratios, ${IN_FLIGHT} in flight: ${inFlight.ratios.map((r) => r.toFixed(2)).join(', ')}; ` +
         `one at a time: ${sequential.ratios.map((r) => r.toFixed(2)).join(', ')}`,
     );
-    console.log(`exports received by the sink: ${exports}`);
   } finally {
     await stopSide(on);
     await stopSide(off);
-    sink.closeAllConnections();
-    await new Promise<void>((resolve) => sink.close(() => resolve()));
+    const counted = nextMessage(
+      sink,
+      (m): m is { exports: number } => typeof m === 'object' && m !== null && 'exports' in m,
+    );
+    sink.send('count');
+    console.log(`exports received by the sink: ${(await counted).exports}`);
+    sink.kill();
   }
 }
 
