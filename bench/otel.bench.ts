@@ -8,9 +8,12 @@
  *
  *   npm run build && node dist/bench/otel.bench.js
  *
- * With tracing on each command makes two spans (the command in the
- * commander's worker, the write in the connection's), handed over to the
- * main thread and exported, and a latency measurement.
+ * BENCH_ROUNDS (default 9), BENCH_SAMPLER / BENCH_SAMPLER_ARG (default
+ * always_on), BENCH_WRITE_SPANS=1 (a span per written frame as well).
+ *
+ * With tracing on each command makes a span in the commander's worker (and
+ * one for its write in the connection's with BENCH_WRITE_SPANS=1), handed
+ * over to the main thread and exported, and a latency measurement.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -56,6 +59,8 @@ async function startSide(env: NodeJS.ProcessEnv | undefined): Promise<Side> {
       discovery: { mode: 'tcp', tcp: { host: '127.0.0.1', port: sim.address?.port ?? 0 } },
       stateDir,
       log: { level: 'info' },
+      // BENCH_WRITE_SPANS=1: also a span per written frame (telemetry.writeSpans).
+      telemetry: { writeSpans: process.env['BENCH_WRITE_SPANS'] === '1' },
     },
   }).config;
   const telemetry = env === undefined ? undefined : await startTelemetry(config.telemetry, env, quiet);
