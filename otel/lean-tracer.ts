@@ -35,6 +35,7 @@ import type {
   SpanOptions,
   SpanStatus,
   TimeInput,
+  TraceState,
   Tracer,
   TracerOptions,
   TracerProvider,
@@ -187,7 +188,8 @@ export class LeanSpan implements Span, EndedSpan {
   droppedEvents = 0;
   links: LinkEntry[] | undefined;
   droppedLinks = 0;
-  readonly #context: SpanContext;
+  #context: SpanContext | undefined;
+  readonly #traceState: TraceState | undefined;
   readonly #sink: SpanSink;
   /** performance.now() at the start: later times are the start plus the monotonic time since. */
   readonly #perfStart: number;
@@ -213,10 +215,7 @@ export class LeanSpan implements Span, EndedSpan {
     this.spanId = spanId;
     this.parentSpanId = parent === undefined ? '' : parent.spanId;
     this.parentIsRemote = parent?.isRemote === true;
-    this.#context =
-      parent?.traceState === undefined
-        ? { traceId, spanId, traceFlags: TraceFlags.SAMPLED }
-        : { traceId, spanId, traceFlags: TraceFlags.SAMPLED, traceState: parent.traceState };
+    this.#traceState = parent?.traceState;
     const now = Date.now();
     this.#perfStart = performance.now();
     this.#startGiven = options.startTime !== undefined;
@@ -225,7 +224,17 @@ export class LeanSpan implements Span, EndedSpan {
     if (options.attributes !== undefined) this.setAttributes(options.attributes);
   }
 
+  /** Made when first asked for: most spans (a command's) are never asked, and it is one object less each. */
   spanContext(): SpanContext {
+    this.#context ??=
+      this.#traceState === undefined
+        ? { traceId: this.traceId, spanId: this.spanId, traceFlags: TraceFlags.SAMPLED }
+        : {
+            traceId: this.traceId,
+            spanId: this.spanId,
+            traceFlags: TraceFlags.SAMPLED,
+            traceState: this.#traceState,
+          };
     return this.#context;
   }
 

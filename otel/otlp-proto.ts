@@ -395,12 +395,25 @@ function writeSimpleSpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Array
   pos = putBytes(buf, pos, name);
   buf[pos++] = 0x30;
   pos = putVarint(buf, pos, span.kind + 1);
-  const start = millisToHrTime(span.startMs);
-  const end = addMillis(start, span.durationMs);
+  // millisToHrTime and addMillis (span-wire.ts) without their arrays: the same arithmetic.
+  const startMs = span.startMs;
+  const startSeconds = Math.trunc(startMs / 1000);
+  const startNanos = Math.round((startMs - startSeconds * 1000) * 1e6);
+  const durationMs = span.durationMs;
+  const addSeconds = Math.trunc(durationMs / 1000);
+  let endSeconds = startSeconds + addSeconds;
+  let endNanos = startNanos + Math.round((durationMs - addSeconds * 1000) * 1e6);
+  if (endNanos >= 1e9) {
+    endSeconds += 1;
+    endNanos -= 1e9;
+  } else if (endNanos < 0) {
+    endSeconds -= 1;
+    endNanos += 1e9;
+  }
   buf[pos++] = 0x39;
-  pos = putTime(w, pos, start[0], start[1]);
+  pos = putTime(w, pos, startSeconds, startNanos);
   buf[pos++] = 0x41;
-  pos = putTime(w, pos, end[0], end[1]);
+  pos = putTime(w, pos, endSeconds, endNanos);
   for (let i = 0; i < count; i += 1) {
     const key = keys[i] as Uint8Array;
     const any = anySizes[i] as number;

@@ -185,7 +185,7 @@ export class Commander {
   #ended(span: Span, opcode: Opcode, started: number, error: unknown): void {
     const latencyMs = performance.now() - started;
     const result = error === undefined ? 'ok' : TetherError.is(error) ? error.code : 'error';
-    span.setAttributes({ [ATTR.result]: result, [ATTR.latencyMs]: latencyMs });
+    span.setAttribute(ATTR.result, result).setAttribute(ATTR.latencyMs, latencyMs);
     if (error !== undefined) {
       span.setStatus({
         code: SpanStatusCode.ERROR,
@@ -348,11 +348,10 @@ export class Commander {
       this.#deps.connection.write(pending.generation, frame);
       return;
     }
-    span.setAttributes({
-      [ATTR.msgId]: msgId,
-      [ATTR.generation]: pending.generation,
-      [ATTR.frameBytes]: frame.length,
-    });
+    span
+      .setAttribute(ATTR.msgId, msgId)
+      .setAttribute(ATTR.generation, pending.generation)
+      .setAttribute(ATTR.frameBytes, frame.length);
     if (!this.#traceWrites) {
       this.#deps.connection.write(pending.generation, frame);
       return;
