@@ -363,6 +363,13 @@ const childPolicy = z
       .describe(
         "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out crashes it alone",
       ),
+    youngGenerationMb: z
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "Cap of the worker's young generation (resourceLimits.maxYoungGenerationSizeMb); default a quarter of memoryLimitMb, at most 16",
+      ),
     startTimeoutMs: ms(CHILD_DEFAULTS.startTimeoutMs, 'How long loading and init may take'),
   })
   .prefault({});

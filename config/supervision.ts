@@ -22,7 +22,18 @@ export function childPolicy(config: TetherConfig, name: ChildName): ChildPolicyO
     shutdown: policy.shutdown,
     heartbeat: policy.heartbeat === false ? false : { ...policy.heartbeat },
     // The old generation is where a leak grows; capping it makes running out a crash of this actor only.
-    resourceLimits: { maxOldGenerationSizeMb: policy.memoryLimitMb },
+    // The young generation gets a cap of its own: left to V8 it is derived from the old one (about 1.5 MB
+    // for 64 MB), and a busy actor (the commander at thousands of commands a second) then collects
+    // garbage dozens of times a second, copying its in-flight work each time. It grows only when used.
+    resourceLimits: {
+      maxOldGenerationSizeMb: policy.memoryLimitMb,
+      maxYoungGenerationSizeMb: policy.youngGenerationMb ?? defaultYoungGenerationMb(policy.memoryLimitMb),
+    },
     startTimeoutMs: policy.startTimeoutMs,
   };
+}
+
+/** A quarter of the heap limit, 1 to 16 MB (16 for the default 64 MB). */
+export function defaultYoungGenerationMb(memoryLimitMb: number): number {
+  return Math.min(16, Math.max(1, Math.floor(memoryLimitMb / 4)));
 }

@@ -92,9 +92,22 @@ describe('supervision settings in the supervisors own shapes', () => {
     assert.equal(device.backoff, undefined);
   });
 
-  it('memoryLimitMb maps to resourceLimits.maxOldGenerationSizeMb of a valid child spec', () => {
+  it('memoryLimitMb maps to resourceLimits.maxOldGenerationSizeMb of a valid child spec, the young generation to a quarter of it (at most 16) unless set', () => {
     const policy = childPolicy(config, 'connection');
-    assert.deepEqual(policy.resourceLimits, { maxOldGenerationSizeMb: 64 });
+    assert.deepEqual(policy.resourceLimits, { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 });
+    const small = ConfigSchema.parse({
+      supervision: {
+        children: { commander: { memoryLimitMb: 12 }, watchdog: { memoryLimitMb: 32, youngGenerationMb: 2 } },
+      },
+    });
+    assert.deepEqual(childPolicy(small, 'commander').resourceLimits, {
+      maxOldGenerationSizeMb: 12,
+      maxYoungGenerationSizeMb: 3,
+    });
+    assert.deepEqual(childPolicy(small, 'watchdog').resourceLimits, {
+      maxOldGenerationSizeMb: 32,
+      maxYoungGenerationSizeMb: 2,
+    });
     const spec = normalizeChildSpec({
       id: 'connection',
       kind: 'worker',
