@@ -495,14 +495,18 @@ export class Commander {
  * histogram finds its cell by the object itself, with no hashing per
  * command (otel/lean-histogram.ts).
  */
-const latencyAttributeSets = new Map<string, Attributes>();
+const latencyAttributeSets = new Map<Opcode, Map<string, Attributes>>();
 
 function latencyAttributes(opcode: Opcode, result: string): Attributes {
-  const key = `${opcode} ${result}`;
-  let attributes = latencyAttributeSets.get(key);
+  let byResult = latencyAttributeSets.get(opcode);
+  if (byResult === undefined) {
+    byResult = new Map();
+    latencyAttributeSets.set(opcode, byResult);
+  }
+  let attributes = byResult.get(result);
   if (attributes === undefined) {
     attributes = Object.freeze({ [ATTR.opcode]: opcode, [ATTR.result]: result });
-    latencyAttributeSets.set(key, attributes);
+    byResult.set(result, attributes);
   }
   return attributes;
 }
