@@ -146,7 +146,6 @@ async function main(): Promise<void> {
     ...(process.env['BENCH_SAMPLER_ARG'] === undefined
       ? {}
       : { OTEL_TRACES_SAMPLER_ARG: process.env['BENCH_SAMPLER_ARG'] }),
-    OTEL_METRIC_EXPORT_INTERVAL: '5000',
   });
   const off = await startSide(undefined);
   // Start-up is over once the warm standbys are made (1.5 s after a module's first start).

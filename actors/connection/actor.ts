@@ -16,35 +16,41 @@ import {
 } from '../contracts.js';
 import { Connection } from './connection.js';
 
-const connection = defineActor((ctx: ActorContext<TetherConfig>) => {
-  const kernel = ctx.ref<KernelApi>(ACTOR_IDS.kernel);
-  const commander = ctx.ref<CommanderApi>(ACTOR_IDS.commander);
-  const synchronization = ctx.ref<SynchronizationApi>(ACTOR_IDS.synchronization);
-  const watchdog = ctx.ref<WatchdogApi>(ACTOR_IDS.watchdog);
-  const logic = new Connection({
-    config: ctx.config,
-    log: ctx.log,
-    peers: {
-      kernel: {
-        transition: (request) => kernel.call('transition', request),
-        state: () => kernel.call('state'),
-        requestRediscoveryExit: (reason) => kernel.call('requestRediscoveryExit', reason),
+const connection = defineActor(
+  (ctx: ActorContext<TetherConfig>) => {
+    const kernel = ctx.ref<KernelApi>(ACTOR_IDS.kernel);
+    const commander = ctx.ref<CommanderApi>(ACTOR_IDS.commander);
+    const synchronization = ctx.ref<SynchronizationApi>(ACTOR_IDS.synchronization);
+    const watchdog = ctx.ref<WatchdogApi>(ACTOR_IDS.watchdog);
+    const logic = new Connection({
+      config: ctx.config,
+      log: ctx.log,
+      peers: {
+        kernel: {
+          transition: (request) => kernel.call('transition', request),
+          state: () => kernel.call('state'),
+          requestRediscoveryExit: (reason) => kernel.call('requestRediscoveryExit', reason),
+        },
+        onResponse: (generation, frame) => commander.cast('onResponse', generation, frame),
+        onEvent: (generation, event) => synchronization.cast('onEvent', generation, event),
+        onActivity: (generation, at) => watchdog.cast('onActivity', generation, at),
       },
-      onResponse: (generation, frame) => commander.cast('onResponse', generation, frame),
-      onEvent: (generation, event) => synchronization.cast('onEvent', generation, event),
-      onActivity: (generation, at) => watchdog.cast('onActivity', generation, at),
-    },
-  });
-  // Not awaited: init must not wait on the kernel; the loop starts once its state arrives.
-  void logic.start();
-  const handlers = {
-    onKernelState: (state: KernelState) => logic.onKernelState(state),
-    write: (generation: number, frame: string) => logic.write(generation, frame),
-    closeLink: (generation: number, reason: string) => logic.closeLink(generation, reason),
-    status: () => logic.status(),
-  } satisfies ConnectionApi;
-  return { handlers, terminate: () => logic.terminate() };
-});
+    });
+    // Not awaited: init must not wait on the kernel; the loop starts once its state arrives.
+    void logic.start();
+    const handlers = {
+      onKernelState: (state: KernelState) => logic.onKernelState(state),
+      write: (generation: number, frame: string) => logic.write(generation, frame),
+      closeLink: (generation: number, reason: string) => logic.closeLink(generation, reason),
+      status: () => logic.status(),
+    } satisfies ConnectionApi;
+    return { handlers, terminate: () => logic.terminate() };
+    // Every command's frame passes through here. Its spans (discovery, connect, a write) are
+    // started with their parents given and its attempt's log lines are logged in the attempt's
+    // context, so the synchronous context is enough and no promise pays for an async one.
+  },
+  { traceContext: 'sync' },
+);
 
 export default connection;
 export type ConnectionActorApi = ApiOf<typeof connection>;

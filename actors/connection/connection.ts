@@ -35,7 +35,7 @@ import { openSerialLink, openTcpLink, type Link, type LinkCloseInfo } from './tr
 import { connectDelay } from './backoff.js';
 import { Discovery, type Candidate, type DiscoveryResult } from './discovery/index.js';
 import type { UsbScanOptions } from './discovery/index.js';
-import { ROOT_CONTEXT, SpanStatusCode, context } from '@opentelemetry/api';
+import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { BatchObservableCallback, Context, Observable } from '@opentelemetry/api';
 import { meter, telemetryOn, tracer } from '../../otel/instruments.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';
@@ -218,8 +218,13 @@ export class Connection {
 
   /** The kernel's cast on every accepted transition. */
   onKernelState(state: KernelState): void {
+    // The kernel's casts carry the open attempt's trace context: the attempt's spans and log
+    // lines take it from here, even when the state itself reached us first as a reply.
+    if (state.phase.name === 'Disconnected' && telemetryOn()) {
+      const active = context.active();
+      if (trace.getSpan(active) !== undefined) this.#attemptContext = active;
+    }
     if (!this.#applyState(state)) return;
-    if (state.phase.name === 'Disconnected' && telemetryOn()) this.#attemptContext = context.active();
     const current = this.#current;
     const phase = state.phase;
     if (
@@ -341,6 +346,18 @@ export class Connection {
 
   // ------------------------------------------------------------ the loop
 
+  /**
+   * A log line of the connection attempt, in its trace (trace_id and span_id): the actor's
+   * context is synchronous (see actor.ts), so it does not follow the attempt across its awaits.
+   */
+  #attemptLog(
+    level: 'debug' | 'info' | 'warn' | 'error',
+    msg: string,
+    fields: Record<string, unknown>,
+  ): void {
+    context.with(this.#attemptContext, () => this.#log[level](msg, fields));
+  }
+
   #mayConnect(): boolean {
     const state = this.#state;
     return (
@@ -371,7 +388,7 @@ export class Connection {
       .with(this.#attemptContext, () => this.#runAttempt())
       .catch((error: unknown) => {
         // Nothing in an attempt should throw; if something does, back off rather than spin.
-        this.#log.error('connection attempt failed unexpectedly', { error: describe(error) });
+        this.#attemptLog('error', 'connection attempt failed unexpectedly', { error: describe(error) });
         this.#failures += 1;
         this.#schedule(connectDelay(this.#config.connection.retry, this.#failures), 'retrying');
       })
@@ -384,9 +401,11 @@ export class Connection {
 
   async #runAttempt(): Promise<void> {
     this.#activity = `discovering (${this.#config.discovery.mode})`;
-    const discovery = tracer.startSpan(SPANS.discovery, {
-      attributes: { [ATTR.discoveryMode]: this.#config.discovery.mode },
-    });
+    const discovery = tracer.startSpan(
+      SPANS.discovery,
+      { attributes: { [ATTR.discoveryMode]: this.#config.discovery.mode } },
+      this.#attemptContext,
+    );
     let found: DiscoveryResult;
     try {
       found = await this.#discovery.discover();
@@ -410,9 +429,11 @@ export class Connection {
     const errors: string[] = [];
     for (const candidate of found.candidates) {
       this.#activity = `connecting to ${candidate.address}`;
-      const connect = tracer.startSpan(SPANS.connect, {
-        attributes: { [ATTR.address]: candidate.address, [ATTR.transport]: candidate.kind },
-      });
+      const connect = tracer.startSpan(
+        SPANS.connect,
+        { attributes: { [ATTR.address]: candidate.address, [ATTR.transport]: candidate.kind } },
+        this.#attemptContext,
+      );
       try {
         const link = await this.#openLink(candidate, {
           timeoutMs: this.#config.connection.connectTimeoutMs,
@@ -431,7 +452,7 @@ export class Connection {
     if (opened === undefined) {
       this.#failures += 1;
       const wait = connectDelay(this.#config.connection.retry, this.#failures);
-      this.#log.info('could not connect', { errors, attempt: this.#failures, retryInMs: wait });
+      this.#attemptLog('info', 'could not connect', { errors, attempt: this.#failures, retryInMs: wait });
       this.#schedule(wait, `connect failed (${errors.join('; ')}); retrying in ${wait} ms`);
       return;
     }
@@ -486,7 +507,10 @@ export class Connection {
       if (this.#terminated) return;
       this.#failures += 1;
       const wait = connectDelay(this.#config.connection.retry, this.#failures);
-      this.#log.warn('the kernel refused the connection', { address: link.address, error: describe(error) });
+      this.#attemptLog('warn', 'the kernel refused the connection', {
+        address: link.address,
+        error: describe(error),
+      });
       this.#schedule(wait, `the kernel refused ${link.address}; retrying in ${wait} ms`);
       if (isIllegalTransition(error)) await this.#refreshState();
       return;
@@ -506,7 +530,7 @@ export class Connection {
     this.#failures = 0;
     this.#usbQuietSince = this.#timers.now();
     this.#activity = `connected to ${link.address} (generation ${generation})`;
-    this.#log.info('connected', { address: link.address, kind: link.kind, generation });
+    this.#attemptLog('info', 'connected', { address: link.address, kind: link.kind, generation });
 
     this.#decoder.reset();
     const held = current.pendingRx;
@@ -634,7 +658,8 @@ export class Connection {
     const reason = `USB discovery found no controller for ${Math.round(quietMs / 1000)} s`;
     try {
       const exiting = await this.#peers.kernel.requestRediscoveryExit(reason);
-      this.#log.info(
+      this.#attemptLog(
+        'info',
         exiting ? 'the kernel is exiting for USB rediscovery' : 'USB rediscovery exit declined',
         {
           reason,
@@ -642,7 +667,7 @@ export class Connection {
       );
       if (exiting) this.#activity = 'exiting for USB rediscovery';
     } catch (error) {
-      this.#log.warn('could not ask for the USB rediscovery exit', { error: describe(error) });
+      this.#attemptLog('warn', 'could not ask for the USB rediscovery exit', { error: describe(error) });
     }
   }
 
@@ -659,11 +684,8 @@ export class Connection {
       current.pendingRxBytes += chunk.length;
       return;
     }
-    // What the controller sends is nobody's trace (not the attempt's, whose context the socket
-    // was made in): the casts it causes carry none.
-    const generation = current.generation;
-    if (telemetryOn()) context.with(ROOT_CONTEXT, () => this.#receive(current, generation, chunk));
-    else this.#receive(current, generation, chunk);
+    // Outside any trace context (the actor's is synchronous): the casts it causes carry none.
+    this.#receive(current, current.generation, chunk);
   }
 
   #receive(current: Current, generation: number, chunk: Buffer): void {
