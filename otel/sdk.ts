@@ -70,8 +70,8 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     spans = new BatchSpanProcessor(exporter, {
       scheduledDelayMillis: settings.spanDelayMs,
       exportTimeoutMillis: timeoutMillis,
-      maxQueueSize: 4096,
-      maxExportBatchSize: 512,
+      maxQueueSize: settings.spanQueueSize,
+      maxExportBatchSize: settings.spanBatchSize,
     });
   }
   // Worker spans with the protobuf protocol come encoded (worker.ts): they only queue and join here.
@@ -79,8 +79,8 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     settings.tracesUrl === undefined || json
       ? undefined
       : new EncodedSpanQueue(resource, otlpHttpSender(settings.tracesUrl, timeoutMillis), {
-          maxQueueSize: 4096,
-          maxBatchSize: 512,
+          maxQueueSize: settings.spanQueueSize,
+          maxBatchSize: settings.spanBatchSize,
           delayMs: settings.spanDelayMs,
           onError: (error) => errors.report(error),
         });

@@ -33,6 +33,10 @@ export interface TelemetrySettings {
   sampler: SamplerSettings;
   /** BatchSpanProcessor delay (OTEL_BSP_SCHEDULE_DELAY), ms. */
   spanDelayMs: number;
+  /** Spans waiting for export at most, the rest dropped and counted (OTEL_BSP_MAX_QUEUE_SIZE). */
+  spanQueueSize: number;
+  /** Spans in one export request at most (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, no more than the queue). */
+  spanBatchSize: number;
   /** Metric export interval (OTEL_METRIC_EXPORT_INTERVAL), ms. */
   metricIntervalMs: number;
   /** One export's bound (OTEL_EXPORTER_OTLP_TIMEOUT), ms. */
@@ -41,6 +45,8 @@ export interface TelemetrySettings {
 
 export const TELEMETRY_DEFAULTS = {
   spanDelayMs: 5000,
+  spanQueueSize: 4096,
+  spanBatchSize: 512,
   metricIntervalMs: 60_000,
   exportTimeoutMs: 10_000,
 } as const;
@@ -92,6 +98,9 @@ export function resolveTelemetrySettings(
   else if (tracesUrl === undefined && metricsUrl === undefined)
     disabledBecause = 'OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER are none';
 
+  const spanQueueSize = Math.trunc(
+    positive(get('OTEL_BSP_MAX_QUEUE_SIZE'), TELEMETRY_DEFAULTS.spanQueueSize),
+  );
   return {
     enabled: disabledBecause === '',
     disabledBecause,
@@ -103,6 +112,11 @@ export function resolveTelemetrySettings(
     resourceAttributes,
     sampler,
     spanDelayMs: positive(get('OTEL_BSP_SCHEDULE_DELAY'), TELEMETRY_DEFAULTS.spanDelayMs),
+    spanQueueSize,
+    spanBatchSize: Math.min(
+      spanQueueSize,
+      Math.trunc(positive(get('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'), TELEMETRY_DEFAULTS.spanBatchSize)),
+    ),
     metricIntervalMs: positive(get('OTEL_METRIC_EXPORT_INTERVAL'), TELEMETRY_DEFAULTS.metricIntervalMs),
     exportTimeoutMs: positive(get('OTEL_EXPORTER_OTLP_TIMEOUT'), TELEMETRY_DEFAULTS.exportTimeoutMs),
   };

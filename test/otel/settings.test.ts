@@ -47,6 +47,21 @@ describe('telemetry settings', () => {
     assert.equal(settings.metricIntervalMs, 500);
   });
 
+  it('takes the span queue and export batch sizes from OTEL_BSP_*, a batch no larger than the queue', () => {
+    const defaults = resolveTelemetrySettings(telemetry('http://c:4318'), {});
+    assert.deepEqual([defaults.spanQueueSize, defaults.spanBatchSize], [4096, 512]);
+    const sized = resolveTelemetrySettings(telemetry('http://c:4318'), {
+      OTEL_BSP_MAX_QUEUE_SIZE: '8192',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2048',
+    });
+    assert.deepEqual([sized.spanQueueSize, sized.spanBatchSize], [8192, 2048]);
+    const capped = resolveTelemetrySettings(telemetry('http://c:4318'), {
+      OTEL_BSP_MAX_QUEUE_SIZE: '100',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 'lots',
+    });
+    assert.deepEqual([capped.spanQueueSize, capped.spanBatchSize], [100, 100]);
+  });
+
   it('is off with OTEL_SDK_DISABLED=true whatever is configured; a signal set to none is off alone', () => {
     assert.equal(
       resolveTelemetrySettings(telemetry('http://c:4318'), { OTEL_SDK_DISABLED: 'true' }).enabled,
