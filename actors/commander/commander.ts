@@ -77,6 +77,13 @@ export interface CommanderSettings {
   traceWrites?: boolean;
 }
 
+/** A request's span with telemetry on: when it started, and whether it was ended. */
+interface Traced {
+  readonly span: Span;
+  readonly started: number;
+  ended: boolean;
+}
+
 /** What the commander needs from its peers; the actor shell wires these to refs. */
 export interface CommanderDeps {
   connection: { write(generation: number, frame: string): void };
@@ -179,10 +186,14 @@ export class Commander {
       attributes: { [ATTR.opcode]: opcode },
     });
     // Ended where the request settles (see #request), not by a `then` on it: one promise less per command.
-    return this.#request(opcode, payload, options, { span, started: performance.now() });
+    return this.#request(opcode, payload, options, { span, started: performance.now(), ended: false });
   }
 
-  #ended(span: Span, opcode: Opcode, started: number, error: unknown): void {
+  /** Ends a request's span and records its latency, once (a failure passes two places that end it). */
+  #ended(traced: Traced, opcode: Opcode, error: unknown): void {
+    if (traced.ended) return;
+    traced.ended = true;
+    const { span, started } = traced;
     const latencyMs = performance.now() - started;
     const result = error === undefined ? 'ok' : TetherError.is(error) ? error.code : 'error';
     span.setAttribute(ATTR.result, result).setAttribute(ATTR.latencyMs, latencyMs);
@@ -200,13 +211,14 @@ export class Commander {
     opcode: O,
     payload: RequestPayload<O>,
     options: CommandOptions,
-    traced: { span: Span; started: number } | undefined,
+    traced: Traced | undefined,
   ): Promise<ResponsePayload<O>> {
     try {
       return await this.#enqueue(opcode, payload, options, traced);
     } catch (error) {
-      // Refused before it was queued (not ready, busy, stopping): its span ends here.
-      if (traced !== undefined) this.#ended(traced.span, opcode, traced.started, error);
+      // Refused before it was queued (not ready, busy, stopping): its span ends here. A queued
+      // request that failed has been ended where it was rejected; #ended does nothing twice.
+      if (traced !== undefined) this.#ended(traced, opcode, error);
       throw error;
     }
   }
@@ -216,7 +228,7 @@ export class Commander {
     opcode: O,
     payload: RequestPayload<O>,
     options: CommandOptions,
-    traced: { span: Span; started: number } | undefined,
+    traced: Traced | undefined,
   ): Promise<ResponsePayload<O>> {
     const needs: PhaseName = options.minPhase ?? 'Synchronized';
     if (!this.#stopped && !phaseAllows(this.#view.phase, needs)) {
@@ -248,11 +260,11 @@ export class Commander {
               // Settled first: whatever telemetry does, the caller gets its answer.
               resolve: (value: unknown): void => {
                 resolve(value as ResponsePayload<O>);
-                this.#ended(traced.span, opcode, traced.started, undefined);
+                this.#ended(traced, opcode, undefined);
               },
               reject: (error: Error): void => {
                 reject(error);
-                this.#ended(traced.span, opcode, traced.started, error);
+                this.#ended(traced, opcode, error);
               },
             }),
       };
