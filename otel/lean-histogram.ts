@@ -62,7 +62,7 @@ export class LeanHistogram implements Histogram {
       unit: options.unit ?? '',
       valueType: options.valueType ?? ValueType.DOUBLE,
     };
-    this.#boundaries = options.advice?.explicitBucketBoundaries ?? DEFAULT_BOUNDARIES;
+    this.#boundaries = boundariesOf(options.advice?.explicitBucketBoundaries ?? DEFAULT_BOUNDARIES);
     this.#integer = this.descriptor.valueType === ValueType.INT;
   }
 
@@ -87,21 +87,36 @@ export class LeanHistogram implements Histogram {
     const key = keyOf(attributes);
     cell = this.#byKey.get(key);
     if (cell === undefined) {
-      if (this.#byKey.size >= CARDINALITY_LIMIT - 1) return this.#cell(OVERFLOW);
-      cell = {
-        attributes: { ...attributes },
-        startTime: millisToHrTime(Date.now()),
-        counts: new Array<number>(this.#boundaries.length + 1).fill(0),
-        count: 0,
-        sum: 0,
-        min: Infinity,
-        max: -Infinity,
-      };
+      // Past the limit new sets share the overflow set's cell, as the SDK does.
+      if (this.#byKey.size >= CARDINALITY_LIMIT - 1) return this.#overflowCell();
+      cell = this.#newCell(attributes);
       this.#byKey.set(key, cell);
     }
     // A frozen object cannot say something else next time: it may find its cell by itself.
     if (Object.isFrozen(attributes)) this.#byObject.set(attributes, cell);
     return cell;
+  }
+
+  #overflowCell(): Cell {
+    const key = keyOf(OVERFLOW);
+    let cell = this.#byKey.get(key);
+    if (cell === undefined) {
+      cell = this.#newCell(OVERFLOW);
+      this.#byKey.set(key, cell);
+    }
+    return cell;
+  }
+
+  #newCell(attributes: Attributes): Cell {
+    return {
+      attributes: { ...attributes },
+      startTime: millisToHrTime(Date.now()),
+      counts: new Array<number>(this.#boundaries.length + 1).fill(0),
+      count: 0,
+      sum: 0,
+      min: Infinity,
+      max: -Infinity,
+    };
   }
 
   /** The cumulative points so far, as the SDK's metric data; undefined before any measurement. */
@@ -125,6 +140,14 @@ export class LeanHistogram implements Histogram {
       })),
     };
   }
+}
+
+/** Advice boundaries as the SDK takes them: sorted, without -Infinity and Infinity. */
+function boundariesOf(given: readonly number[]): number[] {
+  const sorted = [...given].sort((a, b) => a - b);
+  const from = sorted.lastIndexOf(-Infinity) + 1;
+  const to = sorted.indexOf(Infinity);
+  return sorted.slice(from, to === -1 ? undefined : to);
 }
 
 /** The SDK's binarySearchUB: the index of the first boundary >= value (the last bucket if none). */

@@ -115,6 +115,29 @@ describe('lean histogram', () => {
     assert.deepEqual(points(integer.lean), points(integer.sdk));
   });
 
+  it('sorts the advice bounds and drops the infinite ones, as the SDK does', async () => {
+    const { sdk, lean } = await collectBoth(
+      { advice: { explicitBucketBoundaries: [10, Infinity, 1, -Infinity, 5] } },
+      MEASUREMENTS,
+    );
+    assert.deepEqual(points(lean), points(sdk));
+  });
+
+  it('past 2000 attribute sets counts new ones under the overflow set, as the SDK does', async () => {
+    const many: Measurement[] = Array.from({ length: 2100 }, (_, i) => ({
+      value: i % 7,
+      attributes: { 'tether.child.id': `child-${i}` },
+    }));
+    const { sdk, lean } = await collectBoth({}, many);
+    const overflow = (scopes: ScopeMetrics[]): unknown =>
+      (points(scopes) as Array<{ attributes: Attributes; value: Histogram }>).find(
+        (p) => p.attributes['otel.metric.overflow'] === true,
+      );
+    assert.ok(overflow(lean), 'an overflow point');
+    assert.deepEqual(overflow(lean), overflow(sdk));
+    assert.equal(points(lean).length, points(sdk).length);
+  });
+
   it('collects nothing for a histogram with no measurement, and leaves the other instruments to the SDK', async () => {
     const reader = new PullReader();
     const lean = new LeanMeterProvider(new MeterProvider({ readers: [reader] }));
