@@ -98,9 +98,7 @@ export function resolveTelemetrySettings(
   else if (tracesUrl === undefined && metricsUrl === undefined)
     disabledBecause = 'OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER are none';
 
-  const spanQueueSize = Math.trunc(
-    positive(get('OTEL_BSP_MAX_QUEUE_SIZE'), TELEMETRY_DEFAULTS.spanQueueSize),
-  );
+  const spanQueueSize = count(get('OTEL_BSP_MAX_QUEUE_SIZE'), TELEMETRY_DEFAULTS.spanQueueSize);
   return {
     enabled: disabledBecause === '',
     disabledBecause,
@@ -115,7 +113,7 @@ export function resolveTelemetrySettings(
     spanQueueSize,
     spanBatchSize: Math.min(
       spanQueueSize,
-      Math.trunc(positive(get('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'), TELEMETRY_DEFAULTS.spanBatchSize)),
+      count(get('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'), TELEMETRY_DEFAULTS.spanBatchSize),
     ),
     metricIntervalMs: positive(get('OTEL_METRIC_EXPORT_INTERVAL'), TELEMETRY_DEFAULTS.metricIntervalMs),
     exportTimeoutMs: positive(get('OTEL_EXPORTER_OTLP_TIMEOUT'), TELEMETRY_DEFAULTS.exportTimeoutMs),
@@ -141,6 +139,12 @@ export function parseResourceAttributes(text: string): Record<string, string> {
 function positive(text: string | undefined, fallback: number): number {
   const value = Number(text);
   return text !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** A count of at least 1 (a fraction is rounded down, so 0.5 is no batch of 0); the fallback otherwise. */
+function count(text: string | undefined, fallback: number): number {
+  const value = Math.trunc(positive(text, fallback));
+  return value >= 1 ? value : fallback;
 }
 
 function clamp01(value: number): number {

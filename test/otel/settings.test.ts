@@ -60,6 +60,11 @@ describe('telemetry settings', () => {
       OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 'lots',
     });
     assert.deepEqual([capped.spanQueueSize, capped.spanBatchSize], [100, 100]);
+    const fractions = resolveTelemetrySettings(telemetry('http://c:4318'), {
+      OTEL_BSP_MAX_QUEUE_SIZE: '0.5',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '0.5',
+    });
+    assert.deepEqual([fractions.spanQueueSize, fractions.spanBatchSize], [4096, 512]);
   });
 
   it('is off with OTEL_SDK_DISABLED=true whatever is configured; a signal set to none is off alone', () => {
