@@ -35,7 +35,7 @@ import { openSerialLink, openTcpLink, type Link, type LinkCloseInfo } from './tr
 import { connectDelay } from './backoff.js';
 import { Discovery, type Candidate, type DiscoveryResult } from './discovery/index.js';
 import type { UsbScanOptions } from './discovery/index.js';
-import { SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { SpanStatusCode, context } from '@opentelemetry/api';
 import type { BatchObservableCallback, Context, Observable } from '@opentelemetry/api';
 import { meter, telemetryOn, tracer } from '../../otel/instruments.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';
@@ -218,12 +218,10 @@ export class Connection {
 
   /** The kernel's cast on every accepted transition. */
   onKernelState(state: KernelState): void {
-    // The kernel's casts carry the open attempt's trace context: the attempt's spans and log
-    // lines take it from here, even when the state itself reached us first as a reply.
-    if (state.phase.name === 'Disconnected' && telemetryOn()) {
-      const active = context.active();
-      if (trace.getSpan(active) !== undefined) this.#attemptContext = active;
-    }
+    // The kernel's casts carry the open attempt's trace context (none when no attempt is open):
+    // the attempt's spans and log lines take it from here, even when the state itself reached
+    // us first as a reply.
+    if (state.phase.name === 'Disconnected' && telemetryOn()) this.#attemptContext = context.active();
     if (!this.#applyState(state)) return;
     const current = this.#current;
     const phase = state.phase;
