@@ -60,34 +60,7 @@ export class ProtoWriter {
   /** Unsigned up to 2^53, or a negative int64 (ten bytes, two's complement), as ProtobufWriter does. */
   varint(value: number): void {
     this.ensure(10);
-    const buf = this.buf;
-    if (value >= 0 && value <= 0xffffffff) {
-      let v = value >>> 0;
-      while (v > 0x7f) {
-        buf[this.pos++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
-      }
-      buf[this.pos++] = v;
-      return;
-    }
-    let low: number;
-    let high: number;
-    if (value >= 0) {
-      low = value >>> 0;
-      high = (value / 0x100000000) >>> 0;
-    } else {
-      const abs = Math.abs(value);
-      low = ~(abs >>> 0) >>> 0;
-      high = ~((abs / 0x100000000) >>> 0) >>> 0;
-      low = (low + 1) >>> 0;
-      if (low === 0) high = (high + 1) >>> 0;
-    }
-    while (high > 0 || low > 0x7f) {
-      buf[this.pos++] = (low & 0x7f) | 0x80;
-      low = ((low >>> 7) | (high << 25)) >>> 0;
-      high >>>= 7;
-    }
-    buf[this.pos++] = low & 0x7f;
+    this.pos = putVarint(this.buf, this.pos, value);
   }
 
   fixed32(value: number): void {
@@ -112,18 +85,10 @@ export class ProtoWriter {
   /** A length-prefixed UTF-8 string. */
   string(text: string): void {
     const length = text.length;
-    let ascii = true;
-    for (let i = 0; i < length; i += 1) {
-      if (text.charCodeAt(i) > 127) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
+    if (isAscii(text)) {
       this.varint(length);
       this.ensure(length);
-      const buf = this.buf;
-      for (let i = 0; i < length; i += 1) buf[this.pos++] = text.charCodeAt(i);
+      this.pos = putAscii(this.buf, this.pos, text);
       return;
     }
     this.bytes(Buffer.from(text, 'utf8'));
@@ -145,7 +110,7 @@ export class ProtoWriter {
       return;
     }
     // A few bytes (an encoded key): a loop beats TypedArray.set's call.
-    for (let i = 0; i < length; i += 1) buf[this.pos++] = bytes[i] as number;
+    this.pos = putBytes(buf, this.pos, bytes);
   }
 
   /** A length-prefixed id from its hex text (16 or 8 bytes). */
@@ -153,12 +118,7 @@ export class ProtoWriter {
     const length = hex.length >>> 1;
     this.varint(length);
     this.ensure(length);
-    const buf = this.buf;
-    for (let i = 0; i < length; i += 1) {
-      buf[this.pos++] =
-        ((HEX_VALUE[hex.charCodeAt(2 * i)] as number) << 4) |
-        (HEX_VALUE[hex.charCodeAt(2 * i + 1)] as number);
-    }
+    this.pos = putHexId(this.buf, this.pos, hex, length);
   }
 
   /** Starts a length-delimited field's body; `end` with what this returns writes its length before it. */
@@ -395,25 +355,9 @@ function writeSimpleSpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Array
   pos = putBytes(buf, pos, name);
   buf[pos++] = 0x30;
   pos = putVarint(buf, pos, span.kind + 1);
-  // millisToHrTime and addMillis (span-wire.ts) without their arrays: the same arithmetic.
-  const startMs = span.startMs;
-  const startSeconds = Math.trunc(startMs / 1000);
-  const startNanos = Math.round((startMs - startSeconds * 1000) * 1e6);
-  const durationMs = span.durationMs;
-  const addSeconds = Math.trunc(durationMs / 1000);
-  let endSeconds = startSeconds + addSeconds;
-  let endNanos = startNanos + Math.round((durationMs - addSeconds * 1000) * 1e6);
-  if (endNanos >= 1e9) {
-    endSeconds += 1;
-    endNanos -= 1e9;
-  } else if (endNanos < 0) {
-    endSeconds -= 1;
-    endNanos += 1e9;
-  }
-  buf[pos++] = 0x39;
-  pos = putTime(w, pos, startSeconds, startNanos);
-  buf[pos++] = 0x41;
-  pos = putTime(w, pos, endSeconds, endNanos);
+  w.pos = pos;
+  writeSpanTimes(w, span.startMs, span.durationMs);
+  pos = w.pos;
   for (let i = 0; i < count; i += 1) {
     const key = keys[i] as Uint8Array;
     const any = anySizes[i] as number;
@@ -573,11 +517,27 @@ function putAscii(buf: Uint8Array, pos: number, text: string): number {
   return pos;
 }
 
-/** writeTime, at `pos` of the writer's buffer. */
-function putTime(w: ProtoWriter, pos: number, seconds: number, nanos: number): number {
-  w.pos = pos;
-  writeTime(w, seconds, nanos);
-  return w.pos;
+/**
+ * A span's start and end time fields (tags 7 and 8): millisToHrTime and
+ * addMillis (span-wire.ts) without their arrays, the same arithmetic.
+ */
+function writeSpanTimes(w: ProtoWriter, startMs: number, durationMs: number): void {
+  const startSeconds = Math.trunc(startMs / 1000);
+  const startNanos = Math.round((startMs - startSeconds * 1000) * 1e6);
+  const addSeconds = Math.trunc(durationMs / 1000);
+  let endSeconds = startSeconds + addSeconds;
+  let endNanos = startNanos + Math.round((durationMs - addSeconds * 1000) * 1e6);
+  if (endNanos >= 1e9) {
+    endSeconds += 1;
+    endNanos -= 1e9;
+  } else if (endNanos < 0) {
+    endSeconds -= 1;
+    endNanos += 1e9;
+  }
+  w.tag(7, 1);
+  writeTime(w, startSeconds, startNanos);
+  w.tag(8, 1);
+  writeTime(w, endSeconds, endNanos);
 }
 
 /** Any span, field by field (events, links, any attribute value). */
@@ -595,12 +555,8 @@ function writeAnySpanField(w: ProtoWriter, span: EndedSpan, extra: Uint8Array | 
   w.raw(nameBytes(span.name));
   w.tag(6, 0);
   w.varint(span.kind + 1);
+  writeSpanTimes(w, span.startMs, span.durationMs);
   const start = millisToHrTime(span.startMs);
-  const end = addMillis(start, span.durationMs);
-  w.tag(7, 1);
-  writeTime(w, start[0], start[1]);
-  w.tag(8, 1);
-  writeTime(w, end[0], end[1]);
   writePairs(w, 9, span.attributes, 0);
   if (extra !== undefined) w.raw(extra);
   w.tag(10, 0);
