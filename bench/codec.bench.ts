@@ -21,12 +21,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  ResponseDecoder,
-  encodeLog,
-  encodeResponse,
-  type JsonObject,
-} from '../actors/connection/codec/index.js';
+import { ResponseDecoder, encodeLog, encodeResponse, type JsonObject } from '../protocol/index.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {

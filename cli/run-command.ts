@@ -14,6 +14,7 @@ import type { HttpApi } from '../http/index.js';
 import { startService } from '../kernel/service.js';
 import type { Service } from '../kernel/service.js';
 import { createLogger } from '../runtime/index.js';
+import { startSimulator } from '../sim/index.js';
 import { traceLogFields } from '../otel/log.js';
 import { startTelemetry } from '../otel/telemetry.js';
 import type { Telemetry } from '../otel/telemetry.js';
@@ -118,7 +119,7 @@ async function run(flags: RunFlags): Promise<number> {
   let telemetry: Telemetry | undefined;
   try {
     telemetry = await startTelemetry(config.telemetry, process.env, logger);
-    service = await startService(config, { logger, telemetry });
+    service = await startService(config, { logger, telemetry, startSimulator });
     logger.info('supervision tree up');
     try {
       api = await startHttpApi(service, config.http, logger);

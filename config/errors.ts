@@ -4,7 +4,7 @@
  * command-line flags. Its message is those problems, one per line, in the
  * `file:line:column: key: message` form editors and terminals link to.
  */
-import { TetherError, registerErrorClass } from '../runtime/errors.js';
+import { TetherError, registerErrorClass } from '../errors/index.js';
 
 /** A dotted key path, array items in brackets: `discovery.usb.ids[1]`; "" is the whole document. */
 export type ConfigKey = string;

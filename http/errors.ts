@@ -4,7 +4,7 @@
  * literal code and knows nothing of HTTP; every error a client sees is
  * `{"error": {"code", "message", "detail"}}`.
  */
-import { TetherError, registerErrorClass } from '../runtime/errors.js';
+import { TetherError, registerErrorClass } from '../errors/index.js';
 
 /** No route for this path. */
 export class RouteNotFoundError extends TetherError {

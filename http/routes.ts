@@ -16,11 +16,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { OPCODES, checkRequestPayload } from '../actors/connection/codec/index.js';
-import type { CommanderApi } from '../actors/contracts.js';
-import { ACTOR_IDS } from '../actors/contracts.js';
+import { OPCODES, checkRequestPayload } from '../protocol/index.js';
+import type { CommanderApi } from '../contracts/actors.js';
+import { ACTOR_IDS } from '../contracts/actors.js';
 import type { TetherConfig } from '../config/index.js';
-import type { PhaseName } from '../kernel/phase.js';
+import type { PhaseName } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
 import { ChildNotFoundError } from '../runtime/index.js';
 import { readJson } from './body.js';

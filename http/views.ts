@@ -10,11 +10,11 @@ import type {
   ConnectionStatus,
   SynchronizationApi,
   WatchdogApi,
-} from '../actors/contracts.js';
-import { ACTOR_IDS } from '../actors/contracts.js';
-import type { PhaseChange } from '../kernel/kernel.js';
-import type { Phase, PhaseName } from '../kernel/phase.js';
-import { PHASES } from '../kernel/phase.js';
+} from '../contracts/actors.js';
+import { ACTOR_IDS } from '../contracts/actors.js';
+import type { PhaseChange } from '../contracts/phase.js';
+import type { Phase, PhaseName } from '../contracts/phase.js';
+import { PHASES } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
 import { TetherError, describeExit } from '../runtime/index.js';
 import type { ExitReason } from '../runtime/index.js';

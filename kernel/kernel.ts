@@ -5,20 +5,13 @@
  * accepted change is cast to the four actors as `onKernelState`, in order,
  * and published to local subscribers (logs, telemetry, HTTP).
  */
-import type { KernelApi, KernelState, PhaseListener } from '../actors/contracts.js';
-import { ACTOR_IDS } from '../actors/contracts.js';
+import type { KernelApi, KernelState, PhaseListener, PhaseSource } from '../contracts/actors.js';
+import { ACTOR_IDS } from '../contracts/actors.js';
 import type { ActorRef } from '../runtime/index.js';
-import type { Phase, TransitionRequest } from './phase.js';
-import { INITIAL_PHASE, transition } from './phase.js';
+import type { Phase, PhaseChange, TransitionRequest } from '../contracts/phase.js';
 
-export interface PhaseChange {
-  from: Phase;
-  to: Phase;
-  /** Why: the disconnect reason, or the step that moved it forward. */
-  reason: string;
-  /** How long the link was in `from` (ms). */
-  durationMs: number;
-}
+export type { PhaseChange } from '../contracts/phase.js';
+import { INITIAL_PHASE, transition } from '../contracts/phase.js';
 
 export interface KernelOptions {
   autoconnecting: boolean;
@@ -31,7 +24,7 @@ export interface KernelOptions {
   onRediscoveryExit: (reason: string) => boolean;
 }
 
-export class Kernel {
+export class Kernel implements PhaseSource {
   #phase: Phase;
   #autoconnecting: boolean;
   readonly #options: KernelOptions;

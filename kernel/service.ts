@@ -1,7 +1,8 @@
 /**
  * The device service, assembled: the actor system, the kernel served to the
  * actors, the supervision tree, and (in `sim` discovery) the built-in
- * simulator. The CLI's `tether run` and the end-to-end tests start it here.
+ * simulator the caller hands in. The CLI's `tether run` and the end-to-end
+ * tests start it here.
  *
  * The kernel also reacts to the tree: a new incarnation of an actor is told
  * the current state at once (it may have missed changes while down), and
@@ -9,20 +10,18 @@
  * disconnected so the whole connect-handshake-sync sequence runs again on a
  * clean slate.
  */
-import type { ConnectionApi, PhaseListener } from '../actors/contracts.js';
-import { ACTOR_IDS } from '../actors/contracts.js';
+import type { ConnectionApi, PhaseListener } from '../contracts/actors.js';
+import { ACTOR_IDS } from '../contracts/actors.js';
 import { detectContainer, shouldExitForRediscovery } from '../actors/connection/discovery/rediscovery.js';
 import type { TetherConfig } from '../config/index.js';
-import { ActorSystem, createLogger, describeExit } from '../runtime/index.js';
+import { ActorSystem, TetherError, createLogger, describeExit } from '../runtime/index.js';
 import type { Logger } from '../runtime/index.js';
-import { startSimulator } from '../sim/index.js';
-import type { Simulator } from '../sim/index.js';
 import { Supervisor } from '../supervisors/index.js';
 import type { SupervisionEvent } from '../supervisors/index.js';
 import { Kernel, SERVICE_ACTORS } from './kernel.js';
-import type { PhaseChange } from './kernel.js';
+import type { PhaseChange } from '../contracts/phase.js';
 import { serviceTree } from './tree.js';
-import type { Phase } from './phase.js';
+import type { Phase } from '../contracts/phase.js';
 import { RediscoveryGate, createNotifier, startWatchdogPings, watchdogIntervalMs } from '../system/index.js';
 import type { WatchdogPings } from '../system/index.js';
 import type { Telemetry } from '../otel/telemetry.js';
@@ -41,6 +40,26 @@ export interface ServiceOptions {
   inContainer?: boolean;
   /** Started telemetry (otel/telemetry.ts startTelemetry); the caller shuts it down after the service. */
   telemetry?: Telemetry;
+  /**
+   * Starts the built-in simulated controller for discovery mode `sim`. The
+   * simulator is a development tool, so production assembly does not import
+   * it: the CLI (and tests) hand it in. Without it, mode `sim` is refused.
+   */
+  startSimulator?: (settings: { port: number; host: string; deviceId: string }) => Promise<BuiltInController>;
+}
+
+/** A controller the service started for itself (discovery mode `sim`). */
+export interface BuiltInController {
+  readonly address: { port: number } | undefined;
+  close(): Promise<void>;
+}
+
+/** Discovery mode `sim` was chosen but this assembly was given no simulator to start. */
+export class NoSimulatorError extends TetherError {
+  declare readonly code: 'TETHER_NO_SIMULATOR';
+  constructor() {
+    super('TETHER_NO_SIMULATOR', 'discovery mode "sim" needs a simulator, and this assembly has none');
+  }
 }
 
 export interface Service {
@@ -48,7 +67,7 @@ export interface Service {
   readonly kernel: Kernel;
   readonly system: ActorSystem;
   readonly root: Supervisor;
-  readonly simulator: Simulator | undefined;
+  readonly simulator: BuiltInController | undefined;
   readonly logger: Logger;
   /** Resolves with the exit code the process should end with, once the service has stopped. */
   readonly exited: Promise<number>;
@@ -61,9 +80,10 @@ const DEVICE_ACTORS = new Set<string>([ACTOR_IDS.connection, ACTOR_IDS.commander
 export async function startService(input: TetherConfig, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? createLogger({ level: input.log.level });
   let config = input;
-  let simulator: Simulator | undefined;
+  let simulator: BuiltInController | undefined;
   if (config.discovery.mode === 'sim') {
-    simulator = await startSimulator({
+    if (options.startSimulator === undefined) throw new NoSimulatorError();
+    simulator = await options.startSimulator({
       port: config.simulator.port,
       host: '127.0.0.1',
       deviceId: config.simulator.deviceId,

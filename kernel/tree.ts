@@ -15,7 +15,7 @@ import { COMMANDER_MODULE } from '../actors/commander/actor.js';
 import { CONNECTION_MODULE } from '../actors/connection/actor.js';
 import { SYNCHRONIZATION_MODULE } from '../actors/synchronization/actor.js';
 import { WATCHDOG_MODULE } from '../actors/watchdog/actor.js';
-import { ACTOR_IDS } from '../actors/contracts.js';
+import { ACTOR_IDS } from '../contracts/actors.js';
 import type { ChildName, TetherConfig } from '../config/index.js';
 import { childPolicy, supervisorFlags } from '../config/index.js';
 import type { SupervisorChildSpec, WorkerChildSpec } from '../supervisors/index.js';

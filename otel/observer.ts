@@ -14,8 +14,9 @@
  */
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Meter, Span, SpanContext, Tracer } from '@opentelemetry/api';
-import type { Kernel, PhaseChange } from '../kernel/kernel.js';
-import type { PHASES, PhaseName } from '../kernel/phase.js';
+import type { PhaseSource } from '../contracts/actors.js';
+import type { PhaseChange } from '../contracts/phase.js';
+import type { PHASES, PhaseName } from '../contracts/phase.js';
 import { deserializeError, describeExit } from '../runtime/index.js';
 import type { ExitReason } from '../runtime/index.js';
 import type { SupervisionEvent } from '../supervisors/index.js';
@@ -92,7 +93,7 @@ export class Observer {
 
   /** Subscribes to the kernel and the supervision events; the first attempt starts now. */
   observe(
-    kernel: Kernel,
+    kernel: PhaseSource,
     events: { subscribe(listener: (event: SupervisionEvent) => void): () => void },
   ): void {
     this.#phase = kernel.state.phase.name;

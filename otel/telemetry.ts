@@ -7,7 +7,7 @@
  * `@opentelemetry/api` calls are the API's no-ops.
  */
 import type { TetherConfig } from '../config/index.js';
-import type { Kernel } from '../kernel/kernel.js';
+import type { PhaseSource } from '../contracts/actors.js';
 import type { ActorSystem, Logger, SystemOptions } from '../runtime/index.js';
 import type { SupervisionEvents } from '../supervisors/index.js';
 import { resolveTelemetrySettings } from './settings.js';
@@ -15,7 +15,7 @@ import type { TelemetrySettings } from './settings.js';
 
 /** What telemetry watches in a running service. */
 export interface ObservedService {
-  kernel: Kernel;
+  kernel: PhaseSource;
   system: ActorSystem;
   events: Pick<SupervisionEvents, 'subscribe'>;
 }

@@ -16,7 +16,7 @@ import {
   type JsonObject,
   type NewBlock,
   type TraceEntry,
-} from '../actors/connection/codec/index.js';
+} from '../protocol/index.js';
 
 export type StoreResult<T> = { error: 'OK'; payload: T } | { error: Exclude<ErrorCode, 'OK'> };
 

@@ -4,7 +4,7 @@
  * Every line gets one reply line; a bad line gets an error reply, never an
  * exception.
  */
-import { LOG_LEVELS, RESET_DATA, RESET_REASONS, type LogLevel } from '../actors/connection/codec/index.js';
+import { LOG_LEVELS, RESET_DATA, RESET_REASONS, type LogLevel } from '../protocol/index.js';
 import type { Simulator } from './simulator.js';
 
 export const CONTROL_HELP = `commands (one per line):

@@ -23,7 +23,7 @@ import {
   type Opcode,
   type RequestFrame,
   type RequestPayload,
-} from '../actors/connection/codec/index.js';
+} from '../protocol/index.js';
 import { BlockStore, type StoreResult } from './block-store.js';
 import {
   FAULT_RESET,

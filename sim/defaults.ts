@@ -1,6 +1,6 @@
 /** Every default of the simulator in one place, next to the types they fill. */
 
-import type { Handshake } from '../actors/connection/codec/index.js';
+import type { Handshake } from '../protocol/index.js';
 
 /** Who the simulated controller says it is: its handshake, less the reset fields (which change as it runs). */
 export type SimIdentity = Omit<Handshake, 'resetReason' | 'resetData'>;

@@ -3,7 +3,7 @@
  * section 6) on demand, from tests (`simulator.faults`) and from the command
  * line (`control.ts`). Settings stay on until changed; actions happen once.
  */
-import { encodeAnnotation, encodeEvent, encodeLog, type LogLevel } from '../actors/connection/codec/index.js';
+import { encodeAnnotation, encodeEvent, encodeLog, type LogLevel } from '../protocol/index.js';
 import type { SimController } from './controller.js';
 import type { FaultSettings } from './defaults.js';
 

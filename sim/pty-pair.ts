@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PtyPairError, SocatMissingError } from '../actors/connection/errors.js';
+import { PtyPairError, SocatMissingError } from './errors.js';
 
 export interface PtyPairOptions {
   /** Paths of the two links; default `a` and `b` in a fresh temporary directory. */

@@ -10,8 +10,8 @@
  */
 import net from 'node:net';
 import { once } from 'node:events';
-import type { RequestFrame } from '../actors/connection/codec/index.js';
-import { SimulatorClosedError } from '../actors/connection/errors.js';
+import type { RequestFrame } from '../protocol/index.js';
+import { SimulatorClosedError } from './errors.js';
 import { openSerialLink, type SerialLink } from '../actors/connection/transport/index.js';
 import { SimController, type ControllerStats, type SessionPort } from './controller.js';
 import { SIM_DEFAULTS, type FaultSettings, type SimIdentity } from './defaults.js';

@@ -6,8 +6,8 @@
  */
 import { defineActor, type ActorContext } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
-import type { CommanderApi, ConnectionApi, KernelApi } from '../contracts.js';
-import { ACTOR_IDS } from '../contracts.js';
+import type { CommanderApi, ConnectionApi, KernelApi } from '../../contracts/actors.js';
+import { ACTOR_IDS } from '../../contracts/actors.js';
 import { Commander } from './commander.js';
 
 /** A kernel call is a main-thread round trip; this only bounds a kernel that is stuck. */

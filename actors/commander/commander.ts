@@ -23,8 +23,8 @@
  *   LinkLostError: nobody waits out a timeout for a link that is gone.
  */
 import type { ActorLogger } from '../../runtime/actor.js';
-import { TetherError } from '../../runtime/errors.js';
-import type { PhaseName } from '../../kernel/phase.js';
+import { TetherError } from '../../errors/index.js';
+import type { PhaseName } from '../../contracts/phase.js';
 import {
   MAX_MSG_ID,
   MIN_MSG_ID,
@@ -35,7 +35,7 @@ import {
   type RequestPayload,
   type ResponseFrame,
   type ResponsePayload,
-} from '../connection/codec/index.js';
+} from '../../protocol/index.js';
 import {
   BadResponseError,
   CommandTimeoutError,
@@ -44,7 +44,7 @@ import {
   NotReadyError,
   type CommandOptions,
   type KernelState,
-} from '../contracts.js';
+} from '../../contracts/actors.js';
 import { CommanderBusyError, CommanderRecoveryRestartError } from './errors.js';
 import { KernelView, phaseAllows } from '../shared/kernel-view.js';
 import { realTimers, type Timer, type Timers } from '../shared/timers.js';

@@ -3,7 +3,7 @@
  * (those are in contracts.ts). Registered so they keep their class across
  * threads.
  */
-import { TetherError, registerErrorClass } from '../../runtime/errors.js';
+import { TetherError, registerErrorClass } from '../../errors/index.js';
 
 /** Too many requests are already pending; the caller should slow down. */
 export class CommanderBusyError extends TetherError {

@@ -13,7 +13,7 @@ import {
   type KernelState,
   type SynchronizationApi,
   type WatchdogApi,
-} from '../contracts.js';
+} from '../../contracts/actors.js';
 import { Connection } from './connection.js';
 
 const connection = defineActor(

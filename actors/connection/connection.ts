@@ -24,13 +24,18 @@
  * to refs and the logger.
  */
 import type { TetherConfig } from '../../config/index.js';
-import type { KernelState } from '../contracts.js';
-import type { ConnectionStatus } from '../contracts.js';
-import type { TransitionRequest } from '../../kernel/phase.js';
-import { comparePhases } from '../../kernel/phase.js';
+import type { KernelState } from '../../contracts/actors.js';
+import type { ConnectionStatus } from '../../contracts/actors.js';
+import type { TransitionRequest } from '../../contracts/phase.js';
+import { comparePhases } from '../../contracts/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
-import { TetherError } from '../../runtime/errors.js';
-import { ResponseDecoder, type ControllerEvent, type Decoded, type ResponseFrame } from './codec/index.js';
+import { TetherError } from '../../errors/index.js';
+import {
+  ResponseDecoder,
+  type ControllerEvent,
+  type Decoded,
+  type ResponseFrame,
+} from '../../protocol/index.js';
 import { openSerialLink, openTcpLink, type Link, type LinkCloseInfo } from './transport/index.js';
 import { connectDelay } from './backoff.js';
 import { Discovery, type Candidate, type DiscoveryResult } from './discovery/index.js';

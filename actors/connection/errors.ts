@@ -1,10 +1,9 @@
 /**
- * Errors of the controller link: codec, transports, pseudo-terminal pairs and
- * the simulator. Each has a literal `code` and is registered with the runtime
+ * Errors of the controller link: transports and discovery. Each has a literal `code` and is registered with the runtime
  * so it is rebuilt as its own class when it crosses a thread boundary (the
  * connection actor runs in a worker).
  */
-import { registerErrorClass, TetherError } from '../../runtime/errors.js';
+import { registerErrorClass, TetherError } from '../../errors/index.js';
 
 /** A write (or any use) of a link after it closed, or a write that was pending when it closed. */
 export class LinkClosedError extends TetherError {
@@ -46,42 +45,6 @@ export class LinkWriteError extends TetherError {
   }
 }
 
-/** A frame or annotation that cannot be encoded under the protocol (bad msgId, too long, not JSON). */
-export class EncodeError extends TetherError {
-  declare readonly code: 'TETHER_ENCODE_FAILED';
-  constructor(why: string, options?: { cause?: unknown }) {
-    super('TETHER_ENCODE_FAILED', `cannot encode: ${why}`, { ...options, detail: { why } });
-  }
-}
-
-/** A response payload that does not have the shape its opcode promises. */
-export class PayloadError extends TetherError {
-  declare readonly code: 'TETHER_BAD_PAYLOAD';
-  constructor(opcode: string, why: string) {
-    super('TETHER_BAD_PAYLOAD', `bad ${opcode} payload: ${why}`, { detail: { opcode, why } });
-  }
-}
-
-/** `socat` is not installed, so no pseudo-terminal pair can be made. */
-export class SocatMissingError extends TetherError {
-  declare readonly code: 'TETHER_SOCAT_MISSING';
-  constructor(cause: unknown) {
-    super(
-      'TETHER_SOCAT_MISSING',
-      'socat is not installed (needed for pseudo-terminal pairs): apt-get install socat',
-      { cause },
-    );
-  }
-}
-
-/** socat started but the pseudo-terminal pair did not appear in time, or socat exited early. */
-export class PtyPairError extends TetherError {
-  declare readonly code: 'TETHER_PTY_FAILED';
-  constructor(why: string, options?: { cause?: unknown }) {
-    super('TETHER_PTY_FAILED', `pseudo-terminal pair failed: ${why}`, { ...options, detail: { why } });
-  }
-}
-
 /**
  * Serial ports cannot be enumerated here: `SerialPort.list()` needs `udevadm`
  * on Linux, which containers and minimal machines lack. Callers decide what
@@ -96,14 +59,6 @@ export class PortListUnavailableError extends TetherError {
   }
 }
 
-/** The simulator was closed; nothing more can be attached to it. */
-export class SimulatorClosedError extends TetherError {
-  declare readonly code: 'TETHER_SIM_CLOSED';
-  constructor() {
-    super('TETHER_SIM_CLOSED', 'the controller simulator is closed');
-  }
-}
-
 function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
@@ -113,12 +68,7 @@ for (const [code, errorClass] of [
   ['TETHER_CONNECT_TIMEOUT', ConnectTimeoutError],
   ['TETHER_LINK_OPEN_FAILED', LinkOpenError],
   ['TETHER_LINK_WRITE_FAILED', LinkWriteError],
-  ['TETHER_ENCODE_FAILED', EncodeError],
-  ['TETHER_BAD_PAYLOAD', PayloadError],
-  ['TETHER_SOCAT_MISSING', SocatMissingError],
-  ['TETHER_PTY_FAILED', PtyPairError],
   ['TETHER_PORT_LIST_UNAVAILABLE', PortListUnavailableError],
-  ['TETHER_SIM_CLOSED', SimulatorClosedError],
 ] as const) {
   registerErrorClass(code, errorClass);
 }

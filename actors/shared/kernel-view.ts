@@ -11,9 +11,9 @@
  * generation starts after its Disconnected. An older state is ignored, so
  * the view never moves back.
  */
-import type { KernelState } from '../contracts.js';
-import type { Phase, PhaseName } from '../../kernel/phase.js';
-import { INITIAL_PHASE, PHASES, comparePhases } from '../../kernel/phase.js';
+import type { KernelState } from '../../contracts/actors.js';
+import type { Phase, PhaseName } from '../../contracts/phase.js';
+import { INITIAL_PHASE, PHASES, comparePhases } from '../../contracts/phase.js';
 
 /** True when a link in phase `phase` may carry a request that needs `needs`. */
 export function phaseAllows(phase: Phase, needs: PhaseName): boolean {

@@ -3,10 +3,10 @@
  * its context. The logic lives there; this file only turns refs into the
  * small ports it takes.
  */
-import type { CommanderApi, KernelApi, SynchronizationApi } from '../contracts.js';
-import { ACTOR_IDS } from '../contracts.js';
-import type { ControllerEvent, Opcode, RequestPayload, ResponsePayload } from '../connection/codec/index.js';
-import type { CommandOptions, KernelState } from '../contracts.js';
+import type { CommanderApi, KernelApi, SynchronizationApi } from '../../contracts/actors.js';
+import { ACTOR_IDS } from '../../contracts/actors.js';
+import type { ControllerEvent, Opcode, RequestPayload, ResponsePayload } from '../../protocol/index.js';
+import type { CommandOptions, KernelState } from '../../contracts/actors.js';
 import type { TetherConfig } from '../../config/schema.js';
 import { defineActor } from '../../runtime/actor.js';
 import type { ActorContext } from '../../runtime/actor.js';

@@ -3,8 +3,8 @@
  * and the check of a handshake against them and the configured device id.
  * Pure, so the rule is tested on its own and the actor only applies it.
  */
-import type { Handshake } from '../connection/codec/index.js';
-import type { AckInfo } from '../../kernel/phase.js';
+import type { Handshake } from '../../protocol/index.js';
+import type { AckInfo } from '../../contracts/phase.js';
 
 /**
  * `proto_version` values (git hashes of the protocol definition, lower case)

@@ -18,8 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Block } from '../connection/codec/index.js';
-import { isBlockId, isJsonObject } from '../connection/codec/index.js';
+import type { Block } from '../../protocol/index.js';
+import { isBlockId, isJsonObject } from '../../protocol/index.js';
 import { DatastoreError } from './errors.js';
 
 /** Bumped when the file's shape changes; a file of another format is treated as unreadable. */

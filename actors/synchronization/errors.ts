@@ -3,7 +3,7 @@
  * keep their class across thread boundaries (a crash by the `restart`
  * recovery policy carries one to the supervisor's report).
  */
-import { describe, registerErrorClass, TetherError } from '../../runtime/errors.js';
+import { describe, registerErrorClass, TetherError } from '../../errors/index.js';
 
 /** No handshake arrived within `synchronization.handshakeTimeoutMs` of the link opening. */
 export class HandshakeTimeoutError extends TetherError {

@@ -43,7 +43,7 @@ import type {
   ResponsePayload,
   TraceEntry,
   ControllerEvent,
-} from '../connection/codec/index.js';
+} from '../../protocol/index.js';
 import {
   RESET_DATA,
   RESET_REASONS,
@@ -51,13 +51,13 @@ import {
   TICKS_BLOCK_ID,
   TRACE_READ_RESUME,
   isJsonObject,
-} from '../connection/codec/index.js';
-import type { CommandOptions, KernelState } from '../contracts.js';
-import type { AckInfo, TransitionRequest } from '../../kernel/phase.js';
-import { comparePhases } from '../../kernel/phase.js';
+} from '../../protocol/index.js';
+import type { CommandOptions, KernelState } from '../../contracts/actors.js';
+import type { AckInfo, TransitionRequest } from '../../contracts/phase.js';
+import { comparePhases } from '../../contracts/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
-import { describe } from '../../runtime/errors.js';
+import { describe } from '../../errors/index.js';
 import { assessHandshake, sameHandshake } from './compat.js';
 import type { BlockDatastore, StoredBlocks } from './datastore.js';
 import { HandshakeTimeoutError, ListeningModeError, SyncStepError } from './errors.js';

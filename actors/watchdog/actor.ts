@@ -6,8 +6,8 @@
  */
 import { defineActor, type ActorContext } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
-import type { CommanderApi, KernelApi, WatchdogApi } from '../contracts.js';
-import { ACTOR_IDS } from '../contracts.js';
+import type { CommanderApi, KernelApi, WatchdogApi } from '../../contracts/actors.js';
+import { ACTOR_IDS } from '../../contracts/actors.js';
 import { Watchdog } from './watchdog.js';
 
 /** Extra time the actor call gets over the NONE's own timeout (a thread hop each way, a busy mailbox). */

@@ -18,8 +18,8 @@
  * It also answers `health()` for readiness: healthy means Synchronized.
  */
 import type { ActorLogger } from '../../runtime/actor.js';
-import type { Phase } from '../../kernel/phase.js';
-import type { KernelState } from '../contracts.js';
+import type { Phase } from '../../contracts/phase.js';
+import type { KernelState } from '../../contracts/actors.js';
 import { KernelView } from '../shared/kernel-view.js';
 import { realTimers, type Timer, type Timers } from '../shared/timers.js';
 

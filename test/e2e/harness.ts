@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { resolveConfig } from '../../config/index.js';
 import type { DeepPartial, TetherConfig } from '../../config/index.js';
 import type { PhaseChange } from '../../kernel/kernel.js';
-import type { PhaseName } from '../../kernel/phase.js';
+import type { PhaseName } from '../../contracts/phase.js';
 import { startService } from '../../kernel/service.js';
 import type { Service } from '../../kernel/service.js';
 import { liveWorkerCount } from '../../runtime/index.js';

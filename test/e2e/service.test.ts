@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CommanderApi } from '../../actors/contracts.js';
-import { ACTOR_IDS } from '../../actors/contracts.js';
+import type { CommanderApi } from '../../contracts/actors.js';
+import { ACTOR_IDS } from '../../contracts/actors.js';
 import { TetherError } from '../../runtime/index.js';
 import { withService } from './harness.js';
 

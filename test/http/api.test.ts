@@ -2,7 +2,7 @@
  * Every route of the HTTP API, success and error cases, over real HTTP
  * against the running service and the simulator.
  */
-import type { SynchronizationApi } from '../../actors/contracts.js';
+import type { SynchronizationApi } from '../../contracts/actors.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startHttpApi } from '../../http/index.js';

@@ -9,7 +9,7 @@ import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram } from '@opentelemetry/sdk-metrics';
 import { Commander } from '../../actors/commander/commander.js';
-import { ControllerError, NotReadyError } from '../../actors/contracts.js';
+import { ControllerError, NotReadyError } from '../../contracts/actors.js';
 import { markTelemetryOn } from '../../otel/instruments.js';
 import { LeanMeterProvider } from '../../otel/lean-histogram.js';
 import { ATTR, METRICS } from '../../otel/names.js';

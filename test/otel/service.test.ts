@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import type { CommanderApi } from '../../actors/contracts.js';
-import { ACTOR_IDS } from '../../actors/contracts.js';
+import type { CommanderApi } from '../../contracts/actors.js';
+import { ACTOR_IDS } from '../../contracts/actors.js';
 import { ATTR, EVENTS, METRICS, SPANS } from '../../otel/names.js';
 import { withService } from '../e2e/harness.js';
 import { OtlpReceiver, otelEnv } from './receiver.js';

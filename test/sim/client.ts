@@ -9,7 +9,7 @@ import {
   type Opcode,
   type Request,
   type ResponseFrame,
-} from '../../actors/connection/codec/index.js';
+} from '../../protocol/index.js';
 import { openSerialLink, openTcpLink, type Link } from '../../actors/connection/transport/index.js';
 
 type Out = Decoded<ResponseFrame>;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../sim/index.js';
-import type { Decoded, RequestFrame, ResponseFrame } from '../../actors/connection/codec/index.js';
+import type { Decoded, RequestFrame, ResponseFrame } from '../../protocol/index.js';
 import { TetherError } from '../../runtime/errors.js';
 import { Client, deadline } from './client.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSimulator, SIM_IDENTITY, type Simulator } from '../../../sim/index.js';
 import { CHECK_FAILED_REASON } from '../../../actors/commander/commander.js';
-import { CommandTimeoutError, ControllerError, LinkLostError } from '../../../actors/contracts.js';
+import { CommandTimeoutError, ControllerError, LinkLostError } from '../../../contracts/actors.js';
 import { eventually, withDeadline } from '../../helpers.js';
 import { GENERATION, simRig, type SimRig } from './sim-rig.js';
 import type { CommanderSettings } from '../../../actors/commander/commander.js';

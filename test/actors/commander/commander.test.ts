@@ -12,7 +12,7 @@ import {
   LinkLostError,
   NotReadyError,
   type KernelState,
-} from '../../../actors/contracts.js';
+} from '../../../contracts/actors.js';
 import { CommanderBusyError, CommanderRecoveryRestartError } from '../../../actors/commander/errors.js';
 import { TetherError } from '../../../runtime/errors.js';
 import { FakeConnection, FakeKernel, FakeTimers, RecordingLog, drain, ok, stateOf, track } from './fakes.js';

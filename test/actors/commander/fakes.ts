@@ -10,10 +10,10 @@ import {
   type JsonObject,
   type RequestFrame,
   type ResponseFrame,
-} from '../../../actors/connection/codec/index.js';
-import type { KernelState } from '../../../actors/contracts.js';
+} from '../../../protocol/index.js';
+import type { KernelState } from '../../../contracts/actors.js';
 import type { Timer, Timers } from '../../../actors/shared/timers.js';
-import type { Phase, PhaseName } from '../../../kernel/phase.js';
+import type { Phase, PhaseName } from '../../../contracts/phase.js';
 
 // ------------------------------------------------------------------ time
 

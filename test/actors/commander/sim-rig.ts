@@ -5,11 +5,11 @@
  * kernel accepts a disconnect, the rig tells the actors and closes the link,
  * as the real kernel and connection would.
  */
-import { ResponseDecoder } from '../../../actors/connection/codec/index.js';
+import { ResponseDecoder } from '../../../protocol/index.js';
 import { openTcpLink, type Link } from '../../../actors/connection/transport/index.js';
 import { Commander, type CommanderSettings } from '../../../actors/commander/commander.js';
 import { Watchdog, type WatchdogSettings } from '../../../actors/watchdog/watchdog.js';
-import type { KernelState } from '../../../actors/contracts.js';
+import type { KernelState } from '../../../contracts/actors.js';
 import type { Simulator } from '../../../sim/index.js';
 import { FakeKernel, RecordingLog, stateOf } from './fakes.js';
 

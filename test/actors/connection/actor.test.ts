@@ -6,13 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONNECTION_MODULE } from '../../../actors/connection/actor.js';
-import {
-  encodeRequest,
-  type ControllerEvent,
-  type ResponseFrame,
-} from '../../../actors/connection/codec/index.js';
-import type { ConnectionApi } from '../../../actors/contracts.js';
-import type { TransitionRequest } from '../../../kernel/phase.js';
+import { encodeRequest, type ControllerEvent, type ResponseFrame } from '../../../protocol/index.js';
+import type { ConnectionApi } from '../../../contracts/actors.js';
+import type { TransitionRequest } from '../../../contracts/phase.js';
 import { startSimulator } from '../../../sim/index.js';
 import { Supervisor } from '../../../supervisors/index.js';
 import { eventually, withSystem } from '../../helpers.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Connection, type LinkOpener } from '../../../actors/connection/connection.js';
-import { encodeRequest } from '../../../actors/connection/codec/index.js';
+import { encodeRequest } from '../../../protocol/index.js';
 import { connectDelay } from '../../../actors/connection/backoff.js';
 import { startSimulator, type Simulator } from '../../../sim/index.js';
 import type { TetherConfigInput } from '../../../config/index.js';

@@ -4,10 +4,10 @@
  * peers that record what they were sent, a manual clock, and a quiet logger.
  */
 import { ConfigSchema, type TetherConfig, type TetherConfigInput } from '../../../config/index.js';
-import type { ControllerEvent, ResponseFrame } from '../../../actors/connection/codec/index.js';
-import type { KernelState } from '../../../actors/contracts.js';
+import type { ControllerEvent, ResponseFrame } from '../../../protocol/index.js';
+import type { KernelState } from '../../../contracts/actors.js';
 import type { ConnectionPeers, TimerHandle, Timers } from '../../../actors/connection/connection.js';
-import { INITIAL_PHASE, transition, type Phase, type TransitionRequest } from '../../../kernel/phase.js';
+import { INITIAL_PHASE, transition, type Phase, type TransitionRequest } from '../../../contracts/phase.js';
 import { LinkBase, type LinkKind } from '../../../actors/connection/transport/index.js';
 
 export function config(input: TetherConfigInput): TetherConfig {

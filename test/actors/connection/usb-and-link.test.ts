@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Connection, type LinkOpener } from '../../../actors/connection/connection.js';
 import type { Candidate } from '../../../actors/connection/discovery/index.js';
-import { encodeEvent, encodeLog } from '../../../actors/connection/codec/index.js';
+import { encodeEvent, encodeLog } from '../../../protocol/index.js';
 import type { TetherConfigInput } from '../../../config/index.js';
 import { eventually } from '../../helpers.js';
 import { FakeKernel, FakeLink, FakePeers, FakeTimers, RecordingLog, config } from './fakes.js';

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Block, Opcode } from '../../../actors/connection/codec/index.js';
-import type { CommandOptions, KernelState, SynchronizationApi } from '../../../actors/contracts.js';
+import type { Block, Opcode } from '../../../protocol/index.js';
+import type { CommandOptions, KernelState, SynchronizationApi } from '../../../contracts/actors.js';
 import { SYNCHRONIZATION_MODULE } from '../../../actors/synchronization/actor.js';
 import { ConfigSchema } from '../../../config/schema.js';
-import type { TransitionRequest } from '../../../kernel/phase.js';
+import type { TransitionRequest } from '../../../contracts/phase.js';
 import { withSystem } from '../../helpers.js';
 import { FakeCommander, FakeKernel, HANDSHAKE } from './fakes.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Block } from '../../../actors/connection/codec/index.js';
+import type { Block } from '../../../protocol/index.js';
 import { FileDatastore, writeFileAtomic } from '../../../actors/synchronization/datastore.js';
 import { TetherError } from '../../../runtime/errors.js';
 

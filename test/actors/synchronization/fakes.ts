@@ -4,14 +4,8 @@
  * that answers as a controller would (or fails, or never answers, on
  * demand), an in-memory datastore and a logger that records.
  */
-import type {
-  Block,
-  Handshake,
-  Opcode,
-  RequestPayload,
-  ResponsePayload,
-} from '../../../actors/connection/codec/index.js';
-import type { CommandOptions, KernelState } from '../../../actors/contracts.js';
+import type { Block, Handshake, Opcode, RequestPayload, ResponsePayload } from '../../../protocol/index.js';
+import type { CommandOptions, KernelState } from '../../../contracts/actors.js';
 import type { BlockDatastore, LoadResult, StoredBlocks } from '../../../actors/synchronization/datastore.js';
 import type {
   CommanderPort,
@@ -19,8 +13,8 @@ import type {
   SynchronizationConfig,
   Timers,
 } from '../../../actors/synchronization/synchronization.js';
-import { INITIAL_PHASE, transition } from '../../../kernel/phase.js';
-import type { ConnectionInfo, TransitionRequest } from '../../../kernel/phase.js';
+import { INITIAL_PHASE, transition } from '../../../contracts/phase.js';
+import type { ConnectionInfo, TransitionRequest } from '../../../contracts/phase.js';
 
 export const DEVICE_ID = '123456789012345678901234';
 

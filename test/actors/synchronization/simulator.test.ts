@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ResponseDecoder } from '../../../actors/connection/codec/index.js';
+import { ResponseDecoder } from '../../../protocol/index.js';
 import { openTcpLink } from '../../../actors/connection/transport/index.js';
 import { Commander } from '../../../actors/commander/commander.js';
 import { FileDatastore } from '../../../actors/synchronization/datastore.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ControllerEvent, Handshake } from '../../../actors/connection/codec/index.js';
+import type { ControllerEvent, Handshake } from '../../../protocol/index.js';
 import { Synchronizer } from '../../../actors/synchronization/synchronization.js';
 import type { SynchronizationConfig } from '../../../actors/synchronization/synchronization.js';
 import { TetherError } from '../../../runtime/errors.js';

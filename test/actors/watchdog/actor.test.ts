@@ -6,12 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RequestDecoder, type ResponseFrame } from '../../../actors/connection/codec/index.js';
+import { RequestDecoder, type ResponseFrame } from '../../../protocol/index.js';
 import { COMMANDER_MODULE } from '../../../actors/commander/actor.js';
 import { WATCHDOG_MODULE } from '../../../actors/watchdog/actor.js';
 import { silentReason } from '../../../actors/watchdog/watchdog.js';
-import type { CommanderApi, KernelState, WatchdogApi } from '../../../actors/contracts.js';
-import { NotReadyError } from '../../../actors/contracts.js';
+import type { CommanderApi, KernelState, WatchdogApi } from '../../../contracts/actors.js';
+import { NotReadyError } from '../../../contracts/actors.js';
 import { ConfigSchema } from '../../../config/schema.js';
 import { withDeadline, withSystem } from '../../helpers.js';
 import { stateOf } from '../commander/fakes.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Watchdog, silentReason, type WatchdogSettings } from '../../../actors/watchdog/watchdog.js';
-import { CommandTimeoutError, type KernelState } from '../../../actors/contracts.js';
+import { CommandTimeoutError, type KernelState } from '../../../contracts/actors.js';
 import { ActorDownError } from '../../../runtime/errors.js';
 import { FakeKernel, FakeTimers, RecordingLog, drain, stateOf } from '../commander/fakes.js';
 

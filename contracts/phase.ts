@@ -17,8 +17,8 @@
  * about an old connection cannot move the new one. A refused request gets an
  * IllegalTransitionError, never silence.
  */
-import type { Handshake, TraceEntry } from '../actors/connection/codec/index.js';
-import { TetherError, registerErrorClass } from '../runtime/errors.js';
+import type { Handshake, TraceEntry } from '../protocol/index.js';
+import { TetherError, registerErrorClass } from '../errors/index.js';
 
 export const PHASES = ['Disconnected', 'Connected', 'Acknowledged', 'Synchronized'] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -160,4 +160,14 @@ export function transition(from: Phase, request: TransitionRequest, now: number)
         phase: { name: 'Disconnected', generation: from.generation, since: now, reason: request.reason },
       };
   }
+}
+
+/** An accepted phase change, as the kernel publishes it. */
+export interface PhaseChange {
+  from: Phase;
+  to: Phase;
+  /** Why: the disconnect reason, or the step that moved it forward. */
+  reason: string;
+  /** How long the link was in `from` (ms). */
+  durationMs: number;
 }

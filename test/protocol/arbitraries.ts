@@ -17,7 +17,7 @@ import {
   type Decoded,
   type JsonValue,
   type ResponseFrame,
-} from '../../../../actors/connection/codec/index.js';
+} from '../../protocol/index.js';
 
 /** Normalized through JSON so -0 and undefined fields cannot differ from what the decoder parses. */
 const json = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as JsonValue);

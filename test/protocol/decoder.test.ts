@@ -10,7 +10,7 @@ import {
   encodeResponse,
   type Decoded,
   type ResponseFrame,
-} from '../../../../actors/connection/codec/index.js';
+} from '../../protocol/index.js';
 
 function decoder(): { d: ResponseDecoder; out: Decoded<ResponseFrame>[] } {
   const out: Decoded<ResponseFrame>[] = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc8, crcHex } from '../../../../actors/connection/codec/index.js';
+import { crc8, crcHex } from '../../protocol/index.js';
 
 test('the CRC-8/MAXIM of "123456789" is the check value 0xA1', () => {
   assert.equal(crc8(Buffer.from('123456789')), 0xa1);

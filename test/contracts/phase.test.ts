@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Kernel } from '../../kernel/kernel.js';
-import { IllegalTransitionError, PHASES, transition } from '../../kernel/phase.js';
-import type { AckInfo, PhaseName, TransitionRequest } from '../../kernel/phase.js';
-import type { Handshake } from '../../actors/connection/codec/index.js';
-import type { KernelState, PhaseListener } from '../../actors/contracts.js';
+import { IllegalTransitionError, PHASES, transition } from '../../contracts/phase.js';
+import type { AckInfo, PhaseName, TransitionRequest } from '../../contracts/phase.js';
+import type { Handshake } from '../../protocol/index.js';
+import type { KernelState, PhaseListener } from '../../contracts/actors.js';
 import type { ActorRef } from '../../runtime/index.js';
 
 const handshake: Handshake = {

@@ -8,8 +8,8 @@ import {
   encodeLog,
   encodeRequest,
   encodeResponse,
-} from '../../../../actors/connection/codec/index.js';
-import { EncodeError } from '../../../../actors/connection/errors.js';
+} from '../../protocol/index.js';
+import { EncodeError } from '../../protocol/errors.js';
 
 test('a NONE request encodes as the spec example', () => {
   assert.equal(encodeRequest({ msgId: 42, opcode: 'NONE' }).toString(), '{"msgId":42,"opcode":"NONE"}#09\n');

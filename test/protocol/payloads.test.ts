@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkRequestPayload, parseResponsePayload } from '../../../../actors/connection/codec/index.js';
-import { PayloadError } from '../../../../actors/connection/errors.js';
+import { checkRequestPayload, parseResponsePayload } from '../../protocol/index.js';
+import { PayloadError } from '../../protocol/errors.js';
 
 test('a BLOCK_READ response payload is typed as a block', () => {
   const block = parseResponsePayload('BLOCK_READ', { id: 100, type: 'TempSensor', data: { value: 20.5 } });

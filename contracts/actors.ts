@@ -25,9 +25,9 @@ import type {
   RequestPayload,
   ResponseFrame,
   ResponsePayload,
-} from './connection/codec/index.js';
-import type { Phase, TransitionRequest } from '../kernel/phase.js';
-import { TetherError, registerErrorClass } from '../runtime/errors.js';
+} from '../protocol/index.js';
+import type { Phase, PhaseChange, TransitionRequest } from './phase.js';
+import { TetherError, registerErrorClass } from '../errors/index.js';
 
 export const ACTOR_IDS = {
   kernel: 'kernel',
@@ -200,3 +200,9 @@ registerErrorClass('TETHER_COMMAND_TIMEOUT', CommandTimeoutError);
 registerErrorClass('TETHER_CONTROLLER_ERROR', ControllerError);
 registerErrorClass('TETHER_LINK_LOST', LinkLostError);
 registerErrorClass('TETHER_BAD_RESPONSE', BadResponseError);
+
+/** What main-thread observers (telemetry, HTTP) read of the kernel: its state and its phase changes. */
+export interface PhaseSource {
+  readonly state: KernelState;
+  onPhaseChange(listener: (change: PhaseChange) => void): () => void;
+}

@@ -4,7 +4,7 @@
  * frame can be logged with its reason and a bad request answered with
  * INVALID_PAYLOAD.
  */
-import { PayloadError } from '../errors.js';
+import { PayloadError } from './errors.js';
 import {
   ERROR_CODES,
   MAX_BLOCK_ID,

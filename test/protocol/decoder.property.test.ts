@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  ResponseDecoder,
-  type Decoded,
-  type ResponseFrame,
-} from '../../../../actors/connection/codec/index.js';
+import { ResponseDecoder, type Decoded, type ResponseFrame } from '../../protocol/index.js';
 import { chunkSizes, chunks, stream } from './arbitraries.js';
 
 const NUM_RUNS = 300;

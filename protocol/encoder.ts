@@ -6,7 +6,7 @@
  * that (a msgId out of range, a frame over the line bound, a `>` in an
  * annotation) are refused with an EncodeError instead of being sent broken.
  */
-import { EncodeError } from '../errors.js';
+import { EncodeError } from './errors.js';
 import { formatEvent, formatLog } from './annotation.js';
 import { crc8, crcHex } from './crc8.js';
 import { isMsgId } from './payloads.js';

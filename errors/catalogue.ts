@@ -1,0 +1,94 @@
+/**
+ * Every error code tether raises, in one place (as undici keeps its errors):
+ * the code, the area that raises it, and what it means to the person who
+ * reads it. `TetherError` takes only these codes, so a new failure is added
+ * here first; the classes themselves live with the area that raises them.
+ * The HTTP edge maps codes to statuses (http/errors.ts); this list is about
+ * meaning, not transport.
+ */
+export const ERROR_CATALOGUE = {
+  // runtime: calls, actors, workers
+  TETHER_ACTOR_DOWN: { area: 'runtime', meaning: 'the callee died, restarted or is stopped for good' },
+  TETHER_CALL_TIMEOUT: { area: 'runtime', meaning: "a call's deadline passed without an answer" },
+  TETHER_STASH_FULL: { area: 'runtime', meaning: 'too many calls wait for a restarting actor' },
+  TETHER_UNKNOWN_METHOD: { area: 'runtime', meaning: 'the actor has no handler by that name' },
+  TETHER_ACTOR_INIT: { area: 'runtime', meaning: "an actor's init threw or overran its start timeout" },
+  TETHER_RUNTIME_CLOSED: { area: 'runtime', meaning: 'the actor system is shut down' },
+  TETHER_NOT_AN_ACTOR: {
+    area: 'runtime',
+    meaning: 'a module is not an actor (no defineActor default export)',
+  },
+  TETHER_INJECTED_FAULT: { area: 'runtime', meaning: 'a crash injected on purpose (tests, drills)' },
+  TETHER_REPLY_NOT_CLONEABLE: { area: 'runtime', meaning: "a handler's result cannot cross threads" },
+  // supervisors
+  TETHER_INVALID_CHILD_SPEC: { area: 'supervisors', meaning: 'a child spec field is invalid' },
+  TETHER_INVALID_SUPERVISOR_FLAGS: { area: 'supervisors', meaning: 'a supervisor flag is invalid' },
+  TETHER_ALREADY_PRESENT: { area: 'supervisors', meaning: 'the child has a spec but is not running' },
+  TETHER_CHILD_RUNNING: { area: 'supervisors', meaning: 'the child is running' },
+  TETHER_CHILD_RESTARTING: { area: 'supervisors', meaning: 'the child is restarting' },
+  TETHER_CHILD_NOT_FOUND: { area: 'supervisors', meaning: 'no child by that id' },
+  TETHER_FAILED_TO_START_CHILD: { area: 'supervisors', meaning: 'a child failed to start' },
+  TETHER_SUPERVISOR_STOPPED: { area: 'supervisors', meaning: 'the supervisor is stopped' },
+  // configuration
+  TETHER_CONFIG_INVALID: {
+    area: 'config',
+    meaning: 'the configuration is invalid (file, line, column, key)',
+  },
+  TETHER_CONFIG_NOT_FOUND: { area: 'config', meaning: 'the configuration file does not exist' },
+  // protocol (codec)
+  TETHER_ENCODE_FAILED: { area: 'protocol', meaning: 'a frame cannot be encoded under the protocol' },
+  TETHER_BAD_PAYLOAD: { area: 'protocol', meaning: "a payload does not have its opcode's shape" },
+  // phases and the service's contracts
+  TETHER_ILLEGAL_TRANSITION: { area: 'contracts', meaning: 'a phase transition the table refuses' },
+  TETHER_NOT_READY: { area: 'contracts', meaning: 'the link is not Synchronized' },
+  TETHER_COMMAND_TIMEOUT: { area: 'contracts', meaning: 'the controller did not answer in time' },
+  TETHER_CONTROLLER_ERROR: { area: 'contracts', meaning: 'the controller answered with an error code' },
+  TETHER_LINK_LOST: { area: 'contracts', meaning: 'the link dropped with the command in flight' },
+  TETHER_BAD_RESPONSE: {
+    area: 'contracts',
+    meaning: "the controller's answer is malformed or cannot be delivered",
+  },
+  // connection actor: transports and discovery
+  TETHER_LINK_CLOSED: { area: 'connection', meaning: 'the link is closed' },
+  TETHER_CONNECT_TIMEOUT: { area: 'connection', meaning: 'the link did not open in time' },
+  TETHER_LINK_OPEN_FAILED: { area: 'connection', meaning: 'the link could not be opened' },
+  TETHER_LINK_WRITE_FAILED: { area: 'connection', meaning: 'the operating system refused a write' },
+  TETHER_PORT_LIST_UNAVAILABLE: { area: 'connection', meaning: 'serial ports cannot be listed here' },
+  // commander actor
+  TETHER_COMMANDER_BUSY: { area: 'commander', meaning: 'too many commands are queued' },
+  TETHER_COMMANDER_RECOVERY_RESTART: {
+    area: 'commander',
+    meaning: 'the commander restarts itself to recover',
+  },
+  // synchronization actor
+  TETHER_HANDSHAKE_TIMEOUT: { area: 'synchronization', meaning: 'no handshake arrived in time' },
+  TETHER_SYNC_STEP_FAILED: { area: 'synchronization', meaning: 'a synchronization step failed' },
+  TETHER_LISTENING_MODE: { area: 'synchronization', meaning: 'the controller is in Wi-Fi listening mode' },
+  TETHER_DATASTORE: { area: 'synchronization', meaning: 'the block datastore cannot be used' },
+  // service assembly
+  TETHER_NO_SIMULATOR: { area: 'kernel', meaning: 'discovery mode sim without a simulator to start' },
+  // simulator
+  TETHER_SOCAT_MISSING: { area: 'sim', meaning: 'socat is not installed' },
+  TETHER_PTY_FAILED: { area: 'sim', meaning: 'a pseudo-terminal pair could not be made' },
+  TETHER_SIM_CLOSED: { area: 'sim', meaning: 'the simulator is closed' },
+  // HTTP API
+  TETHER_HTTP_NOT_FOUND: { area: 'http', meaning: 'no such route' },
+  TETHER_HTTP_METHOD_NOT_ALLOWED: { area: 'http', meaning: 'the route does not take that method' },
+  TETHER_HTTP_INVALID_BODY: { area: 'http', meaning: 'the request body is not valid' },
+  TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE: { area: 'http', meaning: 'state changes take application/json only' },
+  TETHER_HTTP_BODY_TOO_LARGE: { area: 'http', meaning: 'the request body is too large' },
+  TETHER_HTTP_UNAUTHORIZED: { area: 'http', meaning: 'a token is required and was missing or wrong' },
+  TETHER_HTTP_TOO_MANY_STREAMS: { area: 'http', meaning: 'too many event streams are open' },
+  TETHER_HTTP_EXPOSED_WITHOUT_TOKEN: { area: 'http', meaning: 'a non-loopback address needs a token' },
+  TETHER_SHUTTING_DOWN: { area: 'http', meaning: 'the service is shutting down' },
+  TETHER_UNHEALTHY: { area: 'http', meaning: 'the supervision tree is not healthy' },
+  TETHER_UNREADY: { area: 'http', meaning: 'the service is not ready' },
+  TETHER_INTERNAL: { area: 'http', meaning: 'an unexpected error (see the service log)' },
+} as const satisfies Record<`TETHER_${string}`, { area: string; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** True when `code` is in the catalogue (a code read from the wire or another thread). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOGUE, code);
+}
