@@ -67,6 +67,16 @@ export const ERROR_CATALOGUE = {
   TETHER_DATASTORE: { area: 'synchronization', meaning: 'the block datastore cannot be used' },
   // service assembly
   TETHER_NO_SIMULATOR: { area: 'kernel', meaning: 'discovery mode sim without a simulator to start' },
+  // tasks
+  TETHER_TASK_ABORTED: { area: 'tasks', meaning: 'a task stopped early because it was aborted' },
+  TETHER_UNKNOWN_TASK_KIND: { area: 'tasks', meaning: 'no task kind by that name' },
+  TETHER_INVALID_TASK_ARGS: { area: 'tasks', meaning: "a task's arguments are not what its kind takes" },
+  TETHER_TRACKER_CLOSED: { area: 'tasks', meaning: 'the task tracker is closed (the service is stopping)' },
+  TETHER_TASK_QUEUE_FULL: { area: 'tasks', meaning: 'too many tasks are queued; the task was rejected' },
+  TETHER_TASK_PRECONDITION: { area: 'tasks', meaning: "a task's preconditions failed; it was rejected" },
+  TETHER_TASK_EXCLUSIVE_BUSY: { area: 'tasks', meaning: 'another exclusive task holds the controller' },
+  TETHER_TASK_TIMEOUT: { area: 'tasks', meaning: 'a task ran past its time limit' },
+  TETHER_SERVICE_RESTARTED: { area: 'tasks', meaning: 'the service restarted while the task was unfinished' },
   // simulator
   TETHER_SOCAT_MISSING: { area: 'sim', meaning: 'socat is not installed' },
   TETHER_PTY_FAILED: { area: 'sim', meaning: 'a pseudo-terminal pair could not be made' },
