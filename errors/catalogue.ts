@@ -73,7 +73,6 @@ export const ERROR_CATALOGUE = {
   TETHER_INVALID_TASK_ARGS: { area: 'tasks', meaning: "a task's arguments are not what its kind takes" },
   TETHER_TRACKER_CLOSED: { area: 'tasks', meaning: 'the task tracker is closed (the service is stopping)' },
   TETHER_TASK_QUEUE_FULL: { area: 'tasks', meaning: 'too many tasks are queued; the task was rejected' },
-  TETHER_TASK_PRECONDITION: { area: 'tasks', meaning: "a task's preconditions failed; it was rejected" },
   TETHER_TASK_EXCLUSIVE_BUSY: { area: 'tasks', meaning: 'another exclusive task holds the controller' },
   TETHER_TASK_TIMEOUT: { area: 'tasks', meaning: 'a task ran past its time limit' },
   TETHER_SERVICE_RESTARTED: { area: 'tasks', meaning: 'the service restarted while the task was unfinished' },

@@ -54,7 +54,7 @@ function rig(
     },
     precondition() {
       const reason = options.precondition?.();
-      return reason === undefined ? undefined : { code: 'TETHER_TASK_PRECONDITION', message: reason };
+      return reason === undefined ? undefined : { code: 'TETHER_NOT_READY', message: reason };
     },
   });
   const tracker = new CommandTracker({
@@ -140,7 +140,7 @@ describe('command tracker', () => {
     const { tracker } = rig({ precondition: () => 'the link is Disconnected' });
     const task = tracker.submit('work', { gate: 0 });
     assert.equal(task.status, 'REJECTED');
-    assert.equal(task.problem?.code, 'TETHER_TASK_PRECONDITION');
+    assert.equal(task.problem?.code, 'TETHER_NOT_READY');
     assert.equal((tracker.get(task.id) as TaskView).status, 'REJECTED');
     assert.equal(tracker.list().queued.length, 0);
   });
@@ -253,7 +253,7 @@ describe('command tracker', () => {
           exclusive: false,
           timeoutMs: 1000,
           parseArgs: (args) => args,
-          precondition: () => ({ code: 'TETHER_TASK_PRECONDITION', message: 'no' }),
+          precondition: () => ({ code: 'TETHER_NOT_READY', message: 'no' }),
         },
       ],
       retainCount: 3,
