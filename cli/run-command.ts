@@ -13,11 +13,12 @@ import { ExposedWithoutTokenError, assertNotExposed, startHttpApi } from '../htt
 import type { HttpApi } from '../http/index.js';
 import { startService } from '../kernel/service.js';
 import type { Service } from '../kernel/service.js';
-import { createLogger } from '../runtime/index.js';
 import { startSimulator } from '../sim/index.js';
 import { traceLogFields } from '../otel/log.js';
 import { startTelemetry } from '../otel/telemetry.js';
 import type { Telemetry } from '../otel/telemetry.js';
+import { createCliLogger } from './logging.js';
+import type { LogFormat } from './logging.js';
 
 interface RunFlags {
   config?: string;
@@ -26,6 +27,7 @@ interface RunFlags {
   tcp?: string;
   stateDir?: string;
   logLevel?: string;
+  logFormat?: string;
   simIfUnconfigured?: boolean;
 }
 
@@ -39,6 +41,10 @@ export function registerRunCommand(program: Command): void {
     .option('--tcp <host[:port]>', 'controller address for tcp discovery')
     .option('--state-dir <dir>', 'where the datastore and persisted state live')
     .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
+    .option(
+      '--log-format <format>',
+      'auto (readable on a terminal, JSON lines otherwise) | json | pretty; also log.format',
+    )
     .option(
       '--sim-if-unconfigured',
       'use the built-in simulated controller when no file, variable or flag sets the discovery mode (npm start)',
@@ -59,7 +65,10 @@ function overridesFrom(flags: RunFlags): DeepPartial<TetherConfig> {
   }
   if (Object.keys(discovery).length > 0) overrides.discovery = discovery;
   if (flags.stateDir !== undefined) overrides.stateDir = flags.stateDir;
-  if (flags.logLevel !== undefined) overrides.log = { level: flags.logLevel as TetherConfig['log']['level'] };
+  const log: DeepPartial<TetherConfig['log']> = {};
+  if (flags.logLevel !== undefined) log.level = flags.logLevel as TetherConfig['log']['level'];
+  if (flags.logFormat !== undefined) log.format = flags.logFormat as LogFormat;
+  if (Object.keys(log).length > 0) overrides.log = log;
   return overrides;
 }
 
@@ -91,7 +100,11 @@ async function run(flags: RunFlags): Promise<number> {
     return EXIT_CONFIG;
   }
 
-  const logger = createLogger({ level: config.log.level, mixin: traceLogFields });
+  const logger = await createCliLogger({
+    level: config.log.level,
+    format: config.log.format,
+    mixin: traceLogFields,
+  });
   logger.info(
     { discovery: config.discovery.mode, device: config.device.id || '(any)', stateDir: config.stateDir },
     'tether starting',
