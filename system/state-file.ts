@@ -27,10 +27,13 @@
  * directory at the path, or a state directory that is not one, is left
  * alone: it may be a mount point or an operator's doing.
  *
- * Why O_NONBLOCK matters beyond one stuck read: an `open` of a FIFO blocks
- * a libuv pool thread until a writer appears, and a worker thread with such
- * an open pending cannot be terminated — `worker.terminate()` and even
- * `process.exit()` wait for it — so SIGTERM could not stop the service.
+ * Why O_NONBLOCK matters beyond one stuck read: a plain `open` of a FIFO
+ * blocks a libuv pool thread until a writer appears, and a process with a
+ * pool thread blocked cannot exit at all: `worker.terminate()`,
+ * `process.exit()` and a natural exit all wait for it (seen on Node 20, in a
+ * worker and on the main thread), so SIGTERM could not stop the service;
+ * only SIGKILL could. A hung mount can still block an `lstat` that way;
+ * nothing short of SIGKILL helps then, but the time bound at least reports it.
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';

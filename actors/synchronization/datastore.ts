@@ -31,10 +31,11 @@ export const DATASTORE_FORMAT = 1;
 const DEVICE_ID = /^[0-9a-f]{24}$/i;
 
 /**
- * The largest blocks file read. A controller holds a few hundred blocks of
- * well under a kilobyte each (the simulator's full store is about 10 KB), so
- * a valid file is far below this; parsing one this size stays within the
- * synchronization actor's default 64 MB heap (see docs/performance.md).
+ * The largest blocks file read. The simulator holds at most 200 user blocks,
+ * about 160 KiB as a file with blocks of a dozen fields each; this bound is
+ * 25 times that, and a valid store at the bound loads within the
+ * synchronization actor's default 64 MB heap with half of it to spare
+ * (docs/performance.md, "State files"). A larger file is set aside unread.
  */
 export const MAX_BLOCKS_FILE_BYTES = 4 * 1024 * 1024;
 
