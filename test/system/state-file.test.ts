@@ -130,12 +130,21 @@ describe('state files', () => {
   /** Makes something that is not a regular file at `path`; returns a clean-up. */
   type Maker = (path: string, dir: string) => Promise<() => Promise<void>>;
   const nothing = async (): Promise<void> => undefined;
+  /**
+   * Should a regression open the FIFO after all, its open waits for a writer
+   * and the test process could never exit: a writer that comes and goes
+   * releases it. Without a reader waiting, the open fails at once (ENXIO).
+   */
+  const releaseFifo = (fifo: string) => async (): Promise<void> => {
+    const writer = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+    await writer?.close();
+  };
   const notRegular: Array<[string, Maker, (path: string) => Promise<boolean>, boolean?]> = [
     [
       'a FIFO',
       async (path) => {
         execFileSync('mkfifo', [path]);
-        return nothing;
+        return releaseFifo(path);
       },
       async (path) => (await lstat(path)).isFIFO(),
     ],
@@ -165,7 +174,7 @@ describe('state files', () => {
       async (path, dir) => {
         execFileSync('mkfifo', [join(dir, 'elsewhere.fifo')]);
         await symlink(join(dir, 'elsewhere.fifo'), path);
-        return nothing;
+        return releaseFifo(join(dir, 'elsewhere.fifo'));
       },
       async (path) => (await lstat(path)).isSymbolicLink(),
     ],
@@ -197,7 +206,9 @@ describe('state files', () => {
         const cleanUp = await make(path, dir);
         try {
           const { logger, lines } = recordingLogger();
-          const result = await read(path, { logger });
+          // Before the test's own timeout: a blocked open is released, so a regression fails instead of hanging.
+          const release = setTimeout(() => void cleanUp(), 8000);
+          const result = await read(path, { logger }).finally(() => clearTimeout(release));
           assert.deepEqual(result.value, { count: 0 });
           assert.equal(result.problem?.code, 'TETHER_STATE_FILE_NOT_REGULAR');
           const aside = `${path}.not-regular-${STAMP}`;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { constants } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,7 +171,17 @@ test(
       const now = Date.UTC(2026, 2, 24, 12, 30, 15, 250);
       const path = join(dir, `blocks-${DEVICE}.json`);
       execFileSync('mkfifo', [path]);
-      const loaded = await new FileDatastore(dir, { now: () => now }).load(DEVICE);
+      // Should a regression open it after all, the open waits for a writer and the test process could
+      // never exit: a writer that comes and goes releases it (at once if nothing is waiting: ENXIO).
+      const release = async (): Promise<void> => {
+        const writer = await open(path, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+        await writer?.close();
+      };
+      const timer = setTimeout(() => void release(), 8000);
+      const loaded = await new FileDatastore(dir, { now: () => now }).load(DEVICE).finally(async () => {
+        clearTimeout(timer);
+        await release();
+      });
       assert.deepEqual(loaded.store.blocks, []);
       assert.equal(loaded.recovered?.code, 'TETHER_STATE_FILE_NOT_REGULAR');
       assert.equal(loaded.recovered.setAsideAs, `${path}.not-regular-2026-03-24T12-30-15-250Z`);
