@@ -423,8 +423,16 @@ async function writeNow(path: string, text: string, expired: Expired): Promise<v
   await ensureDirNow(dir);
   // Same directory, so the rename stays on one file system; a unique name, so two writers never share it.
   const temp = join(dir, `${tempPrefix(path)}${process.pid}-${randomBytes(4).toString('hex')}`);
+  let handle: FileHandle;
   try {
-    const handle = await open(temp, TEMP_FLAGS, STATE_FILE_MODE);
+    handle = await open(temp, TEMP_FLAGS, STATE_FILE_MODE);
+  } catch (error) {
+    // Not ours to remove: O_EXCL refused whatever stands at that name.
+    throw errorCode(error) === 'ENOTDIR'
+      ? new StateDirUnusableError(dir, error)
+      : new StateFileWriteError(path, error);
+  }
+  try {
     try {
       await handle.writeFile(text, 'utf8');
       await handle.sync();
@@ -432,17 +440,20 @@ async function writeNow(path: string, text: string, expired: Expired): Promise<v
       await handle.close();
     }
     stopIfExpired(expired);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw TetherError.is(error) ? error : new StateFileWriteError(path, error);
+  }
+  try {
     await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
-    if (TetherError.is(error)) throw error;
     switch (errorCode(error)) {
       case 'EISDIR':
       case 'ENOTEMPTY':
       case 'EEXIST':
+        // rename(2) will not replace a directory with a file.
         throw new StateFileIsDirectoryError(path);
-      case 'ENOTDIR':
-        throw new StateDirUnusableError(dir, error);
       default:
         throw new StateFileWriteError(path, error);
     }
