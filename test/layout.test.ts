@@ -24,7 +24,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   protocol: ['errors'],
   contracts: ['errors', 'runtime', 'protocol'],
   otel: ['errors', 'runtime', 'supervisors', 'config', 'contracts'],
-  actors: ['errors', 'runtime', 'supervisors', 'config', 'protocol', 'contracts', 'otel'],
+  actors: ['errors', 'runtime', 'supervisors', 'system', 'config', 'protocol', 'contracts', 'otel'],
   tasks: ['errors', 'runtime', 'supervisors', 'system', 'config', 'protocol', 'contracts', 'otel'],
   kernel: [
     'errors',
