@@ -61,9 +61,11 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
   if (settings.protocolWarning !== undefined) logger.warn({ event: 'telemetry' }, settings.protocolWarning);
 
   // The configured name under what the environment says (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES win).
+  const fromEnv = detectResources({ detectors: [envDetector] });
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }))
-    .merge(detectResources({ detectors: [processDetector, hostDetector, envDetector] }));
+    .merge(fromEnv)
+    .merge(detectResources({ detectors: [processDetector, hostDetector] }));
   const timeoutMillis = Math.min(settings.exportTimeoutMs, MAX_EXPORT_TIMEOUT_MS);
   const json = settings.protocol === 'http/json';
 
@@ -113,7 +115,7 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
       traces: settings.tracesUrl ?? 'off',
       metrics: settings.metricsUrl ?? 'off',
       protocol: settings.protocol,
-      serviceName: resource.attributes[ATTR_SERVICE_NAME],
+      serviceName: fromEnv.attributes[ATTR_SERVICE_NAME] ?? settings.serviceName,
       sampler: settings.sampler.name,
     },
     'telemetry on (OTLP/HTTP)',
