@@ -8,7 +8,8 @@
  * the last step differs from a process of its own: the span processor's
  * exporter and the metric reader post what they have to the main thread (a
  * `telemetry` control message, see hand-over.ts), whose one exporter per
- * signal sends it. Handlers run with the message's traceparent as their
+ * signal sends it, each span tagged there with the actor it came from (the
+ * main thread knows the sender). Handlers run with the message's traceparent as their
  * parent context, so their spans join the caller's trace across threads
  * (the gap of open-telemetry/opentelemetry-js#3297 and #3529).
  */
@@ -70,8 +71,6 @@ export function installWorkerTelemetry(hooks: WorkerTelemetryHooks): WorkerTelem
       const manager = mode === 'sync' ? new StackContextManager() : new AsyncLocalStorageContextManager();
       context.setGlobalContextManager(manager.enable());
     },
-    // The main thread tags each span with the actor it came from (it knows the sender).
-    setActor: () => undefined,
     flush: async () => {
       await tracerProvider.forceFlush();
       await reader.forceFlush();
