@@ -126,7 +126,7 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
   process.on('SIGINT', onSignal);
   let code: number;
   let telemetry: Telemetry | undefined;
-  let flushed = true;
+  let flushed: boolean;
   try {
     telemetry = await startTelemetry(config.telemetry, process.env, logger);
     service = await startService(config, { logger, telemetry, startSimulator });

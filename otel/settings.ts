@@ -91,7 +91,6 @@ export function resolveTelemetrySettings(
     ratio: clamp01(Number(get('OTEL_TRACES_SAMPLER_ARG') ?? '1')),
   };
 
-
   let disabledBecause = '';
   if (/^true$/i.test(get('OTEL_SDK_DISABLED') ?? '')) disabledBecause = 'OTEL_SDK_DISABLED=true';
   else if (base === undefined && tracesUrl === undefined && metricsUrl === undefined)

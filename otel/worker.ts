@@ -91,7 +91,10 @@ class HandOverSpanExporter implements SpanExporter {
       this.#post({ spans: spans.map(toPlainSpan) });
       done({ code: ExportResultCode.SUCCESS });
     } catch (error) {
-      done({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      done({
+        code: ExportResultCode.FAILED,
+        error: error instanceof Error ? error : new Error(String(error)),
+      });
     }
   }
 
