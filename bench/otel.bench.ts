@@ -166,8 +166,8 @@ async function startSide(name: Side['name'], env: NodeJS.ProcessEnv): Promise<Si
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const listening = logLine(child, (l) => l['event'] === 'http-listening', 30_000);
-  const synchronized = logLine(child, (l) => l['event'] === 'phase' && l['to'] === 'Synchronized', 30_000);
+  const listening = logLine(child, (l) => l['event'] === 'http-listening', 60_000);
+  const synchronized = logLine(child, (l) => l['event'] === 'phase' && l['to'] === 'Synchronized', 60_000);
   const port = Number((await listening)['port']);
   await synchronized;
   // Drain the rest of its output so the pipe never fills.
