@@ -58,7 +58,7 @@ it('SIGTERM with a collector that never answers exits 0 within 3.5 s, the flush 
   );
   const summary = (): string => lines.items.map((l) => JSON.stringify(l)).join('\n');
   try {
-    const started = { timeoutMs: 30_000, what: 'a started service', summary };
+    const started = { timeoutMs: 60_000, what: 'a started service', summary };
     await lines.waitFor((l) => l['event'] === 'http-listening', started);
     await lines.waitFor((l) => l['event'] === 'phase' && l['to'] === 'Synchronized', started);
     // Exports of both signals are in flight, unanswered, when the signal lands.
