@@ -50,7 +50,9 @@ export function registerRunCommand(program: Command): void {
       'use the built-in simulated controller when no file, variable or flag sets the discovery mode (npm start)',
     )
     .action(async (flags: RunFlags) => {
-      process.exitCode = await run(flags);
+      const { code, exitNow } = await run(flags);
+      process.exitCode = code;
+      if (exitNow) process.exit(code);
     });
 }
 
@@ -72,7 +74,14 @@ function overridesFrom(flags: RunFlags): DeepPartial<TetherConfig> {
   return overrides;
 }
 
-async function run(flags: RunFlags): Promise<number> {
+/** The exit code, and whether to exit at once rather than wait for the event loop to drain. */
+interface RunOutcome {
+  code: number;
+  exitNow: boolean;
+}
+
+async function run(flags: RunFlags): Promise<RunOutcome> {
+  const done = (code: number): RunOutcome => ({ code, exitNow: false });
   let config: TetherConfig;
   try {
     const loaded = await loadConfig({
@@ -88,7 +97,7 @@ async function run(flags: RunFlags): Promise<number> {
   } catch (error) {
     if (error instanceof ConfigError || error instanceof ConfigNotFoundError) {
       console.error(`tether: invalid configuration\n${error.message}`);
-      return EXIT_CONFIG;
+      return done(EXIT_CONFIG);
     }
     throw error;
   }
@@ -97,7 +106,7 @@ async function run(flags: RunFlags): Promise<number> {
   } catch (error) {
     if (!(error instanceof ExposedWithoutTokenError)) throw error;
     console.error(`tether: invalid configuration: ${error.message}`);
-    return EXIT_CONFIG;
+    return done(EXIT_CONFIG);
   }
 
   const logger = await createCliLogger({
@@ -130,6 +139,7 @@ async function run(flags: RunFlags): Promise<number> {
   process.on('SIGINT', onSignal);
   let code: number;
   let telemetry: Telemetry | undefined;
+  let flushed: boolean;
   try {
     telemetry = await startTelemetry(config.telemetry, process.env, logger);
     service = await startService(config, { logger, telemetry, startSimulator });
@@ -151,10 +161,15 @@ async function run(flags: RunFlags): Promise<number> {
     code = 1;
   } finally {
     // After the tree is down, so the last spans of its stop go out too (bounded).
-    await telemetry?.shutdown();
+    flushed = (await telemetry?.shutdown()) ?? true;
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
   logger.info({ exitCode: code }, 'tether stopped');
-  return code;
+  // A flush cut at its bound leaves an export to a collector that does not
+  // answer in flight, its socket open until the export's own timeout (up to
+  // 5 s more): the SDK's HTTP transport has no way to abort it
+  // (open-telemetry/opentelemetry-js-contrib#3349). Everything else has
+  // stopped and the log is written (synchronously), so exit now.
+  return { code, exitNow: !flushed };
 }
