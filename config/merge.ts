@@ -20,7 +20,12 @@ export function isPlain(value: unknown): value is Plain {
  * loaders refuse such keys; this keeps merging safe should one get through.
  */
 export function setOwn(target: Plain, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Plain assignment for every other key: defining properties one by one is several times slower.
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }
 
 function own(target: Plain, key: string): unknown {

@@ -159,22 +159,35 @@ interface KeyProblem {
  */
 export function checkKeys(doc: Document.Parsed | Document): KeyProblem[] {
   const problems: KeyProblem[] = [];
-  const stack: Array<{ node: unknown; path: Array<string | number> }> = [{ node: doc.contents, path: [] }];
-  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const { node, path } = next;
+  // Each entry knows its parent and key; a path is only made for a problem.
+  interface Entry {
+    node: unknown;
+    parent: Entry | undefined;
+    key: string | number;
+  }
+  const pathOf = (entry: Entry): Array<string | number> => {
+    const path: Array<string | number> = [];
+    for (let at: Entry | undefined = entry; at?.parent !== undefined; at = at.parent) path.push(at.key);
+    return path.reverse();
+  };
+  const stack: Entry[] = [{ node: doc.contents, parent: undefined, key: '' }];
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const { node } = entry;
     if (isMap(node)) {
-      const seen = new Map<string, number>();
+      const seen = new Set<string>();
       for (const pair of node.items) {
         const name = keyName(pair.key);
+        const inner: Entry = { node: pair.value, parent: entry, key: name };
         const offset = (pair.key as Node | null)?.range?.[0] ?? 0;
-        if (FORBIDDEN_KEYS.has(name))
-          problems.push({ path: [...path, name], message: 'unknown key', offset });
-        else if (seen.has(name)) problems.push({ path: [...path, name], message: 'duplicate key', offset });
-        else seen.set(name, offset);
-        stack.push({ node: pair.value, path: [...path, name] });
+        if (FORBIDDEN_KEYS.has(name)) problems.push({ path: pathOf(inner), message: 'unknown key', offset });
+        else if (seen.has(name)) problems.push({ path: pathOf(inner), message: 'duplicate key', offset });
+        else seen.add(name);
+        if (isMap(pair.value) || isSeq(pair.value)) stack.push(inner);
       }
     } else if (isSeq(node)) {
-      node.items.forEach((item, index) => stack.push({ node: item, path: [...path, index] }));
+      node.items.forEach((item, index) => {
+        if (isMap(item) || isSeq(item)) stack.push({ node: item, parent: entry, key: index });
+      });
     }
   }
   return problems.sort((a, b) => a.offset - b.offset);

@@ -10,7 +10,11 @@ import { TetherError, quote, registerErrorClass } from '../errors/index.js';
 export class RouteNotFoundError extends TetherError {
   declare readonly code: 'TETHER_HTTP_NOT_FOUND';
   constructor(method: string, path: string) {
-    super('TETHER_HTTP_NOT_FOUND', `no route for ${method} ${path}`, { detail: { method, path } });
+    // The path is the client's: quoted cut short (a request line may be 16 KiB).
+    const shown = quote(path);
+    super('TETHER_HTTP_NOT_FOUND', `no route for ${quote(method)} ${shown}`, {
+      detail: { method: quote(method), path: shown },
+    });
   }
 }
 
@@ -20,9 +24,9 @@ export class MethodNotAllowedError extends TetherError {
   constructor(method: string, path: string, allowed: readonly string[]) {
     super(
       'TETHER_HTTP_METHOD_NOT_ALLOWED',
-      `${method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
+      `${quote(method)} is not allowed on ${quote(path)} (allowed: ${allowed.join(', ')})`,
       {
-        detail: { method, path, allowed: [...allowed] },
+        detail: { method: quote(method), path: quote(path), allowed: [...allowed] },
       },
     );
   }
