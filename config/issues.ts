@@ -35,7 +35,14 @@ function collect(issue: Issue, prefix: Array<string | number>, root: z.ZodType, 
         });
       }
       const more = issue.keys.length - UNKNOWN_KEYS_LISTED;
-      if (more > 0) out.push({ path, message: `and ${more} more unknown key${more === 1 ? '' : 's'}` });
+      const next = issue.keys[UNKNOWN_KEYS_LISTED];
+      // Pointed at the first one left out, so the lines stay in the order of the file.
+      if (more > 0 && next !== undefined) {
+        out.push({
+          path: [...path, next],
+          message: more === 1 ? 'unknown key' : `unknown key, and ${more - 1} more from here`,
+        });
+      }
       return;
     }
     case 'invalid_union': {

@@ -124,6 +124,14 @@ describe('tether config (as a process)', () => {
     assert.equal(withEnv.code, 0, withEnv.stderr);
   });
 
+  it('config check exits 78 for a token with a space, at the token’s line and column, without repeating it', async () => {
+    const spaced = await files.write('spaced.yaml', 'http:\n  token: "hunter2 secret"\n');
+    const { code, stderr } = run(ENTRY, ['config', 'check', spaced]);
+    assert.equal(code, 78, stderr);
+    assert.ok(stderr.startsWith(`${spaced}:2:3: http.token: `), stderr);
+    assert.doesNotMatch(stderr, /hunter2/);
+  });
+
   it('config check refuses a 50 MB file (of unknown keys) by its size, at once', async () => {
     const huge = join(files.dir, 'huge.yaml');
     const handle = await open(huge, 'w');

@@ -91,20 +91,20 @@ describe('configuration text: keys', () => {
     assert.equal(at(problem), '3:3 log.level');
   });
 
-  it('forty thousand unknown keys: the first five are named and the rest counted, at once', () => {
+  it('forty thousand unknown keys: the first six are named, the rest counted, at once', () => {
     const keys = Array.from({ length: 40_000 }, (_, i) => `  unknown${i}: ${i}`);
     const started = performance.now();
     const problems = problemsOf(() => resolveText(`http:\n${keys.join('\n')}\n`));
     const elapsed = performance.now() - started;
     assert.deepEqual(problems.map(at), [
-      '1:1 http',
       '2:3 http.unknown0',
       '3:3 http.unknown1',
       '4:3 http.unknown2',
       '5:3 http.unknown3',
       '6:3 http.unknown4',
+      '7:3 http.unknown5',
     ]);
-    assert.match(problems[0]?.message ?? '', /39995 more unknown keys/);
+    assert.match(problems[5]?.message ?? '', /39994 more/);
     // Minutes before (quadratic); seconds now, even on a loaded 2-core machine: a wide bound
     // (bench/config.bench.ts has the figures).
     assert.ok(elapsed < 60_000, `took ${Math.round(elapsed)} ms`);
