@@ -7,9 +7,9 @@
  * process (rediscovery), 78 for an invalid configuration, 1 otherwise.
  */
 import type { Command } from 'commander';
-import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
+import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig, parseHostPort } from '../config/index.js';
 import type { DeepPartial, TetherConfig } from '../config/index.js';
-import { ExposedWithoutTokenError, assertNotExposed, startHttpApi } from '../http/index.js';
+import { startHttpApi } from '../http/index.js';
 import type { HttpApi } from '../http/index.js';
 import { startService } from '../kernel/service.js';
 import type { Service } from '../kernel/service.js';
@@ -20,7 +20,7 @@ import type { Telemetry } from '../otel/telemetry.js';
 import { createCliLogger } from './logging.js';
 import type { LogFormat } from './logging.js';
 
-interface RunFlags {
+export interface RunFlags {
   config?: string;
   device?: string;
   discovery?: string;
@@ -38,7 +38,7 @@ export function registerRunCommand(program: Command): void {
     .option('-c, --config <file>', 'configuration file (YAML); also TETHER_CONFIG')
     .option('--device <id>', 'device id of the controller to accept (24 hex digits)')
     .option('--discovery <mode>', 'usb | tcp | mdns | sim | all')
-    .option('--tcp <host[:port]>', 'controller address for tcp discovery')
+    .option('--tcp <host[:port]>', 'controller address for tcp discovery (IPv6 in brackets: [::1]:8332)')
     .option('--state-dir <dir>', 'where the datastore and persisted state live')
     .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
     .option(
@@ -56,14 +56,18 @@ export function registerRunCommand(program: Command): void {
     });
 }
 
-function overridesFrom(flags: RunFlags): DeepPartial<TetherConfig> {
+/** The flags as a configuration layer; throws ConfigError (source "flags") for a value that cannot be one. */
+export function overridesFrom(flags: RunFlags): DeepPartial<TetherConfig> {
   const overrides: DeepPartial<TetherConfig> = {};
   if (flags.device !== undefined) overrides.device = { id: flags.device };
   const discovery: DeepPartial<TetherConfig['discovery']> = {};
   if (flags.discovery !== undefined) discovery.mode = flags.discovery as TetherConfig['discovery']['mode'];
   if (flags.tcp !== undefined) {
-    const [host, port] = flags.tcp.split(':');
-    discovery.tcp = { host: host ?? '', ...(port === undefined ? {} : { port: Number(port) }) };
+    const address = parseHostPort(flags.tcp);
+    if ('error' in address) {
+      throw new ConfigError([{ source: 'flags', key: 'discovery.tcp', message: `--tcp: ${address.error}` }]);
+    }
+    discovery.tcp = { host: address.host, ...(address.port === undefined ? {} : { port: address.port }) };
   }
   if (Object.keys(discovery).length > 0) overrides.discovery = discovery;
   if (flags.stateDir !== undefined) overrides.stateDir = flags.stateDir;
@@ -84,6 +88,7 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
   const done = (code: number): RunOutcome => ({ code, exitNow: false });
   let config: TetherConfig;
   try {
+    // Every rule is the configuration's (the token rule included), so `tether config check` applies it too.
     const loaded = await loadConfig({
       ...(flags.config === undefined ? {} : { file: flags.config }),
       overrides: overridesFrom(flags),
@@ -100,13 +105,6 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
       return done(EXIT_CONFIG);
     }
     throw error;
-  }
-  try {
-    assertNotExposed(config.http);
-  } catch (error) {
-    if (!(error instanceof ExposedWithoutTokenError)) throw error;
-    console.error(`tether: invalid configuration: ${error.message}`);
-    return done(EXIT_CONFIG);
   }
 
   const logger = await createCliLogger({

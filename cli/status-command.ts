@@ -7,12 +7,17 @@
  *
  * The URL defaults to http.host and http.port of the configuration (a
  * wildcard host is asked on loopback). Colour only on a terminal, and never
- * with NO_COLOR. Exit codes: 0, 1 when the service cannot be reached or
- * answers with an error, 78 for an invalid configuration.
+ * with NO_COLOR. What the service sends is printed with every control
+ * character escaped (terminal.ts): some of it comes from the controller.
+ * Exit codes: 0, 1 when the service cannot be reached or answers with an
+ * error (or with something else than a status), 78 for an invalid
+ * configuration.
  */
 import type { Command } from 'commander';
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
+import { quote } from '../errors/index.js';
 import type { StatusView, TreeNodeView, TreeView } from '../http/index.js';
+import { terminalJson, terminalSafe } from './terminal.js';
 
 interface StatusFlags {
   url?: string;
@@ -66,25 +71,45 @@ export async function runStatusCommand(
     }
     throw error;
   }
-  const url = new URL(what === 'status' ? '/api/status' : '/api/tree', base);
+  let url: URL;
+  try {
+    url = new URL(what === 'status' ? '/api/status' : '/api/tree', base);
+  } catch {
+    io.stderr(`tether: --url: not a URL: ${quote(base)}\n`);
+    return EXIT_CONFIG;
+  }
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (error) {
-    io.stderr(`tether: cannot reach the service at ${base}: ${describeFetchError(error)}\n`);
+    io.stderr(`tether: cannot reach the service at ${quote(base)}: ${quote(describeFetchError(error))}\n`);
     return 1;
   }
   const body = (await response.json().catch(() => null)) as unknown;
   if (!response.ok) {
-    const apiError = (body as { error?: { code?: string; message?: string } } | null)?.error;
-    io.stderr(
-      `tether: ${url.href} answered ${response.status}: ${apiError?.code ?? ''} ${apiError?.message ?? ''}\n`,
-    );
+    const apiError = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const code = typeof apiError?.code === 'string' ? quote(apiError.code) : '';
+    const message = typeof apiError?.message === 'string' ? quote(apiError.message, 400) : '';
+    io.stderr(`tether: ${quote(url.href)} answered ${response.status}: ${code} ${message}\n`);
     return 1;
   }
-  if (flags.json === true) io.stdout(`${JSON.stringify(body, null, 2)}\n`);
-  else if (what === 'status') io.stdout(formatStatus(body as StatusView, { color: io.color }));
-  else io.stdout(formatTree(body as TreeView, { color: io.color }));
+  if (flags.json === true) {
+    io.stdout(`${terminalJson(body)}\n`);
+    return 0;
+  }
+  let text: string;
+  try {
+    // Everything from the service made printable first: a controller writes some of it.
+    const safe = terminalSafe(body);
+    text =
+      what === 'status'
+        ? formatStatus(safe as StatusView, { color: io.color })
+        : formatTree(safe as TreeView, { color: io.color });
+  } catch {
+    io.stderr(`tether: ${quote(url.href)} answered with something that is not a ${what} (try --json)\n`);
+    return 1;
+  }
+  io.stdout(text);
   return 0;
 }
 
@@ -139,7 +164,8 @@ export function formatDuration(ms: number): string {
 }
 
 function clock(iso: string): string {
-  return new Date(iso).toISOString().slice(11, 19);
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? '??:??:??' : at.toISOString().slice(11, 19);
 }
 
 /** `systemctl status`-like: a dot and headline, then aligned fields. */

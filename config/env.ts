@@ -26,6 +26,7 @@ import type { ConfigProblem } from './errors.js';
 import { setIn, type Plain } from './merge.js';
 import { allPaths, isList, isText, schemaAt } from './shape.js';
 import { closest } from './suggest.js';
+import { checkKeys, toPlain } from './yaml-file.js';
 
 const PREFIX = 'TETHER_';
 
@@ -93,14 +94,26 @@ export function readEnv(env: NodeJS.ProcessEnv, root: z.ZodType): EnvLayer {
   return { value, settings, problems };
 }
 
+/** A value refused while being made into data; becomes the variable's problem. */
+class RefusedValue extends Error {}
+
 function readValue(raw: string, field: z.ZodType): { value: unknown } | { error: string } {
   // Text is taken as is, "" included: TETHER_DEVICE__ID= must be able to undo a device id set in the file.
   if (isText(field)) return { value: raw };
   if (raw.trim() === '') return { value: null };
-  const doc = parseDocument(raw, { prettyErrors: false });
+  const doc = parseDocument(raw, { prettyErrors: false, uniqueKeys: false });
   const first = doc.errors[0];
   if (first !== undefined) return { error: `not valid YAML: ${first.message}` };
-  const value: unknown = doc.toJS();
+  // The same bounds as a file: no key that reaches object machinery, no alias bomb.
+  const badKey = checkKeys(doc)[0];
+  if (badKey !== undefined) return { error: `${badKey.path.join('.')}: ${badKey.message}` };
+  let value: unknown;
+  try {
+    value = toPlain(doc, (message) => new RefusedValue(message));
+  } catch (error) {
+    if (error instanceof RefusedValue) return { error: error.message };
+    throw error;
+  }
   if (isList(field) && typeof value === 'string') {
     return {
       value: value

@@ -4,7 +4,7 @@
  * command-line flags. Its message is those problems, one per line, in the
  * `file:line:column: key: message` form editors and terminals link to.
  */
-import { TetherError, registerErrorClass } from '../errors/index.js';
+import { TetherError, quote, registerErrorClass } from '../errors/index.js';
 
 /** A dotted key path, array items in brackets: `discovery.usb.ids[1]`; "" is the whole document. */
 export type ConfigKey = string;
@@ -14,14 +14,19 @@ export type ConfigProblem =
   | { source: 'env'; variable: string; key: ConfigKey; message: string }
   | { source: 'flags'; key: ConfigKey; message: string };
 
+/** Problems listed by one error; a file with thousands of them is fixed from the top anyway. */
+export const MAX_PROBLEMS_LISTED = 20;
+
 export class ConfigError extends TetherError {
   declare readonly code: 'TETHER_CONFIG_INVALID';
 
   constructor(problems: readonly ConfigProblem[]) {
     const sorted = [...problems].sort(byPlace);
-    super('TETHER_CONFIG_INVALID', sorted.map(formatProblem).join('\n'), {
-      detail: { problems: sorted.map((p) => ({ ...p })) },
-    });
+    const listed = sorted.slice(0, MAX_PROBLEMS_LISTED).map(quoted);
+    const more = sorted.length - listed.length;
+    const lines = listed.map(formatProblem);
+    if (more > 0) lines.push(`and ${more} more problem${more === 1 ? '' : 's'}`);
+    super('TETHER_CONFIG_INVALID', lines.join('\n'), { detail: { problems: listed, more } });
   }
 
   /** The problems, also kept in `detail` so they survive a thread boundary. */
@@ -53,6 +58,26 @@ function byPlace(a: ConfigProblem, b: ConfigProblem): number {
   if (a.source === 'env' && b.source === 'env') return a.variable.localeCompare(b.variable);
   return 0;
 }
+
+/**
+ * A problem with what it quotes of outside text (the file name, a variable's
+ * name, a key, a message that may repeat a value) cut short and made
+ * printable: a megabyte-long key or an escape sequence is not echoed whole.
+ */
+function quoted(problem: ConfigProblem): ConfigProblem {
+  const key = quote(problem.key);
+  const message = quote(problem.message, MAX_MESSAGE_CHARS);
+  switch (problem.source) {
+    case 'file':
+      return { ...problem, file: quote(problem.file, MAX_MESSAGE_CHARS), key, message };
+    case 'env':
+      return { ...problem, variable: quote(problem.variable), key, message };
+    case 'flags':
+      return { ...problem, key, message };
+  }
+}
+
+const MAX_MESSAGE_CHARS = 400;
 
 /** One line: `tether.yaml:12:5: discovery.usb.baudRate: expected number, received string`. */
 export function formatProblem(problem: ConfigProblem): string {

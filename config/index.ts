@@ -14,7 +14,6 @@ export {
 export {
   checkConfigText,
   loadConfig,
-  readConfigFile,
   resolveConfig,
   type ConfigSources,
   type LoadedConfig,
@@ -28,7 +27,10 @@ export {
   type ConfigKey,
   type ConfigProblem,
 } from './errors.js';
+export { MAX_CONFIG_BYTES, readConfigFile } from './read-file.js';
 export { NON_CONFIG_VARIABLES, envName } from './env.js';
+export { isLoopback, isWildcard, parseHostPort, unbracket, type HostPort } from './address.js';
+export { hasToken } from './rules.js';
 export { configJsonSchema } from './json-schema.js';
 export { childPolicy, supervisorFlags, type ChildPolicyOptions } from './supervision.js';
 

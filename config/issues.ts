@@ -26,11 +26,21 @@ function collect(issue: Issue, prefix: Array<string | number>, root: z.ZodType, 
   switch (issue.code) {
     case 'unrecognized_keys': {
       const fields = fieldsOf(schemaAt(root, path.map(String)) ?? root);
-      for (const key of issue.keys) {
+      // The first few are what a person fixes first; forty thousand of them would only take time to list.
+      for (const key of issue.keys.slice(0, UNKNOWN_KEYS_LISTED)) {
         const near = fields === undefined ? undefined : closest(key, Object.keys(fields));
         out.push({
           path: [...path, key],
           message: near === undefined ? 'unknown key' : `unknown key (did you mean "${near}"?)`,
+        });
+      }
+      const more = issue.keys.length - UNKNOWN_KEYS_LISTED;
+      const next = issue.keys[UNKNOWN_KEYS_LISTED];
+      // Pointed at the first one left out, so the lines stay in the order of the file.
+      if (more > 0 && next !== undefined) {
+        out.push({
+          path: [...path, next],
+          message: more === 1 ? 'unknown key' : `unknown key, and ${more - 1} more from here`,
         });
       }
       return;
@@ -43,12 +53,20 @@ function collect(issue: Issue, prefix: Array<string | number>, root: z.ZodType, 
         for (const inner of meant[0] ?? []) collect(inner, path, root, out);
         return;
       }
-      out.push({ path, message: withReceived(issue.message, issue.input) });
+      out.push({ path, message: isSecret(path) ? issue.message : withInput(issue.message, issue.input) });
       return;
     }
     default:
-      out.push({ path, message: describeIssue(issue) });
+      out.push({ path, message: describeIssue(issue, isSecret(path)) });
   }
+}
+
+/** Unknown keys named one by one in one mapping; the rest are counted. */
+export const UNKNOWN_KEYS_LISTED = 5;
+
+/** Fields whose value an error must never repeat (it would end up in a terminal or a log). */
+function isSecret(path: ReadonlyArray<string | number>): boolean {
+  return path[path.length - 1] === 'token';
 }
 
 function segment(key: PropertyKey): string | number {
@@ -62,13 +80,15 @@ function isShallowMismatch(issue: Issue): boolean {
   );
 }
 
-function describeIssue(issue: Issue): string {
+function describeIssue(issue: Issue, secret: boolean): string {
+  const withReceived = (message: string, input: unknown): string =>
+    secret ? message : withInput(message, input);
   switch (issue.code) {
     case 'invalid_type': {
       const expected = issue.expected === 'int' ? 'integer' : issue.expected;
       // "expected integer, received number" would be no help for 1.5; show the value for numbers.
       const found = kindOf(issue.input);
-      return `expected ${expected}, received ${found === 'number' ? String(issue.input) : found}`;
+      return `expected ${expected}, received ${found === 'number' && !secret ? String(issue.input) : found}`;
     }
     case 'invalid_value': {
       const options = issue.values.map((v) => JSON.stringify(v));
@@ -99,7 +119,7 @@ function kindOf(value: unknown): string {
 }
 
 /** Appends the offending value when it is short and scalar; objects would only clutter the line. */
-function withReceived(message: string, input: unknown): string {
+function withInput(message: string, input: unknown): string {
   if (input === undefined || (typeof input === 'object' && input !== null)) return message;
   const shown = JSON.stringify(input);
   return shown.length > 40 ? message : `${message}, received ${shown}`;

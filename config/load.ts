@@ -8,11 +8,14 @@
  * are merged and validated together (for rules that span fields), and each
  * problem is traced to the layer that set the value: a file position, a
  * variable name, or the flags. Every problem found is reported at once.
+ * Last come the rules over the configuration as a whole (rules.ts), such as
+ * "not on loopback without a token", traced the same way.
  */
-import { readFile } from 'node:fs/promises';
-import { ConfigError, ConfigNotFoundError, keyOf, type ConfigKey, type ConfigProblem } from './errors.js';
+import { ConfigError, keyOf, type ConfigKey, type ConfigProblem } from './errors.js';
 import { readEnv } from './env.js';
 import { problemsFromIssues, type PathProblem } from './issues.js';
+import { readConfigFile } from './read-file.js';
+import { deploymentProblems } from './rules.js';
 import { deepMerge, dropEmpty, leaves, type Path } from './merge.js';
 import { isText, schemaAt } from './shape.js';
 import { ConfigSchema, type DeepPartial, type TetherConfig } from './schema.js';
@@ -52,15 +55,6 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const file = options.file ?? (env.TETHER_CONFIG === '' ? undefined : env.TETHER_CONFIG);
   const text = file === undefined ? undefined : await readConfigFile(file);
   return resolveConfig({ file, text, env, overrides: options.overrides });
-}
-
-export async function readConfigFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new ConfigNotFoundError(file, reason, { cause: error });
-  }
 }
 
 /** Validates one file's text on its own (environment and flags left out); throws `ConfigError`. */
@@ -108,11 +102,10 @@ export function resolveConfig(input: {
 
   const merged = deepMerge(deepMerge(fileValue, env.value), overrides);
   const result = ConfigSchema.safeParse(merged, { reportInput: true });
-  if (!result.success) {
-    for (const problem of problemsFromIssues(result.error.issues, ConfigSchema)) {
-      problems.push(attribute(problem, origins, yaml));
-    }
-  }
+  const found = result.success
+    ? deploymentProblems(result.data)
+    : problemsFromIssues(result.error.issues, ConfigSchema);
+  for (const problem of found) problems.push(attribute(problem, origins, yaml));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
 
   return {

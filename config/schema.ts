@@ -12,6 +12,7 @@
  * one and its leaves fill in (zod 4's `.default()` would skip parsing).
  */
 import { z } from 'zod';
+import { isAllowedHostEntry } from './address.js';
 
 // ----------------------------------------------------------------- defaults
 
@@ -84,7 +85,7 @@ export const CONFIG_DEFAULTS = {
     },
   },
   log: { level: 'info', format: 'auto' },
-  http: { host: '127.0.0.1', port: 8331, token: '', readyWhen: 'synchronized' },
+  http: { host: '127.0.0.1', port: 8331, token: '', readyWhen: 'synchronized', allowedHosts: [] },
   telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on', writeSpans: false },
 } as const;
 
@@ -110,6 +111,8 @@ function field(input: unknown, key: string): unknown {
 
 const HEX24 = /^[0-9a-fA-F]{24}$/;
 const USB_ID = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/;
+/** Visible ASCII: what a Bearer token can be written with in a header. */
+const TOKEN = /^[\x21-\x7e]*$/;
 
 // ----------------------------------------------------------------- sections
 
@@ -422,6 +425,9 @@ const http = z
     port: port(CONFIG_DEFAULTS.http.port, 'Port of the HTTP API; 0 picks a free port', 0),
     token: z
       .string()
+      // A client sends it in a header as `Bearer <token>`: a space or a character outside
+      // printable ASCII could never be presented, so the API would refuse everyone.
+      .regex(TOKEN, { error: 'expected printable ASCII characters only, no spaces, or "" for none' })
       .default(CONFIG_DEFAULTS.http.token)
       .describe('Bearer token required by the operator actions; "" for none'),
     readyWhen: z
@@ -429,6 +435,16 @@ const http = z
       .default(CONFIG_DEFAULTS.http.readyWhen)
       .describe(
         'When /readyz answers 200: synchronized; acknowledged (a compatible controller of the right id answered); connected (a link is open)',
+      ),
+    allowedHosts: z
+      .array(
+        z.string().refine(isAllowedHostEntry, {
+          error: 'expected a host name (".example.com" for it and its subdomains) or an IP address',
+        }),
+      )
+      .default([...CONFIG_DEFAULTS.http.allowedHosts])
+      .describe(
+        'Host names a request may address the API by, besides loopback names and addresses and http.host (requests naming another host get 421: DNS rebinding)',
       ),
   })
   .describe('The HTTP API (health, status, tree, commands, operator actions)');

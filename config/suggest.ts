@@ -25,12 +25,19 @@ function distance(a: string, b: string): number {
   return rows[s.length]?.[t.length] ?? Infinity;
 }
 
+/** Longer than any key or variable name we have by far: such a name is not a typo of one of them. */
+const MAX_NAME_CHARS = 100;
+
 export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  // The distance costs the product of both lengths: a megabyte-long key must not buy that.
+  if (name.length > MAX_NAME_CHARS) return undefined;
   // A third of the name's length: "intervalMS" finds "intervalMs", "port" does not find "host".
   const limit = Math.max(1, Math.floor(name.length / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length.
+    if (Math.abs(candidate.length - name.length) > limit) continue;
     const d = distance(name, candidate);
     if (d <= limit && d < bestDistance) {
       best = candidate;

@@ -3,7 +3,17 @@
  * line counter kept alive so that any later problem, syntax or schema, can
  * be pointed at a line and column.
  */
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import {
+  LineCounter,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import { ConfigError, keyOf, type ConfigProblem } from './errors.js';
 
 export interface Position {
@@ -27,7 +37,9 @@ export class YamlFile {
     this.file = file;
     this.#lines = new LineCounter();
     // prettyErrors off: positions come from the line counter, and messages stay one line.
-    this.#doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+    // uniqueKeys off: the library compares every key with every other (minutes for 40,000 keys);
+    // checkKeys finds duplicates with a set instead.
+    this.#doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: false });
     if (this.#doc.errors.length > 0) {
       throw new ConfigError(
         this.#doc.errors.map((error) =>
@@ -35,8 +47,15 @@ export class YamlFile {
         ),
       );
     }
+    const keyProblems = checkKeys(this.#doc).map(({ path, message, offset }) =>
+      this.problem(path, message, offset),
+    );
+    if (keyProblems.length > 0) throw new ConfigError(keyProblems);
     keepText(this.#doc.contents, [], isTextField);
-    this.value = this.#doc.toJS() ?? {};
+    this.value = toPlain(this.#doc, (message, alias) => {
+      const offset = alias?.range?.[0] ?? 0;
+      return new ConfigError([this.problem(this.#pathAt(offset), message, offset)]);
+    });
   }
 
   /** A problem at `path`: at the key of the deepest entry of the path that exists in the file. */
@@ -107,6 +126,124 @@ export class YamlFile {
     // An alias points at its anchor's node, which is where the value (and its keys) are written.
     return isAlias(node) ? (node.resolve(this.#doc) as Node | undefined) : node;
   }
+}
+
+/** Alias expansions allowed when a document becomes data (the library's own default, said here). */
+export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Aliases allowed in one document. The library resolves each alias by
+ * scanning the document's anchors, so thousands of aliases take minutes
+ * even without any expansion; a configuration shares a few values at most.
+ */
+export const MAX_ALIASES = 100;
+
+/**
+ * Keys that would reach JavaScript's object machinery rather than name a
+ * setting (`__proto__` would set a prototype). No section has them, so they
+ * are unknown keys; they are refused in the document, before any object is
+ * made from it.
+ */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+interface KeyProblem {
+  path: Array<string | number>;
+  message: string;
+  offset: number;
+}
+
+/**
+ * Duplicate keys and forbidden keys, in one pass over every mapping of the
+ * document (each mapping checked against a set: linear in the keys). Aliases
+ * are not followed: their anchors are checked where they are written.
+ */
+export function checkKeys(doc: Document.Parsed | Document): KeyProblem[] {
+  const problems: KeyProblem[] = [];
+  // Each entry knows its parent and key; a path is only made for a problem.
+  interface Entry {
+    node: unknown;
+    parent: Entry | undefined;
+    key: string | number;
+  }
+  const pathOf = (entry: Entry): Array<string | number> => {
+    const path: Array<string | number> = [];
+    for (let at: Entry | undefined = entry; at?.parent !== undefined; at = at.parent) path.push(at.key);
+    return path.reverse();
+  };
+  const stack: Entry[] = [{ node: doc.contents, parent: undefined, key: '' }];
+  for (let entry = stack.pop(); entry !== undefined; entry = stack.pop()) {
+    const { node } = entry;
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const name = keyName(pair.key);
+        const inner: Entry = { node: pair.value, parent: entry, key: name };
+        const offset = (pair.key as Node | null)?.range?.[0] ?? 0;
+        if (FORBIDDEN_KEYS.has(name)) problems.push({ path: pathOf(inner), message: 'unknown key', offset });
+        else if (seen.has(name)) problems.push({ path: pathOf(inner), message: 'duplicate key', offset });
+        else seen.add(name);
+        if (isMap(pair.value) || isSeq(pair.value)) stack.push(inner);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, index) => {
+        if (isMap(item) || isSeq(item)) stack.push({ node: item, parent: entry, key: index });
+      });
+    }
+  }
+  return problems.sort((a, b) => a.offset - b.offset);
+}
+
+/**
+ * The document as plain data, with aliases bounded twice: in number (see
+ * MAX_ALIASES), and in expansion, so a "billion laughs" document (anchors of
+ * aliases of aliases) cannot grow without end. `refuse` makes the caller's
+ * error from a message and the alias to blame.
+ */
+export function toPlain(
+  doc: Document.Parsed,
+  refuse: (message: string, alias: Node | undefined) => Error,
+): unknown {
+  let aliases = 0;
+  let first: Node | undefined;
+  let excess: Node | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      first ??= node;
+      aliases += 1;
+      if (aliases <= MAX_ALIASES) return undefined;
+      excess = node;
+      return visit.BREAK;
+    },
+  });
+  if (excess !== undefined) {
+    throw refuse(`more than ${MAX_ALIASES} aliases: write the values out or use fewer aliases`, excess);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (error) {
+    // The library throws a ReferenceError for both an alias without anchor and too many expansions.
+    if (!(error instanceof ReferenceError)) throw error;
+    if (/alias count/i.test(error.message)) {
+      throw refuse(
+        `aliases expand to more than ${MAX_ALIAS_COUNT} copies (a YAML alias bomb?): write the values out or use fewer aliases`,
+        first,
+      );
+    }
+    throw refuse(error.message, unresolvedAlias(doc) ?? first);
+  }
+}
+
+/** The first alias without an anchor before it (at most MAX_ALIASES lookups, each a scan). */
+function unresolvedAlias(doc: Document.Parsed): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined) return undefined;
+      found = node;
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 function keepText(node: unknown, path: string[], isTextField: (path: readonly string[]) => boolean): void {

@@ -113,6 +113,14 @@ export const ERROR_CATALOGUE = {
   TETHER_HTTP_INVALID_BODY: { area: 'http', meaning: 'the request body is not valid' },
   TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE: { area: 'http', meaning: 'state changes take application/json only' },
   TETHER_HTTP_BODY_TOO_LARGE: { area: 'http', meaning: 'the request body is too large' },
+  TETHER_HTTP_HOST_NOT_ALLOWED: {
+    area: 'http',
+    meaning: 'the Host header names none of the allowed hosts (DNS rebinding)',
+  },
+  TETHER_HTTP_ORIGIN_NOT_ALLOWED: {
+    area: 'http',
+    meaning: 'the request comes from a web page of another origin',
+  },
   TETHER_HTTP_UNAUTHORIZED: { area: 'http', meaning: 'a token is required and was missing or wrong' },
   TETHER_HTTP_TOO_MANY_STREAMS: { area: 'http', meaning: 'too many event streams are open' },
   TETHER_HTTP_EXPOSED_WITHOUT_TOKEN: { area: 'http', meaning: 'a non-loopback address needs a token' },

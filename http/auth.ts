@@ -6,27 +6,20 @@
  * since it would hand reconnect, restarts and raw commands to the network.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { hasToken, isLoopback } from '../config/index.js';
 import { ExposedWithoutTokenError, UnauthorizedError } from './errors.js';
 
-/** 127.0.0.0/8, ::1 and `localhost`: addresses no other machine can reach. */
-export function isLoopback(host: string): boolean {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare);
-  return false;
-}
+export { isLoopback };
 
-/** Throws ExposedWithoutTokenError for a non-loopback host with an empty token. */
+/** Throws ExposedWithoutTokenError for a non-loopback host without a token (a blank one is none). */
 export function assertNotExposed(http: { host: string; token: string }): void {
-  if (!isLoopback(http.host) && http.token === '') throw new ExposedWithoutTokenError(http.host);
+  if (!isLoopback(http.host) && !hasToken(http.token)) throw new ExposedWithoutTokenError(http.host);
 }
 
 /** Throws UnauthorizedError unless the request carries the token (always passes when none is configured). */
 export function authorize(request: IncomingMessage, token: string): void {
-  if (token === '') return;
+  if (!hasToken(token)) return;
   const header = request.headers.authorization;
   const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (match?.[1] === undefined) throw new UnauthorizedError('missing');

@@ -4,13 +4,17 @@
  * literal code and knows nothing of HTTP; every error a client sees is
  * `{"error": {"code", "message", "detail"}}`.
  */
-import { TetherError, registerErrorClass } from '../errors/index.js';
+import { TetherError, quote, registerErrorClass } from '../errors/index.js';
 
 /** No route for this path. */
 export class RouteNotFoundError extends TetherError {
   declare readonly code: 'TETHER_HTTP_NOT_FOUND';
   constructor(method: string, path: string) {
-    super('TETHER_HTTP_NOT_FOUND', `no route for ${method} ${path}`, { detail: { method, path } });
+    // The path is the client's: quoted cut short (a request line may be 16 KiB).
+    const shown = quote(path);
+    super('TETHER_HTTP_NOT_FOUND', `no route for ${quote(method)} ${shown}`, {
+      detail: { method: quote(method), path: shown },
+    });
   }
 }
 
@@ -20,9 +24,9 @@ export class MethodNotAllowedError extends TetherError {
   constructor(method: string, path: string, allowed: readonly string[]) {
     super(
       'TETHER_HTTP_METHOD_NOT_ALLOWED',
-      `${method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
+      `${quote(method)} is not allowed on ${quote(path)} (allowed: ${allowed.join(', ')})`,
       {
-        detail: { method, path, allowed: [...allowed] },
+        detail: { method: quote(method), path: quote(path), allowed: [...allowed] },
       },
     );
   }
@@ -36,12 +40,16 @@ export class InvalidBodyError extends TetherError {
   }
 }
 
+/** A state change whose Content-Type is not application/json (UTF-8), an empty body included. */
 export class UnsupportedMediaTypeError extends TetherError {
   declare readonly code: 'TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE';
   constructor(contentType: string) {
-    super('TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE', `expected application/json, got "${contentType}"`, {
-      detail: { contentType },
-    });
+    const shown = quote(contentType);
+    super(
+      'TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE',
+      `expected "Content-Type: application/json", got ${contentType === '' ? 'none' : `"${shown}"`}`,
+      { detail: { contentType: shown } },
+    );
   }
 }
 
@@ -50,6 +58,35 @@ export class BodyTooLargeError extends TetherError {
   constructor(limitBytes: number) {
     super('TETHER_HTTP_BODY_TOO_LARGE', `request body exceeds ${limitBytes} bytes`, {
       detail: { limitBytes },
+    });
+  }
+}
+
+/**
+ * The Host header names a host this API does not answer to: the mark of a
+ * DNS-rebinding page (its own name, pointed at this machine's address).
+ */
+export class HostNotAllowedError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_HOST_NOT_ALLOWED';
+  constructor(host: string | undefined) {
+    const shown = host === undefined ? undefined : quote(host);
+    super(
+      'TETHER_HTTP_HOST_NOT_ALLOWED',
+      shown === undefined
+        ? 'the request names no host (a Host header is required)'
+        : `this API does not answer to the host "${shown}" (add it to http.allowedHosts)`,
+      { detail: { host: shown ?? null } },
+    );
+  }
+}
+
+/** A request sent by a web page of an origin other than the API's own (or one the configuration allows). */
+export class OriginNotAllowedError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_ORIGIN_NOT_ALLOWED';
+  constructor(origin: string) {
+    const shown = quote(origin);
+    super('TETHER_HTTP_ORIGIN_NOT_ALLOWED', `requests from web pages at "${shown}" are refused`, {
+      detail: { origin: shown },
     });
   }
 }
@@ -117,6 +154,8 @@ registerErrorClass('TETHER_HTTP_METHOD_NOT_ALLOWED', MethodNotAllowedError);
 registerErrorClass('TETHER_HTTP_INVALID_BODY', InvalidBodyError);
 registerErrorClass('TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE', UnsupportedMediaTypeError);
 registerErrorClass('TETHER_HTTP_BODY_TOO_LARGE', BodyTooLargeError);
+registerErrorClass('TETHER_HTTP_HOST_NOT_ALLOWED', HostNotAllowedError);
+registerErrorClass('TETHER_HTTP_ORIGIN_NOT_ALLOWED', OriginNotAllowedError);
 registerErrorClass('TETHER_HTTP_UNAUTHORIZED', UnauthorizedError);
 registerErrorClass('TETHER_SHUTTING_DOWN', ShuttingDownError);
 registerErrorClass('TETHER_UNHEALTHY', UnhealthyError);
@@ -135,6 +174,8 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_HTTP_INVALID_BODY: 400,
   TETHER_HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
   TETHER_HTTP_BODY_TOO_LARGE: 413,
+  TETHER_HTTP_HOST_NOT_ALLOWED: 421,
+  TETHER_HTTP_ORIGIN_NOT_ALLOWED: 403,
   TETHER_HTTP_UNAUTHORIZED: 401,
   TETHER_HTTP_TOO_MANY_STREAMS: 503,
   TETHER_SHUTTING_DOWN: 503,

@@ -1,6 +1,7 @@
 /**
- * The HTTP API's server: `node:http`, no framework. It dispatches to the
- * routes, answers every error as JSON, publishes phase and supervision
+ * The HTTP API's server: `node:http`, no framework. It turns web pages
+ * away (guard.ts: Host and Origin, before routing; JSON-only state changes),
+ * dispatches to the routes, answers every error as JSON, publishes phase and supervision
  * events to the event streams, and shuts down in two steps:
  *
  * - `drain()`: the service is stopping. Mutating routes answer 503
@@ -18,7 +19,9 @@ import type { Service } from '../kernel/service.js';
 import type { Logger } from '../runtime/index.js';
 import { serializeError } from '../runtime/index.js';
 import { assertNotExposed, authorize } from './auth.js';
+import { requireJson } from './body.js';
 import { MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, toHttpError } from './errors.js';
+import { RequestGuard } from './guard.js';
 import { matchRoute } from './routes.js';
 import type { Reply } from './routes.js';
 import { SseHub } from './sse.js';
@@ -64,13 +67,22 @@ export async function startHttpApi(
   let active = 0;
   let onIdle: (() => void) | undefined;
 
+  let guard: RequestGuard | undefined;
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const began = performance.now();
     const method = request.method ?? 'GET';
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(request.url ?? '/');
     let streaming = false;
     let reply: Reply;
     try {
+      // Before anything else, routing included: a page has no business here whatever it asks for.
+      guard ??= new RequestGuard({
+        configuredHost: http.host,
+        boundAddress: (server.address() as AddressInfo).address,
+        allowedHosts: http.allowedHosts,
+      });
+      guard.check(request);
       const match = matchRoute(method, path);
       if (match.kind === 'none') throw new RouteNotFoundError(method, path);
       if (match.kind === 'wrong-method') {
@@ -80,6 +92,7 @@ export async function startHttpApi(
       const { route, params } = match;
       if (route.mutating) {
         authorize(request, http.token);
+        requireJson(request);
         if (draining || service.root.state !== 'running') throw new ShuttingDownError();
       }
       const answer = await route.handle({ service, http, sse, startedAt, request, response, params });
@@ -188,10 +201,25 @@ function send(response: ServerResponse, reply: Reply, closeAfter: boolean): void
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    // JSON is never a script or a page, whatever a browser might guess.
+    'x-content-type-options': 'nosniff',
     // While stopping, do not invite the client to reuse a connection about to go.
     ...(closeAfter ? { connection: 'close' } : {}),
   });
   response.end(text);
+}
+
+/**
+ * The path of a request target: origin-form (`/api/status?x`) as written,
+ * so `//x/api/status` is not `/api/status`; absolute-form
+ * (`http://host/api/status`, whose host the guard has checked) by its path.
+ */
+function pathOf(target: string): string {
+  try {
+    return target.startsWith('/') ? new URL(`http://localhost${target}`).pathname : new URL(target).pathname;
+  } catch {
+    return target;
+  }
 }
 
 /** Calls `listener` when autoconnecting changes (the kernel's state stream also fires on phase changes). */

@@ -46,6 +46,7 @@ export class SseHub {
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
+      'x-content-type-options': 'nosniff',
       connection: 'keep-alive',
       // nginx would otherwise buffer the stream
       'x-accel-buffering': 'no',

@@ -3,12 +3,67 @@
  * what a person reads, the JSON a script reads, and an unreachable service.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { formatDuration, formatTree, runStatusCommand } from '../../cli/status-command.js';
 import type { StatusIo } from '../../cli/status-command.js';
-import type { TreeView } from '../../http/index.js';
+import type { StatusView, TreeView } from '../../http/index.js';
 import { withApi } from '../http/fixture.js';
+
+const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
+const HOSTILE_FIRMWARE = '\u001b]0;pwned\u0007\u001b[2J';
+const HOSTILE_PLATFORM = 'sim\u202e\u009b31m';
+
+/** C0 (but the newlines between lines), DEL, C1, the line separators and the bidi controls. */
+const UNPRINTABLE =
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/; // eslint-disable-line no-control-regex
+
+function assertPrintable(text: string): void {
+  const found = UNPRINTABLE.exec(text);
+  assert.equal(
+    found,
+    null,
+    `an unescaped U+${found?.[0].charCodeAt(0).toString(16).padStart(4, '0')} in:\n${text}`,
+  );
+}
+
+async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env['PATH'] ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** A plain HTTP server on loopback answering fixed JSON by path: a service that says what the test wants. */
+async function withJsonServer(
+  answers: Record<string, [number, unknown]>,
+  body: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = createHttpServer((request, response) => {
+    const [status, json] = answers[request.url ?? ''] ?? [404, { error: { code: 'TETHER_HTTP_NOT_FOUND' } }];
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
 
 function captureIo(color = false): StatusIo & { out: string; err: string } {
   const io = {
@@ -90,6 +145,106 @@ describe('tether status and tether tree', () => {
     assert.ok(text.includes('\u001b[31mstopped\u001b[39m'), text);
     assert.match(text, /last exit crash \(uncaughtException\): boom at 03:04:05/);
   });
+
+  it('a controller whose handshake fields carry terminal escapes cannot write them to the terminal: tether status shows them escaped', () =>
+    withApi(
+      async ({ api, phases }) => {
+        await phases.waitFor('Synchronized');
+        const human = await runCli(['status', '--url', api.address.url]);
+        assert.equal(human.code, 0, human.stderr);
+        assertPrintable(human.stdout);
+        assert.ok(human.stdout.includes(String.raw`\x1b]0;pwned\x07\x1b[2J`), human.stdout);
+        assert.ok(human.stdout.includes(String.raw`on sim\u202e\x9b31m`), human.stdout);
+
+        const json = await runCli(['status', '--url', api.address.url, '--json']);
+        assert.equal(json.code, 0, json.stderr);
+        assertPrintable(json.stdout);
+        // Escaped for the terminal, and still the same JSON.
+        const status = JSON.parse(json.stdout) as StatusView;
+        assert.equal(status.device?.handshake['firmwareVersion'], HOSTILE_FIRMWARE);
+        assert.equal(status.device?.handshake['platform'], HOSTILE_PLATFORM);
+      },
+      { sim: { firmwareVersion: HOSTILE_FIRMWARE, platform: HOSTILE_PLATFORM } },
+    ));
+
+  it('every string from the service is printed escaped, keys included, in status, tree and error answers', async () => {
+    const evil = '\u001b[31mred\u001b[0m\u0007\u009b2J\u202eabc\u2066\r\n\u007f';
+    const status = {
+      phase: `Synchronized${evil}`,
+      generation: 1,
+      since: '2026-01-02T03:04:05.000Z',
+      inPhaseMs: 1000,
+      disconnectReason: evil,
+      address: `tcp://x${evil}`,
+      transport: evil,
+      device: { deviceId: evil, handshake: { firmwareVersion: evil, protoVersion: evil, platform: evil } },
+      firmwareError: evil,
+      identityError: evil,
+      autoconnecting: true,
+      uptimeMs: 5000,
+      counters: { commands: null, connection: null, restarts: 0 },
+      watchdog: null,
+      connection: { activity: evil },
+      errors: { [`actor${evil}`]: { code: evil, message: evil } },
+      recentTransitions: [{ at: 'not a date', from: evil, to: evil, reason: evil }],
+    };
+    const tree = {
+      id: `root${evil}`,
+      state: evil,
+      children: [
+        {
+          id: evil,
+          kind: 'worker',
+          restart: 'permanent',
+          status: evil,
+          incarnation: 1,
+          restarts: 0,
+          lastExit: { kind: 'crash', description: evil, at: '2026-01-02T03:04:05.000Z' },
+        },
+      ],
+    };
+    await withJsonServer(
+      {
+        '/api/status': [200, status],
+        '/api/tree': [200, tree],
+      },
+      async (url) => {
+        for (const [what, json] of [
+          ['status', false],
+          ['tree', false],
+          ['status', true],
+          ['tree', true],
+        ] as const) {
+          const io = captureIo();
+          assert.equal(await runStatusCommand(what, { url, json }, io), 0, io.err);
+          assertPrintable(io.out);
+          assert.ok(io.out.includes(json ? '\\u001b[31mred' : '\\x1b[31mred'), io.out);
+        }
+      },
+    );
+    await withJsonServer(
+      { '/api/status': [500, { error: { code: `TETHER_X${evil}`, message: evil } }] },
+      async (url) => {
+        const io = captureIo();
+        assert.equal(await runStatusCommand('status', { url }, io), 1);
+        assertPrintable(io.err);
+        assert.match(io.err, /answered 500/);
+      },
+    );
+  });
+
+  it('an answer that is not a status is exit 1 with a one-line reason, not a stack trace', () =>
+    withJsonServer(
+      { '/api/status': [200, { phase: 'Synchronized' }], '/api/tree': [200, []] },
+      async (url) => {
+        for (const what of ['status', 'tree'] as const) {
+          const io = captureIo();
+          assert.equal(await runStatusCommand(what, { url }, io), 1, io.out);
+          assert.equal(io.err.trim().split('\n').length, 1, io.err);
+          assert.match(io.err, /not a (status|tree)/);
+        }
+      },
+    ));
 
   it('durations read as a person would say them', () => {
     assert.deepEqual([0, 59_999, 60_000, 3_725_000, 90_000_000].map(formatDuration), [

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -10,7 +12,7 @@ import {
   runConfigSchema,
   type ConfigCommandIo,
 } from '../../cli/config-command.js';
-import { EXAMPLE_FILE, tempDir } from './helpers.js';
+import { BILLION_LAUGHS, EXAMPLE_FILE, tempDir } from './helpers.js';
 
 /** A dedicated entry with only the config command (test/config/cli-entry.ts), so these tests need nothing else wired. */
 const ENTRY = fileURLToPath(new URL('./cli-entry.js', import.meta.url));
@@ -22,6 +24,8 @@ function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const result = spawnSync(process.execPath, [entry, ...args], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, ...env },
+    // A command that hangs (a regression) fails its test instead of blocking the run.
+    timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -92,6 +96,55 @@ describe('tether config (as a process)', () => {
     const { code, stderr } = run(ENTRY, ['config', 'print'], { TETHER_HTTP__PROT: '1' });
     assert.equal(code, 78);
     assert.match(stderr, /^TETHER_HTTP__PROT: /);
+  });
+
+  it('config check exits 78 at the line and column of an alias bomb, with no stack trace', async () => {
+    const bomb = await files.write('bomb.yaml', `${BILLION_LAUGHS}\n`);
+    const { code, stderr } = run(ENTRY, ['config', 'check', bomb]);
+    assert.equal(code, 78, stderr);
+    assert.ok(stderr.startsWith(`${bomb}:2:8: b[0]: `), stderr);
+    assert.doesNotMatch(stderr, /^\s+at /m);
+  });
+
+  it('config print exits 78 naming the variable that holds an alias bomb', () => {
+    const flow = `{${BILLION_LAUGHS.split('\n').join(', ')}}`;
+    const { code, stderr } = run(ENTRY, ['config', 'print'], { TETHER_SUPERVISION: flow });
+    assert.equal(code, 78, stderr);
+    assert.match(stderr, /^TETHER_SUPERVISION: /);
+    assert.doesNotMatch(stderr, /^\s+at /m);
+  });
+
+  it('config check applies the rules run applies: http.host 0.0.0.0 without a token is refused at its line', async () => {
+    const exposed = await files.write('exposed.yaml', 'http:\n  host: 0.0.0.0\n');
+    const alone = run(ENTRY, ['config', 'check', exposed], { TETHER_HTTP__TOKEN: 'sesame' });
+    assert.equal(alone.code, 78, alone.stderr);
+    assert.ok(alone.stderr.startsWith(`${exposed}:2:3: http.host: `), alone.stderr);
+    // With the environment the service would have, the token is there.
+    const withEnv = run(ENTRY, ['config', 'check', '--env', exposed], { TETHER_HTTP__TOKEN: 'sesame' });
+    assert.equal(withEnv.code, 0, withEnv.stderr);
+  });
+
+  it('config check exits 78 for a token with a space, at the token’s line and column, without repeating it', async () => {
+    const spaced = await files.write('spaced.yaml', 'http:\n  token: "hunter2 secret"\n');
+    const { code, stderr } = run(ENTRY, ['config', 'check', spaced]);
+    assert.equal(code, 78, stderr);
+    assert.ok(stderr.startsWith(`${spaced}:2:3: http.token: `), stderr);
+    assert.doesNotMatch(stderr, /hunter2/);
+  });
+
+  it('config check refuses a 50 MB file (of unknown keys) by its size, at once', async () => {
+    const huge = join(files.dir, 'huge.yaml');
+    const handle = await open(huge, 'w');
+    const chunk = Array.from({ length: 100_000 }, (_, i) => `key${i}: ${i}\n`).join('');
+    for (let written = 0; written < 50 * 1024 * 1024; written += Buffer.byteLength(chunk)) {
+      await handle.write(chunk);
+    }
+    await handle.close();
+    const started = performance.now();
+    const { code, stderr } = run(ENTRY, ['config', 'check', huge]);
+    assert.equal(code, 78, stderr);
+    assert.ok(stderr.startsWith(`${huge}:1:1: `), stderr);
+    assert.ok(performance.now() - started < 20_000);
   });
 
   it(

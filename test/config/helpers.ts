@@ -64,3 +64,11 @@ export async function tempDir(): Promise<{
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }
+
+/** Nine anchors, each a list of nine aliases of the one before: 9^9 strings once expanded. */
+export const BILLION_LAUGHS = [
+  'lol: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+  ...['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'].map(
+    (name, index) => `${name}: &${name} [${Array(9).fill(`*${'abcdefgh'[index]}`).join(',')}]`,
+  ),
+].join('\n');

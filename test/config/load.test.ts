@@ -53,7 +53,7 @@ describe('precedence: defaults < file < environment < flags', () => {
   });
 
   it('records where each value that is not a default came from', () => {
-    const { sources } = resolveText('http:\n  port: 9000\n', { TETHER_HTTP__HOST: '0.0.0.0' });
+    const { sources } = resolveText('http:\n  port: 9000\n', { TETHER_HTTP__HOST: '127.0.0.2' });
     assert.deepEqual(sources.origins, {
       'http.port': { source: 'file', file: 'tether.yaml', line: 2, column: 3 },
       'http.host': { source: 'env', variable: 'TETHER_HTTP__HOST' },

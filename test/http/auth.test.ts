@@ -6,17 +6,32 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ExposedWithoutTokenError, isLoopback, startHttpApi } from '../../http/index.js';
+import { ExposedWithoutTokenError, assertNotExposed, isLoopback, startHttpApi } from '../../http/index.js';
 import { TetherError } from '../../runtime/index.js';
 import { codeOf, withApi } from './fixture.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 const TOKEN = 's3cret-token';
+
+/** `tether ARGS` as a process with only PATH and `env` for environment; its exit code and output. */
+async function runTether(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.resume();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stderr };
+}
 
 describe('HTTP API: the token rule', () => {
   it('with a token, mutating routes answer 401 without it or with a wrong one, and act with it; reads need none', () =>
@@ -76,22 +91,44 @@ describe('HTTP API: the token rule', () => {
       }
     }));
 
-  it('tether run exits 78 with one line naming http.host and http.token when asked to listen beyond loopback without a token', async () => {
+  it('a blank token counts as none: startHttpApi refuses a non-loopback host with a token of spaces', () => {
+    for (const token of ['', ' ', '\t \n']) {
+      assert.throws(
+        () => assertNotExposed({ host: '0.0.0.0', token }),
+        ExposedWithoutTokenError,
+        JSON.stringify(token),
+      );
+    }
+    assert.doesNotThrow(() => assertNotExposed({ host: '0.0.0.0', token: TOKEN }));
+  });
+
+  it('tether run exits 78 naming where http.host was set and http.token when asked to listen beyond loopback without a token', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'tether-http-'));
     try {
-      const child = spawn(process.execPath, [CLI, 'run', '--discovery', 'sim', '--state-dir', stateDir], {
-        env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__HOST: '0.0.0.0', TETHER_HTTP__PORT: '0' },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const fromEnv = await runTether(['run', '--discovery', 'sim', '--state-dir', stateDir], {
+        TETHER_HTTP__HOST: '0.0.0.0',
+        TETHER_HTTP__PORT: '0',
       });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      const [code] = (await once(child, 'exit')) as [number | null];
-      clearTimeout(timer);
-      assert.equal(code, 78, stderr);
-      assert.match(stderr, /http\.host/);
-      assert.match(stderr, /http\.token/);
-      assert.equal(stderr.trim().split('\n').length, 1, stderr);
+      assert.equal(fromEnv.code, 78, fromEnv.stderr);
+      assert.match(fromEnv.stderr, /^TETHER_HTTP__HOST: http\.host: .*http\.token/m);
+
+      const file = join(stateDir, 'tether.yaml');
+      await writeFile(file, 'http:\n  port: 0\n  host: 0.0.0.0\n');
+      const fromFile = await runTether([
+        'run',
+        '--config',
+        file,
+        '--discovery',
+        'sim',
+        '--state-dir',
+        stateDir,
+      ]);
+      assert.equal(fromFile.code, 78, fromFile.stderr);
+      assert.ok(
+        fromFile.stderr.split('\n').some((line) => line.startsWith(`${file}:3:3: http.host: `)),
+        fromFile.stderr,
+      );
+      assert.match(fromFile.stderr, /http\.token/);
     } finally {
       await rm(stateDir, { recursive: true, force: true });
     }

@@ -3,6 +3,7 @@
  * e2e harness), plain `fetch` to call it, and an event-stream reader that
  * waits for an event with a deadline.
  */
+import { connect } from 'node:net';
 import type { TetherConfig } from '../../config/index.js';
 import type { DeepPartial } from '../../config/index.js';
 import { startHttpApi } from '../../http/index.js';
@@ -18,7 +19,7 @@ export interface ApiFixture extends ServiceFixture {
 }
 
 export interface CallOptions {
-  /** Sent as JSON unless `raw` is given. */
+  /** Sent as JSON unless `raw` is given; POST and PUT say `content-type: application/json` unless told. */
   body?: unknown;
   raw?: string | Buffer;
   token?: string;
@@ -71,7 +72,11 @@ export async function call(
   const headers: Record<string, string> = { ...options.headers };
   let payload: string | Buffer | undefined = options.raw;
   if (payload === undefined && options.body !== undefined) payload = JSON.stringify(options.body);
-  if (payload !== undefined && headers['content-type'] === undefined)
+  // As a well-behaved client does: every state change says it is JSON, with a body or without.
+  if (
+    (payload !== undefined || method === 'POST' || method === 'PUT') &&
+    headers['content-type'] === undefined
+  )
     headers['content-type'] = 'application/json';
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
   const response = await fetch(new URL(path, base), {
@@ -161,4 +166,55 @@ export class EventStream {
       this.#ended = true;
     }
   }
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * One request written byte for byte on a fresh TCP connection (so Host,
+ * absolute-form targets and HTTP/1.0 are exactly what the test says; fetch
+ * would set its own Host), read until the server closes or answers in full.
+ */
+export async function rawRequest(base: string, head: string, body = ''): Promise<RawAnswer> {
+  const { hostname, port } = new URL(base);
+  const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) });
+  socket.setTimeout(10_000, () => socket.destroy(new Error('raw request: no answer in 10 s')));
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.write(`${head}\r\n\r\n${body}`);
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const parsed = parseRaw(text);
+      if (
+        parsed !== undefined &&
+        Buffer.byteLength(parsed.body) >= Number(parsed.headers['content-length'])
+      ) {
+        socket.end();
+        resolve();
+      }
+    });
+    socket.on('end', resolve);
+    socket.on('error', reject);
+  });
+  socket.destroy();
+  const parsed = parseRaw(text);
+  if (parsed === undefined) throw new Error(`raw request: no HTTP answer in ${JSON.stringify(text)}`);
+  return parsed;
+}
+
+function parseRaw(text: string): RawAnswer | undefined {
+  const end = text.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [statusLine = '', ...lines] = text.slice(0, end).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, body: text.slice(end + 4) };
 }
