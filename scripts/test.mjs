@@ -3,7 +3,7 @@
 // system packages the tests need are present, then run every compiled test
 // file with Node's own test runner.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -50,8 +50,11 @@ function findTests(dir) {
 
 // Optional filter: `npm test -- supervisors` runs only matching files.
 const filters = process.argv.slice(2);
+// Only compiled tests whose source still exists: the build does not delete
+// the output of a removed or renamed test, and a stale one must not run.
+const hasSource = (f) => existsSync(f.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
 const files = findTests('dist/test').filter(
-  (f) => filters.length === 0 || filters.some((s) => f.includes(s)),
+  (f) => hasSource(f) && (filters.length === 0 || filters.some((s) => f.includes(s))),
 );
 if (files.length === 0) {
   console.error('no test files matched');
