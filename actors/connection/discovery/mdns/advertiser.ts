@@ -21,7 +21,8 @@
  * Queries are outside input: a packet that does not decode is counted and
  * skipped, at most 16 questions of one packet are looked at, and a service
  * is multicast at most once a second however often it is asked (RFC 6762
- * section 6), so a flood of queries cannot turn into a flood of answers.
+ * section 6: a question within that second is answered when it is up, once
+ * for all of them), so a flood of queries cannot turn into a flood of answers.
  */
 import type { RemoteInfo } from 'node:dgram';
 import { isIPv4 } from 'node:net';
@@ -98,6 +99,13 @@ interface Entry {
   readonly listenHost: string;
   lastAnsweredAt: number;
   announceTimer: NodeJS.Timeout | undefined;
+  /** An answer held back by the one-second rule, sent when the second is up (one at most). */
+  deferred: { timer: NodeJS.Timeout; querier: Querier } | undefined;
+}
+
+interface Querier {
+  address: string;
+  local: boolean;
 }
 
 export class MdnsAdvertiser {
@@ -161,12 +169,13 @@ export class MdnsAdvertiser {
     };
     const name = serviceName(service).toLowerCase();
     const previous = this.#entries.get(name);
-    if (previous !== undefined) clearTimeout(previous.announceTimer);
+    if (previous !== undefined) stopTimers(previous);
     const entry: Entry = {
       service,
       listenHost: ad.listenHost,
       lastAnsweredAt: -Infinity,
       announceTimer: undefined,
+      deferred: undefined,
     };
     if (
       this.#closing === undefined &&
@@ -214,15 +223,18 @@ export class MdnsAdvertiser {
         }
       }
     }
-    const querier = { address: sender.address, local: this.#isLocal(sender.address) };
+    const querier: Querier = { address: sender.address, local: this.#isLocal(sender.address) };
     const answers: Answer[] = types ? [serviceTypeRecord()] : [];
     const additionals: Answer[] = [];
     const now = this.#now();
     for (const entry of wanted) {
       const addresses = addressesFor(entry.listenHost, querier, this.#interface);
       if (addresses.length === 0) continue; // not reachable from where the question came
-      if (now - entry.lastAnsweredAt < ADVERTISER_LIMITS.minAnswerGapMs) {
+      const wait = entry.lastAnsweredAt + ADVERTISER_LIMITS.minAnswerGapMs - now;
+      if (wait > 0) {
+        // Multicast less than a second ago: answer when the second is up, once for every query until then.
         this.#counters.rateLimited += 1;
+        this.#defer(entry, querier, wait);
         continue;
       }
       entry.lastAnsweredAt = now;
@@ -233,6 +245,27 @@ export class MdnsAdvertiser {
     if (answers.length === 0) return;
     this.#counters.answers += 1;
     this.#socket.respond(answers, additionals).catch((error: unknown) => this.#sendFailed(error));
+  }
+
+  #defer(entry: Entry, querier: Querier, waitMs: number): void {
+    if (entry.deferred !== undefined) {
+      entry.deferred.querier = querier;
+      return;
+    }
+    const timer = setTimeout(() => {
+      const deferred = entry.deferred;
+      entry.deferred = undefined;
+      if (deferred === undefined || this.#closing !== undefined) return;
+      const addresses = addressesFor(entry.listenHost, deferred.querier, this.#interface);
+      if (addresses.length === 0) return;
+      entry.lastAnsweredAt = this.#now();
+      this.#counters.answers += 1;
+      const records = serviceRecords(entry.service, addresses);
+      this.#socket
+        .respond(records.answers, records.additionals)
+        .catch((error: unknown) => this.#sendFailed(error));
+    }, waitMs);
+    entry.deferred = { timer, querier };
   }
 
   /** Unsolicited: `times` announcements a second apart, when the service is reachable beyond loopback-only queriers. */
@@ -253,8 +286,7 @@ export class MdnsAdvertiser {
   }
 
   async #withdraw(name: string, entry: Entry): Promise<void> {
-    clearTimeout(entry.announceTimer);
-    entry.announceTimer = undefined;
+    stopTimers(entry);
     if (this.#entries.get(name) !== entry) return;
     this.#entries.delete(name);
     // Goodbye: the same records with TTL 0, wherever they could have been heard.
@@ -280,6 +312,13 @@ export class MdnsAdvertiser {
       ...(allowed.suppressed > 0 ? { suppressedSinceLast: allowed.suppressed } : {}),
     });
   }
+}
+
+function stopTimers(entry: Entry): void {
+  clearTimeout(entry.announceTimer);
+  entry.announceTimer = undefined;
+  if (entry.deferred !== undefined) clearTimeout(entry.deferred.timer);
+  entry.deferred = undefined;
 }
 
 /** See the table at the top of this file. `querier` undefined: an announcement to whoever listens. */
