@@ -9,6 +9,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerStatusCommands } from './status-command.js';
+import { registerUsbBridgeCommand } from './usb-bridge-command.js';
 
 const program = new Command('tether').description(
   'Spark controller device service on a supervised actor runtime',
@@ -18,4 +19,5 @@ registerRunCommand(program);
 registerDemoCommand(program);
 registerSimCommand(program);
 registerStatusCommands(program);
+registerUsbBridgeCommand(program);
 await program.parseAsync(process.argv);

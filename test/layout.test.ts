@@ -27,6 +27,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   actors: ['errors', 'runtime', 'supervisors', 'config', 'protocol', 'contracts', 'otel'],
   kernel: ['errors', 'runtime', 'supervisors', 'system', 'config', 'protocol', 'contracts', 'otel', 'actors'],
   sim: ['errors', 'runtime', 'protocol', 'actors'],
+  bridge: ['errors', 'runtime', 'actors'],
   http: ['errors', 'runtime', 'supervisors', 'config', 'protocol', 'contracts', 'otel', 'kernel'],
   cli: [
     'errors',
@@ -40,6 +41,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
     'actors',
     'kernel',
     'sim',
+    'bridge',
     'http',
   ],
 };
