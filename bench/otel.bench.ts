@@ -1,189 +1,330 @@
 /**
- * Telemetry bench: BLOCK_READ commands per second through the commander
- * with tracing on (every trace sampled, exported over OTLP/HTTP protobuf to
- * a local sink in a process of its own, as a collector is) against tracing
- * off, in the same run: two services in this process, each with its own
- * simulator, measured in alternating rounds so neither gets the machine's
- * quieter moments. Target: on >= 0.8x off.
+ * Telemetry bench: what tracing costs in CPU per command, at a fixed rate.
  *
- *   npm run build && node dist/bench/otel.bench.js
+ * Two real `tether run` processes, each against a simulated controller of
+ * its own (in this process, so its work is not counted): one with tracing
+ * on, every trace sampled (OTEL_TRACES_SAMPLER=always_on) and exported over
+ * OTLP/HTTP protobuf to a sink in a process of its own (as a collector is),
+ * one with telemetry off. Each round drives one of them with BLOCK_READ
+ * commands through the HTTP API at a fixed rate (1,000 a second by default)
+ * for a fixed time, and reads the CPU time the service process used meanwhile
+ * (utime + stime of all its threads from /proc/<pid>/stat: what
+ * process.cpuUsage() reports inside it, in ticks of 10 ms). Rounds
+ * alternate which side goes first, so neither gets the machine's quieter
+ * moments. Target: tracing on costs at most 1 % of one core at 1,000
+ * commands a second, i.e. at most 10 µs of CPU per command more than off.
  *
- * BENCH_ROUNDS (default 9), BENCH_SAMPLER / BENCH_SAMPLER_ARG (default
- * always_on), BENCH_WRITE_SPANS=1 (a span per written frame as well).
+ *   npm run bench:otel
  *
- * With tracing on each command makes a span in the commander's worker (and
- * one for its write in the connection's with BENCH_WRITE_SPANS=1), handed
- * over to the main thread and exported, and a latency measurement.
+ * BENCH_ROUNDS (default 6), BENCH_RATE (commands/s, default 1000),
+ * BENCH_SECONDS (per round, default 10), BENCH_SAMPLER / BENCH_SAMPLER_ARG
+ * (default always_on), BENCH_WRITE_SPANS=1 (a span per written frame too),
+ * BENCH_PROFILE_DIR (CPU profiles of the services' threads, in on/ and off/).
  */
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { ACTOR_IDS } from '../contracts/actors.js';
-import type { CommanderApi } from '../contracts/actors.js';
-import type { Block } from '../protocol/index.js';
-import { resolveConfig } from '../config/index.js';
-import { startService } from '../kernel/service.js';
-import type { Service } from '../kernel/service.js';
-import { startTelemetry } from '../otel/telemetry.js';
-import type { Telemetry } from '../otel/telemetry.js';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../sim/index.js';
 import type { Simulator } from '../sim/index.js';
-import { median, throughput } from './measure.js';
+import { median, summarize } from './measure.js';
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
-const IN_FLIGHT = 100;
-const IN_FLIGHT_CALLS = 20_000;
-const SEQUENTIAL_CALLS = 2000;
-const TARGET = 0.8;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
+const RATE = Number(process.env['BENCH_RATE'] ?? 1000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+/** 1 % of one core, per command at RATE: µs of CPU. */
+const TARGET_US = (0.01 * 1e6) / RATE;
+/** Commands outstanding at most; past it the driver skips (and counts) rather than pile up. */
+const MAX_IN_FLIGHT = 200;
+const TICKS_PER_SECOND = 100;
+
+const CLI = fileURLToPath(new URL('../cli/tether.js', import.meta.url));
 
 interface Side {
-  service: Service;
+  name: 'on' | 'off';
+  child: ChildProcess;
   sim: Simulator;
   stateDir: string;
-  telemetry: Telemetry | undefined;
-  call: () => Promise<unknown>;
+  port: number;
+  blockId: number;
 }
 
-const quiet = pino({ level: 'info' }, new Writable({ write: (_c, _e, done) => done() }));
+interface Round {
+  /** CPU of the service process per completed command, µs. */
+  cpuPerCommandUs: number;
+  /** Share of one core over the round. */
+  core: number;
+  commands: number;
+  failed: number;
+  skipped: number;
+  /** Round-trip latency samples, µs. */
+  latencies: number[];
+}
 
-async function startSide(env: NodeJS.ProcessEnv | undefined): Promise<Side> {
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** CPU time used so far by every thread of `pid`, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at state (field 3).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime (14), stime (15)
+}
+
+function post(port: number, body: unknown): Promise<{ status: number; body: unknown }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/commands',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** Resolves with the first JSON log line of `child` that matches; rejects after `ms`. */
+function logLine(
+  child: ChildProcess,
+  match: (line: Record<string, unknown>) => boolean,
+  ms: number,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let partial = '';
+    const onData = (chunk: Buffer): void => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      for (const part of parts) {
+        try {
+          const line = JSON.parse(part) as Record<string, unknown>;
+          if (!match(line)) continue;
+          done();
+          resolve(line);
+          return;
+        } catch {
+          // not a JSON line
+        }
+      }
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no such log line within ${ms} ms`));
+    }, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+    };
+    child.stdout?.on('data', onData);
+  });
+}
+
+async function startSide(name: Side['name'], env: NodeJS.ProcessEnv): Promise<Side> {
   const sim = await startSimulator({ port: 0 });
   const stateDir = await mkdtemp(join(tmpdir(), 'tether-otel-bench-'));
-  const config = resolveConfig({
-    env: {},
-    overrides: {
-      discovery: { mode: 'tcp', tcp: { host: '127.0.0.1', port: sim.address?.port ?? 0 } },
+  // BENCH_PROFILE_DIR: a V8 CPU profile of each thread of each service, written at its stop.
+  const profileDir = process.env['BENCH_PROFILE_DIR'];
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`];
+  const child = spawn(
+    process.execPath,
+    [
+      ...profile,
+      CLI,
+      'run',
+      '--discovery',
+      'tcp',
+      '--tcp',
+      `127.0.0.1:${sim.address?.port}`,
+      '--state-dir',
       stateDir,
-      log: { level: 'info' },
-      // BENCH_WRITE_SPANS=1: also a span per written frame (telemetry.writeSpans).
-      telemetry: { writeSpans: process.env['BENCH_WRITE_SPANS'] === '1' },
+    ],
+    {
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        TETHER_HTTP__PORT: '0',
+        TETHER_LOG__LEVEL: 'info',
+        ...(process.env['BENCH_WRITE_SPANS'] === '1' ? { TETHER_TELEMETRY__WRITE_SPANS: 'true' } : {}),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-  }).config;
-  const telemetry = env === undefined ? undefined : await startTelemetry(config.telemetry, env, quiet);
-  const service = await startService(config, {
-    logger: quiet,
-    env: {},
-    inContainer: false,
-    ...(telemetry === undefined ? {} : { telemetry }),
+  );
+  const listening = logLine(child, (l) => l['event'] === 'http-listening', 60_000);
+  const synchronized = logLine(child, (l) => l['event'] === 'phase' && l['to'] === 'Synchronized', 60_000);
+  const port = Number((await listening)['port']);
+  await synchronized;
+  // Drain the rest of its output so the pipe never fills.
+  child.stdout?.resume();
+  const created = await post(port, {
+    opcode: 'BLOCK_CREATE',
+    payload: { type: 'TempSensor', data: { value: 20.5 } },
   });
-  await new Promise<void>((resolve) => {
-    if (service.kernel.state.phase.name === 'Synchronized') resolve();
-    const off = service.kernel.onPhaseChange((change) => {
-      if (change.to.name !== 'Synchronized') return;
-      off();
-      resolve();
-    });
-  });
-  const commander = service.system.ref<CommanderApi>(ACTOR_IDS.commander);
-  const created = (await commander.call('request', 'BLOCK_CREATE', {
-    type: 'TempSensor',
-    data: { value: 20.5 },
-  })) as Block;
-  const call = (): Promise<unknown> => commander.call('request', 'BLOCK_READ', { id: created.id });
-  return { service, sim, stateDir, telemetry, call };
+  const blockId = (created.body as { payload: { id: number } }).payload.id;
+  return { name, child, sim, stateDir, port, blockId };
 }
 
 async function stopSide(side: Side): Promise<void> {
-  await side.service.stop();
-  await side.telemetry?.shutdown();
+  const exited = new Promise((resolve) => side.child.once('exit', resolve));
+  side.child.kill('SIGTERM');
+  await exited;
   await side.sim.close();
   await rm(side.stateDir, { recursive: true, force: true });
 }
 
-/** Alternating rounds (and which goes first), one warm-up each; per-round ratios on/off. */
-async function compare(
-  measure: (side: Side) => Promise<number>,
-  on: Side,
-  off: Side,
-): Promise<{ on: number[]; off: number[]; ratios: number[] }> {
-  await measure(on);
-  await measure(off);
-  const out = { on: [] as number[], off: [] as number[], ratios: [] as number[] };
-  for (let round = 0; round < ROUNDS; round += 1) {
-    const first = round % 2 === 0 ? on : off;
-    const second = first === on ? off : on;
-    const a = await measure(first);
-    const b = await measure(second);
-    const [rateOn, rateOff] = first === on ? [a, b] : [b, a];
-    out.on.push(rateOn);
-    out.off.push(rateOff);
-    out.ratios.push(rateOn / rateOff);
-  }
-  return out;
+/** BLOCK_READ at RATE a second for `seconds`, against one side; its CPU meanwhile. */
+async function drive(side: Side, seconds: number): Promise<Round> {
+  const pid = side.child.pid as number;
+  const body = { opcode: 'BLOCK_READ', payload: { id: side.blockId } };
+  const latencies: number[] = [];
+  let sent = 0;
+  let inFlight = 0;
+  let failed = 0;
+  let skipped = 0;
+  const pending = new Set<Promise<void>>();
+  const ticksBefore = cpuTicks(pid);
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = (performance.now() - started) / 1000;
+      const due = Math.min(Math.floor(elapsed * RATE), seconds * RATE);
+      while (sent < due) {
+        sent += 1;
+        if (inFlight >= MAX_IN_FLIGHT) {
+          skipped += 1;
+          continue;
+        }
+        inFlight += 1;
+        const t = performance.now();
+        const call: Promise<void> = post(side.port, body).then(
+          (reply) => {
+            if (reply.status === 200) latencies.push((performance.now() - t) * 1000);
+            else failed += 1;
+          },
+          () => {
+            failed += 1;
+          },
+        );
+        const tracked = call.finally(() => {
+          inFlight -= 1;
+          pending.delete(tracked);
+        });
+        pending.add(tracked);
+      }
+      if (sent >= seconds * RATE) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+  await Promise.all(pending);
+  const wall = (performance.now() - started) / 1000;
+  const cpuSeconds = (cpuTicks(pid) - ticksBefore) / TICKS_PER_SECOND;
+  return {
+    cpuPerCommandUs: (cpuSeconds * 1e6) / Math.max(1, latencies.length),
+    core: cpuSeconds / wall,
+    commands: latencies.length,
+    failed,
+    skipped,
+    latencies,
+  };
 }
 
-/** The sink's next message of the given shape. */
-function nextMessage<T>(sink: ChildProcess, has: (message: unknown) => message is T): Promise<T> {
+function forked(): Promise<{ sink: ChildProcess; port: number }> {
+  const sink = fork(new URL('./fixtures/otlp-sink.js', import.meta.url));
   return new Promise((resolve, reject) => {
-    const onMessage = (message: unknown): void => {
-      if (!has(message)) return;
-      sink.off('exit', onExit);
-      sink.off('message', onMessage);
-      resolve(message);
-    };
-    const onExit = (): void => reject(new Error('the OTLP sink exited'));
-    sink.on('message', onMessage);
-    sink.once('exit', onExit);
+    sink.once('message', (message) => resolve({ sink, port: (message as { port: number }).port }));
+    sink.once('exit', () => reject(new Error('the OTLP sink exited')));
   });
 }
 
-async function main(): Promise<void> {
-  // The collector's stand-in, in its own process as a collector is (fixtures/otlp-sink.ts).
-  const sink = fork(new URL('./fixtures/otlp-sink.js', import.meta.url));
-  const { port } = await nextMessage(
-    sink,
-    (m): m is { port: number } => typeof m === 'object' && m !== null && 'port' in m,
-  );
-  const endpoint = `http://127.0.0.1:${port}`;
+function fmt(value: number, digits = 1): string {
+  return value.toFixed(digits);
+}
 
-  const on = await startSide({
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+async function main(): Promise<void> {
+  const { sink, port } = await forked();
+  const on = await startSide('on', {
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
     OTEL_TRACES_SAMPLER: process.env['BENCH_SAMPLER'] ?? 'always_on',
     ...(process.env['BENCH_SAMPLER_ARG'] === undefined
       ? {}
       : { OTEL_TRACES_SAMPLER_ARG: process.env['BENCH_SAMPLER_ARG'] }),
   });
-  const off = await startSide(undefined);
-  // Start-up is over once the warm standbys are made (1.5 s after a module's first start).
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const off = await startSide('off', {});
+  const rounds: Record<Side['name'], Round[]> = { on: [], off: [] };
   try {
-    const inFlight = await compare((side) => throughput(side.call, IN_FLIGHT_CALLS, IN_FLIGHT), on, off);
-    const sequential = await compare((side) => throughput(side.call, SEQUENTIAL_CALLS, 1), on, off);
-    const rows = [
-      { what: `BLOCK_READ, ${IN_FLIGHT} in flight (commands/s)`, ...inFlight },
-      { what: 'BLOCK_READ, one at a time (commands/s)', ...sequential },
-    ];
-    console.log(`\n## Telemetry bench — ${new Date().toISOString()}`);
-    console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})\n`);
-    console.log(
-      '| measure | tracing on (sample all) | tracing off | ratio (median of rounds) | target | met |',
-    );
-    console.log('|---|---:|---:|---:|---|---|');
-    for (const row of rows) {
-      const ratio = median(row.ratios);
-      console.log(
-        `| ${row.what} | ${median(row.on).toFixed(0)} | ${median(row.off).toFixed(0)} | ${ratio.toFixed(2)}x | ≥ ${TARGET}x | ${ratio >= TARGET ? 'yes' : 'NO'} |`,
-      );
+    // Warm-up (JIT, standbys made 1.5 s after each first start), not counted.
+    await drive(on, 3);
+    await drive(off, 3);
+    for (let round = 0; round < ROUNDS; round += 1) {
+      const order = round % 2 === 0 ? [on, off] : [off, on];
+      for (const side of order) {
+        const result = await drive(side, SECONDS);
+        rounds[side.name].push(result);
+        console.error(
+          `round ${round + 1} ${side.name}: ${fmt(result.cpuPerCommandUs)} µs/command, ` +
+            `${fmt(result.core * 100)} % of a core, ${result.commands} ok, ${result.failed} failed, ${result.skipped} skipped`,
+        );
+      }
     }
-    console.log(
-      `\nper-round ratios, ${IN_FLIGHT} in flight: ${inFlight.ratios.map((r) => r.toFixed(2)).join(', ')}; ` +
-        `one at a time: ${sequential.ratios.map((r) => r.toFixed(2)).join(', ')}`,
-    );
   } finally {
     await stopSide(on);
     await stopSide(off);
-    const counted = nextMessage(
-      sink,
-      (m): m is { exports: number } => typeof m === 'object' && m !== null && 'exports' in m,
-    );
-    sink.send('count');
-    console.log(`exports received by the sink: ${(await counted).exports}`);
     sink.kill();
+    agent.destroy();
   }
+
+  const per = (name: Side['name']): number => median(rounds[name].map((r) => r.cpuPerCommandUs));
+  const deltas = rounds.on.map((r, i) => r.cpuPerCommandUs - (rounds.off[i] as Round).cpuPerCommandUs);
+  const delta = median(deltas);
+  const latency = (name: Side['name']): { p50: number; p99: number; max: number } =>
+    summarize(rounds[name].flatMap((r) => r.latencies));
+  const lat = { on: latency('on'), off: latency('off') };
+  const totals = (name: Side['name']): string =>
+    `${rounds[name].reduce((n, r) => n + r.commands, 0)} ok, ${rounds[name].reduce((n, r) => n + r.failed, 0)} failed, ${rounds[name].reduce((n, r) => n + r.skipped, 0)} skipped`;
+
+  console.log(`\n## Telemetry bench — ${new Date().toISOString()}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}); ` +
+      `${ROUNDS} rounds of ${SECONDS} s at ${RATE} BLOCK_READ/s over HTTP; ` +
+      `sampler ${process.env['BENCH_SAMPLER'] ?? 'always_on'}${process.env['BENCH_WRITE_SPANS'] === '1' ? ', write spans' : ''}\n`,
+  );
+  console.log('| measure | tracing on | tracing off | on − off |');
+  console.log('|---|---:|---:|---:|');
+  console.log(
+    `| CPU per command, µs (median of rounds) | ${fmt(per('on'))} | ${fmt(per('off'))} | ${fmt(delta)} |`,
+  );
+  console.log(
+    `| share of one core at ${RATE}/s (median) | ${fmt(median(rounds.on.map((r) => r.core)) * 100)} % | ` +
+      `${fmt(median(rounds.off.map((r) => r.core)) * 100)} % | ${fmt((delta * RATE) / 1e4, 2)} % |`,
+  );
+  console.log(
+    `| latency p50 / p99, ms | ${fmt(lat.on.p50 / 1000, 2)} / ${fmt(lat.on.p99 / 1000, 2)} | ` +
+      `${fmt(lat.off.p50 / 1000, 2)} / ${fmt(lat.off.p99 / 1000, 2)} | |`,
+  );
+  console.log(
+    `\ntarget: at most ${fmt(TARGET_US)} µs per command (1 % of one core at ${RATE}/s): ` +
+      `${delta <= TARGET_US ? 'met' : 'NOT met'}`,
+  );
+  console.log(`per-round on − off, µs: ${deltas.map((d) => fmt(d)).join(', ')}`);
+  console.log(`commands: on ${totals('on')}; off ${totals('off')}`);
 }
 
 await main();

@@ -13,11 +13,12 @@ import { ExposedWithoutTokenError, assertNotExposed, startHttpApi } from '../htt
 import type { HttpApi } from '../http/index.js';
 import { startService } from '../kernel/service.js';
 import type { Service } from '../kernel/service.js';
-import { createLogger } from '../runtime/index.js';
 import { startSimulator } from '../sim/index.js';
 import { traceLogFields } from '../otel/log.js';
 import { startTelemetry } from '../otel/telemetry.js';
 import type { Telemetry } from '../otel/telemetry.js';
+import { createCliLogger } from './logging.js';
+import type { LogFormat } from './logging.js';
 
 interface RunFlags {
   config?: string;
@@ -26,6 +27,7 @@ interface RunFlags {
   tcp?: string;
   stateDir?: string;
   logLevel?: string;
+  logFormat?: string;
   simIfUnconfigured?: boolean;
 }
 
@@ -40,11 +42,17 @@ export function registerRunCommand(program: Command): void {
     .option('--state-dir <dir>', 'where the datastore and persisted state live')
     .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
     .option(
+      '--log-format <format>',
+      'auto (readable on a terminal, JSON lines otherwise) | json | pretty; also log.format',
+    )
+    .option(
       '--sim-if-unconfigured',
       'use the built-in simulated controller when no file, variable or flag sets the discovery mode (npm start)',
     )
     .action(async (flags: RunFlags) => {
-      process.exitCode = await run(flags);
+      const { code, exitNow } = await run(flags);
+      process.exitCode = code;
+      if (exitNow) process.exit(code);
     });
 }
 
@@ -59,11 +67,21 @@ function overridesFrom(flags: RunFlags): DeepPartial<TetherConfig> {
   }
   if (Object.keys(discovery).length > 0) overrides.discovery = discovery;
   if (flags.stateDir !== undefined) overrides.stateDir = flags.stateDir;
-  if (flags.logLevel !== undefined) overrides.log = { level: flags.logLevel as TetherConfig['log']['level'] };
+  const log: DeepPartial<TetherConfig['log']> = {};
+  if (flags.logLevel !== undefined) log.level = flags.logLevel as TetherConfig['log']['level'];
+  if (flags.logFormat !== undefined) log.format = flags.logFormat as LogFormat;
+  if (Object.keys(log).length > 0) overrides.log = log;
   return overrides;
 }
 
-async function run(flags: RunFlags): Promise<number> {
+/** The exit code, and whether to exit at once rather than wait for the event loop to drain. */
+interface RunOutcome {
+  code: number;
+  exitNow: boolean;
+}
+
+async function run(flags: RunFlags): Promise<RunOutcome> {
+  const done = (code: number): RunOutcome => ({ code, exitNow: false });
   let config: TetherConfig;
   try {
     const loaded = await loadConfig({
@@ -79,7 +97,7 @@ async function run(flags: RunFlags): Promise<number> {
   } catch (error) {
     if (error instanceof ConfigError || error instanceof ConfigNotFoundError) {
       console.error(`tether: invalid configuration\n${error.message}`);
-      return EXIT_CONFIG;
+      return done(EXIT_CONFIG);
     }
     throw error;
   }
@@ -88,10 +106,14 @@ async function run(flags: RunFlags): Promise<number> {
   } catch (error) {
     if (!(error instanceof ExposedWithoutTokenError)) throw error;
     console.error(`tether: invalid configuration: ${error.message}`);
-    return EXIT_CONFIG;
+    return done(EXIT_CONFIG);
   }
 
-  const logger = createLogger({ level: config.log.level, mixin: traceLogFields });
+  const logger = await createCliLogger({
+    level: config.log.level,
+    format: config.log.format,
+    mixin: traceLogFields,
+  });
   logger.info(
     { discovery: config.discovery.mode, device: config.device.id || '(any)', stateDir: config.stateDir },
     'tether starting',
@@ -117,6 +139,7 @@ async function run(flags: RunFlags): Promise<number> {
   process.on('SIGINT', onSignal);
   let code: number;
   let telemetry: Telemetry | undefined;
+  let flushed: boolean;
   try {
     telemetry = await startTelemetry(config.telemetry, process.env, logger);
     const { mdns } = config.discovery;
@@ -145,10 +168,15 @@ async function run(flags: RunFlags): Promise<number> {
     code = 1;
   } finally {
     // After the tree is down, so the last spans of its stop go out too (bounded).
-    await telemetry?.shutdown();
+    flushed = (await telemetry?.shutdown()) ?? true;
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
   logger.info({ exitCode: code }, 'tether stopped');
-  return code;
+  // A flush cut at its bound leaves an export to a collector that does not
+  // answer in flight, its socket open until the export's own timeout (up to
+  // 5 s more): the SDK's HTTP transport has no way to abort it
+  // (open-telemetry/opentelemetry-js-contrib#3349). Everything else has
+  // stopped and the log is written (synchronously), so exit now.
+  return { code, exitNow: !flushed };
 }

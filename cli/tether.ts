@@ -10,10 +10,11 @@ import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerStatusCommands } from './status-command.js';
 import { registerUsbBridgeCommand } from './usb-bridge-command.js';
+import { packageVersion } from './version.js';
 
-const program = new Command('tether').description(
-  'Spark controller device service on a supervised actor runtime',
-);
+const program = new Command('tether')
+  .description('Spark controller device service on a supervised actor runtime')
+  .version(packageVersion(), '-V, --version', 'print the version and exit');
 registerConfigCommand(program);
 registerRunCommand(program);
 registerDemoCommand(program);

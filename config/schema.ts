@@ -85,7 +85,7 @@ export const CONFIG_DEFAULTS = {
       watchdog: CHILD_DEFAULTS,
     },
   },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto' },
   http: { host: '127.0.0.1', port: 8331, token: '', readyWhen: 'synchronized' },
   telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on', writeSpans: false },
 } as const;
@@ -422,7 +422,13 @@ const log = z
     level: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default(CONFIG_DEFAULTS.log.level)
-      .describe('Lowest level written (JSON lines on stdout)'),
+      .describe('Lowest level written'),
+    format: z
+      .enum(['auto', 'json', 'pretty'])
+      .default(CONFIG_DEFAULTS.log.format)
+      .describe(
+        'auto: readable lines when stdout is a terminal, JSON lines otherwise (journald, Docker); json or pretty to choose',
+      ),
   })
   .describe('Logging');
 

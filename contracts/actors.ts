@@ -124,7 +124,18 @@ export interface SynchronizationApi extends PhaseListener {
   [method: string]: (...args: never[]) => unknown;
   /** A decoded controller event from connection. */
   onEvent(generation: number, event: ControllerEvent): void;
-  status(): { step: string; lastError: string | null };
+  status(): SynchronizationStatus;
+}
+
+export interface SynchronizationStatus {
+  step: string;
+  lastError: string | null;
+  /**
+   * Why the block datastore could not be used on the last load (the error's
+   * code, message and the path), or null when it could. Synchronization goes
+   * on without it: the store is the service's memory, not the controller's.
+   */
+  datastore: { code: string; message: string; path: string } | null;
 }
 
 export interface WatchdogApi extends PhaseListener {

@@ -29,6 +29,33 @@ export const ERROR_CATALOGUE = {
   TETHER_CHILD_NOT_FOUND: { area: 'supervisors', meaning: 'no child by that id' },
   TETHER_FAILED_TO_START_CHILD: { area: 'supervisors', meaning: 'a child failed to start' },
   TETHER_SUPERVISOR_STOPPED: { area: 'supervisors', meaning: 'the supervisor is stopped' },
+  // system: state files that survive an exit (rediscovery.json, the block datastore)
+  TETHER_STATE_FILE_CORRUPT: { area: 'system', meaning: 'a state file holds no valid state (set aside)' },
+  TETHER_STATE_FILE_TOO_LARGE: {
+    area: 'system',
+    meaning: 'a state file is larger than any valid one (set aside unread)',
+  },
+  TETHER_STATE_FILE_NOT_REGULAR: {
+    area: 'system',
+    meaning: 'a FIFO, socket, device or symbolic link where a state file belongs (set aside unopened)',
+  },
+  TETHER_STATE_FILE_IS_DIRECTORY: {
+    area: 'system',
+    meaning: 'a directory where a state file belongs (left alone; the state is not kept)',
+  },
+  TETHER_STATE_FILE_UNREADABLE: {
+    area: 'system',
+    meaning: 'the operating system refused to read a state file',
+  },
+  TETHER_STATE_FILE_WRITE_FAILED: {
+    area: 'system',
+    meaning: 'the operating system refused to write a state file',
+  },
+  TETHER_STATE_FILE_TIMEOUT: { area: 'system', meaning: 'a state file step did not finish within its bound' },
+  TETHER_STATE_DIR_UNUSABLE: {
+    area: 'system',
+    meaning: 'the state directory is not a directory or cannot be created (the state is not kept)',
+  },
   // configuration
   TETHER_CONFIG_INVALID: {
     area: 'config',
@@ -67,6 +94,15 @@ export const ERROR_CATALOGUE = {
   TETHER_DATASTORE: { area: 'synchronization', meaning: 'the block datastore cannot be used' },
   // service assembly
   TETHER_NO_SIMULATOR: { area: 'kernel', meaning: 'discovery mode sim without a simulator to start' },
+  // tasks
+  TETHER_TASK_ABORTED: { area: 'tasks', meaning: 'a task stopped early because it was aborted' },
+  TETHER_UNKNOWN_TASK_KIND: { area: 'tasks', meaning: 'no task kind by that name' },
+  TETHER_INVALID_TASK_ARGS: { area: 'tasks', meaning: "a task's arguments are not what its kind takes" },
+  TETHER_TRACKER_CLOSED: { area: 'tasks', meaning: 'the task tracker is closed (the service is stopping)' },
+  TETHER_TASK_QUEUE_FULL: { area: 'tasks', meaning: 'too many tasks are queued; the task was rejected' },
+  TETHER_TASK_EXCLUSIVE_BUSY: { area: 'tasks', meaning: 'another exclusive task holds the controller' },
+  TETHER_TASK_TIMEOUT: { area: 'tasks', meaning: 'a task ran past its time limit' },
+  TETHER_SERVICE_RESTARTED: { area: 'tasks', meaning: 'the service restarted while the task was unfinished' },
   // simulator
   TETHER_SOCAT_MISSING: { area: 'sim', meaning: 'socat is not installed' },
   TETHER_PTY_FAILED: { area: 'sim', meaning: 'a pseudo-terminal pair could not be made' },

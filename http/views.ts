@@ -79,7 +79,8 @@ export interface StatusView {
     transitions: number;
   };
   connection: ConnectionStatus | null;
-  synchronization: { step: string; lastError: string | null } | null;
+  /** The sync step, its last error, and why the block datastore cannot be used (null when it can). */
+  synchronization: ReturnType<SynchronizationApi['status']> | null;
   watchdog: Awaited<ReturnType<WatchdogApi['health']>> | null;
   /** Facts the actors reported to the kernel. */
   reports: Record<string, Record<string, unknown>>;

@@ -3,10 +3,9 @@
  * active span; actor log lines get theirs in the worker (see worker.ts) and
  * arrive with the fields already set, which pino keeps over the mixin's.
  */
-import { context, trace } from '@opentelemetry/api';
-import { logFieldsOf } from './traceparent.js';
+import { activeLogFields } from './traceparent.js';
 
 /** For `createLogger({ mixin: traceLogFields })`: `trace_id` and `span_id` when inside a span. */
 export function traceLogFields(): Record<string, string> {
-  return logFieldsOf(trace.getSpanContext(context.active()));
+  return activeLogFields();
 }

@@ -1,14 +1,16 @@
 /**
- * Telemetry on: the OpenTelemetry Node SDK in the main thread, exporting
- * over OTLP/HTTP (protobuf, or JSON when OTEL_EXPORTER_OTLP_PROTOCOL says
- * http/json) to what settings.ts resolved. Workers get a module of their own
- * (worker.ts) that hands their spans and metrics over to this thread, which
- * exports them with its one exporter each. Only imported when telemetry is on.
+ * Telemetry on: the OpenTelemetry Node SDK (NodeSDK) in the main thread,
+ * exporting over OTLP/HTTP (protobuf, or JSON when
+ * OTEL_EXPORTER_OTLP_PROTOCOL says http/json) to what settings.ts resolved.
+ * Workers run the SDK's tracer and meter providers of their own (worker.ts)
+ * and hand their finished spans and collected metrics over to this thread:
+ * spans go into the same BatchSpanProcessor as this thread's, metrics are
+ * read by the same metric reader (as a MetricProducer). Only imported when
+ * telemetry is on.
  */
 import { DiagLogLevel, context, diag, metrics, propagation, trace } from '@opentelemetry/api';
 import type { DiagLogger } from '@opentelemetry/api';
 import { loggingErrorHandler, setGlobalErrorHandler } from '@opentelemetry/core';
-import type { ExportResult, InstrumentationScope } from '@opentelemetry/core';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -16,83 +18,77 @@ import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter
 import {
   defaultResource,
   detectResources,
+  envDetector,
   hostDetector,
   processDetector,
   resourceFromAttributes,
 } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import type { PushMetricExporter, ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import type { CollectionResult, MetricProducer, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { CommanderApi } from '../contracts/actors.js';
 import { ACTOR_IDS } from '../contracts/actors.js';
 import type { ActorSystem, Logger } from '../runtime/index.js';
-import { SyncContextManager } from './context-manager.js';
 import { ExportErrorLog } from './export-errors.js';
+import { fromPlainSpan, isMetricsHandOver, isSpansHandOver } from './hand-over.js';
 import { markTelemetryOn, meter } from './instruments.js';
 import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
 import { makeSampler } from './sampler.js';
 import type { TelemetrySettings } from './settings.js';
-import { isMetricsHandOver, isOtlpSpansHandOver, isSpanBatch, readSpanBatch } from './span-wire.js';
-import { EncodedSpanQueue, otlpHttpSender } from './otlp-export.js';
-import type { ReadContext } from './span-wire.js';
 import type { Telemetry } from './telemetry.js';
 import { activeTraceparent } from './traceparent.js';
 import type { WorkerTelemetryOptions } from './worker.js';
 
-/** The longest shutdown waits for the last export; a collector that is down must not hold the exit. */
-export const SHUTDOWN_FLUSH_BOUND_MS = 3000;
+/**
+ * The longest shutdown waits for the last export. Short enough that a stop
+ * (the tree's, then this) ends within 3.5 s of SIGTERM whatever the
+ * collector does: see `shutdown`.
+ */
+export const SHUTDOWN_FLUSH_BOUND_MS = 2000;
 /** One export's bound, whatever OTEL_EXPORTER_OTLP_TIMEOUT says, so a stuck collector never piles exports up. */
 const MAX_EXPORT_TIMEOUT_MS = 5000;
+/** Workers hand their spans over at least this often, whatever OTEL_BSP_SCHEDULE_DELAY says. */
+const MAX_WORKER_SPAN_DELAY_MS = 1000;
 
 const WORKER_MODULE = new URL('./worker.js', import.meta.url).href;
 
 export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry {
   const errors = new ExportErrorLog(logger);
-  setGlobalErrorHandler((error) => errors.report(error));
-  diag.setLogger(quietDiag(errors), DiagLogLevel.WARN);
   if (settings.protocolWarning !== undefined) logger.warn({ event: 'telemetry' }, settings.protocolWarning);
 
+  // The configured name under what the environment says (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES win).
+  const fromEnv = detectResources({ detectors: [envDetector] });
   const resource = defaultResource()
-    .merge(detectResources({ detectors: [processDetector, hostDetector] }))
-    .merge(resourceFromAttributes(settings.resourceAttributes))
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }));
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }))
+    .merge(fromEnv)
+    .merge(detectResources({ detectors: [processDetector, hostDetector] }));
   const timeoutMillis = Math.min(settings.exportTimeoutMs, MAX_EXPORT_TIMEOUT_MS);
   const json = settings.protocol === 'http/json';
 
   let spans: BatchSpanProcessor | undefined;
   if (settings.tracesUrl !== undefined) {
     const options = { url: settings.tracesUrl, timeoutMillis };
-    const exporter: SpanExporter = json ? new JsonTraceExporter(options) : new ProtoTraceExporter(options);
-    spans = new BatchSpanProcessor(exporter, {
+    spans = new BatchSpanProcessor({
+      exporter: json ? new JsonTraceExporter(options) : new ProtoTraceExporter(options),
       scheduledDelayMillis: settings.spanDelayMs,
       exportTimeoutMillis: timeoutMillis,
       maxQueueSize: settings.spanQueueSize,
       maxExportBatchSize: settings.spanBatchSize,
     });
   }
-  // Worker spans with the protobuf protocol come encoded (worker.ts): they only queue and join here.
-  const encoded =
-    settings.tracesUrl === undefined || json
-      ? undefined
-      : new EncodedSpanQueue(resource, otlpHttpSender(settings.tracesUrl, timeoutMillis), {
-          maxQueueSize: settings.spanQueueSize,
-          maxBatchSize: settings.spanBatchSize,
-          delayMs: settings.spanDelayMs,
-          onError: (error) => errors.report(error),
-        });
-  let metricExporter: PushMetricExporter | undefined;
+  const workerMetrics = new HandedOverMetrics(resource);
   let reader: PeriodicExportingMetricReader | undefined;
   if (settings.metricsUrl !== undefined) {
     const options = { url: settings.metricsUrl, timeoutMillis };
-    metricExporter = json ? new JsonMetricExporter(options) : new ProtoMetricExporter(options);
     reader = new PeriodicExportingMetricReader({
-      exporter: metricExporter,
+      exporter: json ? new JsonMetricExporter(options) : new ProtoMetricExporter(options),
       exportIntervalMillis: settings.metricIntervalMs,
       exportTimeoutMillis: Math.min(timeoutMillis, settings.metricIntervalMs),
+      metricProducers: [workerMetrics],
     });
   }
 
@@ -105,10 +101,12 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     logRecordProcessors: [],
     sampler: makeSampler(settings.sampler),
     instrumentations: [],
-    // Synchronous: see context-manager.ts for why this thread needs no async context.
-    contextManager: new SyncContextManager(),
+    // The context manager is the SDK's default: an AsyncLocalStorageContextManager.
   });
   sdk.start();
+  // After NodeSDK, which sets a console logger of its own when OTEL_LOG_LEVEL is set.
+  setGlobalErrorHandler((error) => errors.report(error));
+  diag.setLogger(quietDiag(errors), DiagLogLevel.WARN);
   markTelemetryOn();
   logger.info(
     {
@@ -117,7 +115,7 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
       traces: settings.tracesUrl ?? 'off',
       metrics: settings.metricsUrl ?? 'off',
       protocol: settings.protocol,
-      serviceName: settings.serviceName,
+      serviceName: fromEnv.attributes[ATTR_SERVICE_NAME] ?? settings.serviceName,
       sampler: settings.sampler.name,
     },
     'telemetry on (OTLP/HTTP)',
@@ -137,53 +135,24 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     },
   });
 
-  // One scope object per distinct scope, for every batch of every worker: the
-  // exporters group spans by scope identity (one ScopeSpans per object).
-  const scopes = new Map<string, InstrumentationScope>();
-  const scope = (name: string, version: string, schemaUrl: string): InstrumentationScope => {
-    const key = `${name}@${version}:${schemaUrl}`;
-    let found = scopes.get(key);
-    if (found === undefined) {
-      found = { name, ...(version === '' ? {} : { version }), ...(schemaUrl === '' ? {} : { schemaUrl }) };
-      scopes.set(key, found);
-    }
-    return found;
-  };
-  const readContexts = new Map<string, ReadContext>();
   const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
-    if (isOtlpSpansHandOver(payload)) {
-      encoded?.add(payload);
-      return;
-    }
-    if (isSpanBatch(payload)) {
-      if (spans === undefined) return;
-      let ctx = readContexts.get(actorId);
-      if (ctx === undefined) {
-        ctx = { resource, scope, extra: [ATTR.actorId, actorId] };
-        readContexts.set(actorId, ctx);
-      }
-      const processor = spans;
-      readSpanBatch(payload, ctx, (span) => processor.onEnd(span));
-      return;
-    }
-    if (isMetricsHandOver(payload) && metricExporter !== undefined) {
-      const scopeMetrics = payload.metrics as ScopeMetrics[];
-      metricExporter.export({ resource, scopeMetrics }, (result: ExportResult) => {
-        if (result.error !== undefined || result.code !== 0) {
-          errors.report(result.error ?? new Error(`metrics of ${actorId} not exported`));
-        }
-      });
+    if (isSpansHandOver(payload)) {
+      const extra = { [ATTR.actorId]: actorId };
+      for (const span of payload.spans) spans?.onEnd(fromPlainSpan(span, resource, extra));
+    } else if (isMetricsHandOver(payload)) {
+      workerMetrics.take(actorId, payload.metrics);
     }
   };
 
   const workerOptions: WorkerTelemetryOptions = {
     sampler: settings.sampler,
-    spanDelayMs: Math.min(settings.spanDelayMs, 1000),
+    spanDelayMs: Math.min(settings.spanDelayMs, MAX_WORKER_SPAN_DELAY_MS),
+    spanQueueSize: settings.spanQueueSize,
+    spanBatchSize: settings.spanBatchSize,
     metricIntervalMs: settings.metricIntervalMs,
-    spanWire: encoded === undefined ? 'flat' : 'otlp',
   };
 
-  let stopped: Promise<void> | undefined;
+  let stopped: Promise<boolean> | undefined;
   return {
     enabled: true,
     settings,
@@ -201,18 +170,23 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
       stopped ??= (async () => {
         observer.close();
         let timer: NodeJS.Timeout | undefined;
-        const bound = new Promise<void>((resolve) => {
+        const bound = new Promise<boolean>((resolve) => {
           timer = setTimeout(() => {
             logger.warn(
               { boundMs: SHUTDOWN_FLUSH_BOUND_MS },
               'telemetry flush did not finish in time; dropped',
             );
-            resolve();
+            resolve(false);
           }, SHUTDOWN_FLUSH_BOUND_MS);
         });
-        const report = (error: unknown): void => errors.report(error);
-        await Promise.race([
-          Promise.all([sdk.shutdown().catch(report), encoded?.shutdown().catch(report)]),
+        const flushed = await Promise.race([
+          sdk.shutdown().then(
+            () => true,
+            (error: unknown) => {
+              errors.report(error);
+              return true;
+            },
+          ),
           bound,
         ]);
         clearTimeout(timer);
@@ -223,10 +197,37 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
         propagation.disable();
         diag.disable();
         setGlobalErrorHandler(loggingErrorHandler());
+        return flushed;
       })();
       return stopped;
     },
   };
+}
+
+/**
+ * The workers' metrics, for the main thread's metric reader: the latest
+ * collection of each actor (cumulative, so the latest says everything; a
+ * new incarnation's replaces its predecessor's), exported with this
+ * thread's own in one request per interval.
+ */
+class HandedOverMetrics implements MetricProducer {
+  readonly #resource: Resource;
+  readonly #latest = new Map<string, ScopeMetrics[]>();
+
+  constructor(resource: Resource) {
+    this.#resource = resource;
+  }
+
+  take(actorId: string, scopeMetrics: ScopeMetrics[]): void {
+    this.#latest.set(actorId, scopeMetrics);
+  }
+
+  collect(): Promise<CollectionResult> {
+    return Promise.resolve({
+      resourceMetrics: { resource: this.#resource, scopeMetrics: [...this.#latest.values()].flat() },
+      errors: [],
+    });
+  }
 }
 
 /** The SDK's own warnings and errors (export failures among them) go through the once-a-minute log. */

@@ -27,9 +27,12 @@ export interface TelemetrySettings {
   protocol: OtlpProtocol;
   /** A protocol asked for that is not installed (grpc), reported once at start. */
   protocolWarning: string | undefined;
+  /**
+   * The configured service.name. OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+   * win over it: the SDK's envDetector reads them from the process's
+   * environment when the resource is made (sdk.ts).
+   */
   serviceName: string;
-  /** From OTEL_RESOURCE_ATTRIBUTES. */
-  resourceAttributes: Record<string, string>;
   sampler: SamplerSettings;
   /** BatchSpanProcessor delay (OTEL_BSP_SCHEDULE_DELAY), ms. */
   spanDelayMs: number;
@@ -88,9 +91,6 @@ export function resolveTelemetrySettings(
     ratio: clamp01(Number(get('OTEL_TRACES_SAMPLER_ARG') ?? '1')),
   };
 
-  const resourceAttributes = parseResourceAttributes(get('OTEL_RESOURCE_ATTRIBUTES') ?? '');
-  const serviceName = get('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? config.serviceName;
-
   let disabledBecause = '';
   if (/^true$/i.test(get('OTEL_SDK_DISABLED') ?? '')) disabledBecause = 'OTEL_SDK_DISABLED=true';
   else if (base === undefined && tracesUrl === undefined && metricsUrl === undefined)
@@ -106,8 +106,7 @@ export function resolveTelemetrySettings(
     metricsUrl,
     protocol,
     protocolWarning,
-    serviceName,
-    resourceAttributes,
+    serviceName: config.serviceName,
     sampler,
     spanDelayMs: positive(get('OTEL_BSP_SCHEDULE_DELAY'), TELEMETRY_DEFAULTS.spanDelayMs),
     spanQueueSize,
@@ -118,22 +117,6 @@ export function resolveTelemetrySettings(
     metricIntervalMs: positive(get('OTEL_METRIC_EXPORT_INTERVAL'), TELEMETRY_DEFAULTS.metricIntervalMs),
     exportTimeoutMs: positive(get('OTEL_EXPORTER_OTLP_TIMEOUT'), TELEMETRY_DEFAULTS.exportTimeoutMs),
   };
-}
-
-/** `key1=value1,key2=value2`, values percent-encoded (the OTEL_RESOURCE_ATTRIBUTES format). */
-export function parseResourceAttributes(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of text.split(',')) {
-    const at = pair.indexOf('=');
-    if (at <= 0) continue;
-    const key = pair.slice(0, at).trim();
-    try {
-      out[key] = decodeURIComponent(pair.slice(at + 1).trim());
-    } catch {
-      out[key] = pair.slice(at + 1).trim();
-    }
-  }
-  return out;
 }
 
 function positive(text: string | undefined, fallback: number): number {

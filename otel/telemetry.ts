@@ -31,8 +31,13 @@ export interface Telemetry {
   /** For the ActorSystem: trace context of main-thread messages, the worker side, and what workers hand over. */
   readonly systemOptions: TelemetrySystemOptions;
   observe(service: ObservedService): void;
-  /** Sends what is pending and stops (bounded: a collector that is down does not hold the exit). */
-  shutdown(): Promise<void>;
+  /**
+   * Sends what is pending and stops, bounded: a collector that is down does
+   * not hold the exit. False when the bound cut the flush short: an export
+   * may then still hold a socket open until its own timeout, and a process
+   * that wants to end now must exit explicitly (see cli/run-command.ts).
+   */
+  shutdown(): Promise<boolean>;
 }
 
 export async function startTelemetry(
@@ -56,6 +61,6 @@ function disabledTelemetry(settings: TelemetrySettings): Telemetry {
     settings,
     systemOptions: {},
     observe: () => undefined,
-    shutdown: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(true),
   };
 }

@@ -13,11 +13,14 @@ export function createLogger(
     name?: string;
     /** Fields added to every line (e.g. trace_id and span_id of the active span); the line's own win. */
     mixin?: () => object;
+    /** Where the lines go instead of stdout (the CLI's readable format for a terminal). */
+    destination?: pino.DestinationStream;
   } = {},
 ): pino.Logger {
-  return pino({
+  const settings = {
     level: options.level ?? process.env['TETHER_LOG_LEVEL'] ?? 'info',
     name: options.name ?? 'tether',
     ...(options.mixin === undefined ? {} : { mixin: options.mixin }),
-  });
+  };
+  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }

@@ -6,8 +6,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** System packages the tests use for real (not mocked): command -> Debian package. */
-const systemPackages = { socat: 'socat' };
+/**
+ * System packages the tests use for real (not mocked): command -> Debian
+ * package. socat: pseudo-terminal pairs and the systemd notify socket;
+ * systemd-analyze: checks deploy/tether.service; script: a real terminal for
+ * the CLI's readable log lines.
+ */
+const systemPackages = { socat: 'socat', 'systemd-analyze': 'systemd', script: 'bsdutils' };
 
 function has(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -19,7 +24,14 @@ if (missing.length > 0) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && has('apt-get')) {
     console.log(`installing system packages the tests need: ${names}`);
-    execFileSync('sh', ['-c', `apt-get update -qq && apt-get install -y -qq ${names}`], { stdio: 'inherit' });
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${names}`,
+      ],
+      { stdio: 'inherit' },
+    );
   } else {
     console.error(`tests need: ${names} (install with: sudo apt-get install -y ${names})`);
     process.exit(1);

@@ -11,12 +11,22 @@ export {
   type WatchdogTimers,
 } from './watchdog.js';
 export {
+  ensureStateDir,
+  loadStateFile,
   readJsonState,
+  readStateText,
+  removeStaleTemps,
+  STATE_FILE_MODE,
+  STATE_FILE_TIMEOUT_MS,
+  writeFileAtomic,
   writeJsonState,
+  type LoadedStateFile,
+  type LoadStateFileOptions,
   type ReadStateOptions,
   type StateFileProblem,
   type StateFileRead,
 } from './state-file.js';
+export * from './errors.js';
 export {
   discoveryWindowMs,
   loadRediscoveryState,

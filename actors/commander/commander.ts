@@ -48,7 +48,7 @@ import {
 import { CommanderBusyError, CommanderRecoveryRestartError } from './errors.js';
 import { KernelView, phaseAllows } from '../shared/kernel-view.js';
 import { realTimers, type Timer, type Timers } from '../shared/timers.js';
-import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Span } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { LATENCY_BUCKETS_MS, meter, telemetryOn, tracer } from '../../otel/instruments.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';
 
@@ -204,7 +204,7 @@ export class Commander {
       });
     }
     span.end();
-    this.#latency.record(latencyMs, latencyAttributes(opcode, result));
+    this.#latency.record(latencyMs, { [ATTR.opcode]: opcode, [ATTR.result]: result });
   }
 
   async #request<O extends Opcode>(
@@ -500,25 +500,4 @@ export class Commander {
     const why = phase.name === 'Disconnected' ? phase.reason : `connection ${phase.generation} replaced it`;
     this.#failWhere((p) => p.generation !== phase.generation || phase.name === 'Disconnected', why);
   }
-}
-
-/**
- * One frozen attribute set per opcode and result (both few): the worker's
- * histogram finds its cell by the object itself, with no hashing per
- * command (otel/lean-histogram.ts).
- */
-const latencyAttributeSets = new Map<Opcode, Map<string, Attributes>>();
-
-function latencyAttributes(opcode: Opcode, result: string): Attributes {
-  let byResult = latencyAttributeSets.get(opcode);
-  if (byResult === undefined) {
-    byResult = new Map();
-    latencyAttributeSets.set(opcode, byResult);
-  }
-  let attributes = byResult.get(result);
-  if (attributes === undefined) {
-    attributes = Object.freeze({ [ATTR.opcode]: opcode, [ATTR.result]: result });
-    byResult.set(result, attributes);
-  }
-  return attributes;
 }

@@ -7,25 +7,37 @@
  * costs one controller's memory, not every controller's, and saving one
  * device never rewrites another's.
  *
- * Writes are atomic: the new content goes to a temporary file in the same
- * directory, is flushed to disk, renamed over the old file, and the
- * directory is flushed so the rename itself survives a power cut. A reader
- * therefore sees the old file or the new one, never half of one. A file
- * that is corrupt anyway (edited by hand, a disk fault) never crashes the
- * service: it is set aside as `<name>.corrupt-<timestamp>` for a person to
- * look at, replaced by an empty store, and reported to the caller.
+ * The file is read and written through system/state-file.ts, as every state
+ * file is: writes are atomic (the old content or the new, never a mix) with
+ * one file mode, only a regular file of at most `MAX_BLOCKS_FILE_BYTES` is
+ * ever opened and read, and every step is bounded in time. A file that
+ * cannot be used never crashes the service: a corrupt, oversized or
+ * unreadable one, or a FIFO, socket, device or link in its place, is set
+ * aside as `<name>.<why>-<timestamp>` for a person to look at, replaced by
+ * an empty store, and reported to the caller (`LoadResult.recovered`). A
+ * directory in its place, or a state directory that is not one, is left
+ * alone and thrown as its coded error: the caller goes on without a store.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Block } from '../../protocol/index.js';
 import { isBlockId, isJsonObject } from '../../protocol/index.js';
+import type { StateFileError } from '../../system/errors.js';
+import { ensureStateDir, loadStateFile, writeFileAtomic } from '../../system/state-file.js';
 import { DatastoreError } from './errors.js';
 
 /** Bumped when the file's shape changes; a file of another format is treated as unreadable. */
 export const DATASTORE_FORMAT = 1;
 
 const DEVICE_ID = /^[0-9a-f]{24}$/i;
+
+/**
+ * The largest blocks file read. The simulator holds at most 200 user blocks,
+ * about 160 KiB as a file with blocks of a dozen fields each; this bound is
+ * 25 times that, and a valid store at the bound loads within the
+ * synchronization actor's default 64 MB heap with half of it to spare
+ * (docs/performance.md, "State files"). A larger file is set aside unread.
+ */
+export const MAX_BLOCKS_FILE_BYTES = 4 * 1024 * 1024;
 
 export interface StoredBlocks {
   /** Lower case. */
@@ -38,8 +50,8 @@ export interface StoredBlocks {
 export interface LoadResult {
   store: StoredBlocks;
   path: string;
-  /** Set when the file was corrupt: why, and where it was moved. */
-  recovered?: { reason: string; setAsideAs: string };
+  /** Set when the file could not be used and was set aside: which error, why, and where it was moved. */
+  recovered?: { code: StateFileError['code']; reason: string; setAsideAs: string };
 }
 
 /** What synchronization needs of a datastore (a fake in tests). */
@@ -70,106 +82,40 @@ export class FileDatastore implements BlockDatastore {
     return join(this.dir, `blocks-${deviceId.toLowerCase()}.json`);
   }
 
-  /** A missing file is an empty store; a corrupt one is set aside and replaced by an empty one. */
+  /**
+   * A missing file is an empty store; one that cannot be used is set aside
+   * and replaced by an empty one (`recovered`). Throws the coded error of a
+   * directory in the file's place or a state directory that is not one.
+   */
   async load(deviceId: string): Promise<LoadResult> {
     const path = this.pathFor(deviceId);
     const empty: StoredBlocks = { deviceId: deviceId.toLowerCase(), blocks: [], savedAt: null };
-    await this.#ensureDir();
-    await this.#removeStaleTemps(path);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) return { store: empty, path };
-      throw new DatastoreError('read', path, error);
-    }
-    const parsed = parseStore(text, empty.deviceId);
-    if (parsed.ok) return { store: parsed.store, path };
-
-    const setAsideAs = `${path}.corrupt-${stamp(this.#now())}`;
-    try {
-      await rename(path, setAsideAs);
-      await writeFileAtomic(path, serialize(empty));
-    } catch (error) {
-      throw new DatastoreError('recovery', path, error);
-    }
-    return { store: empty, path, recovered: { reason: parsed.reason, setAsideAs } };
+    await ensureStateDir(this.dir);
+    const loaded = await loadStateFile(path, {
+      maxBytes: MAX_BLOCKS_FILE_BYTES,
+      parse: (text) => parseStore(text, empty.deviceId),
+      replacement: () => serialize(empty),
+      now: this.#now,
+    });
+    const { problem } = loaded;
+    if (problem === undefined) return { store: loaded.value ?? empty, path };
+    if (problem.setAsideTo === undefined) throw loaded.error;
+    return {
+      store: empty,
+      path,
+      recovered: { code: problem.code, reason: problem.reason, setAsideAs: problem.setAsideTo },
+    };
   }
 
+  /** Writes the store atomically; throws the coded error of system/errors.ts when it cannot. */
   async save(store: StoredBlocks): Promise<void> {
     const path = this.pathFor(store.deviceId);
-    await this.#ensureDir();
     const saved: StoredBlocks = {
       deviceId: store.deviceId.toLowerCase(),
       blocks: store.blocks,
       savedAt: new Date(this.#now()).toISOString(),
     };
-    try {
-      await writeFileAtomic(path, serialize(saved));
-    } catch (error) {
-      throw new DatastoreError('write', path, error);
-    }
-  }
-
-  async #ensureDir(): Promise<void> {
-    try {
-      await mkdir(this.dir, { recursive: true });
-    } catch (error) {
-      throw new DatastoreError('mkdir', this.dir, error);
-    }
-  }
-
-  /** A crash between writing a temp file and renaming it leaves the temp file behind; it holds nothing needed. */
-  async #removeStaleTemps(path: string): Promise<void> {
-    const prefix = `${basename(path)}.tmp-`;
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch {
-      return; // the read of the file itself will report a real problem
-    }
-    for (const name of names) {
-      if (name.startsWith(prefix)) await unlink(join(this.dir, name)).catch(() => undefined);
-    }
-  }
-}
-
-// ------------------------------------------------------------- atomic write
-
-/**
- * Replaces `path` with `text` so that a reader (or a reboot) sees either the
- * old content or the new, never a mix: temp file in the same directory (a
- * rename is only atomic within one file system), fsync, rename, fsync the
- * directory. The temp file is removed if anything fails before the rename.
- */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await syncDir(dirname(path));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (error) {
-    // Some platforms and file systems cannot fsync a directory; the rename has happened either way.
-    if (!isErrno(error, 'EISDIR') && !isErrno(error, 'EINVAL') && !isErrno(error, 'EPERM')) throw error;
-  } finally {
-    await handle?.close();
+    await writeFileAtomic(path, serialize(saved));
   }
 }
 
@@ -179,9 +125,16 @@ function serialize(store: StoredBlocks): string {
   return `${JSON.stringify({ format: DATASTORE_FORMAT, ...store }, null, 2)}\n`;
 }
 
+/** The store in `text`; throws (with the reason) when it is not a valid store of `deviceId`. */
+function parseStore(text: string, deviceId: string): StoredBlocks {
+  const parsed = checkStore(text, deviceId);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.store;
+}
+
 type Parsed = { ok: true; store: StoredBlocks } | { ok: false; reason: string };
 
-function parseStore(text: string, deviceId: string): Parsed {
+function checkStore(text: string, deviceId: string): Parsed {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -212,15 +165,4 @@ function parseStore(text: string, deviceId: string): Parsed {
     blocks.push({ id: block.id, type: block.type, data: block.data });
   }
   return { ok: true, store: { deviceId, blocks, savedAt: value.savedAt } };
-}
-
-// ------------------------------------------------------------------ helpers
-
-function stamp(ms: number): string {
-  // ISO time without the characters some file systems refuse (':').
-  return new Date(ms).toISOString().replace(/[:.]/g, '-');
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }

@@ -36,7 +36,11 @@ export class ListeningModeError extends TetherError {
   }
 }
 
-/** The datastore file cannot be read or written (not a corrupt file: that one is set aside and replaced). */
+/**
+ * A device id that cannot name a datastore file (not 24 hex digits), so a
+ * controller cannot name a path. Reading and writing the file fail with the
+ * coded state-file errors of system/errors.ts instead.
+ */
 export class DatastoreError extends TetherError {
   declare readonly code: 'TETHER_DATASTORE';
   constructor(operation: string, path: string, cause: unknown) {

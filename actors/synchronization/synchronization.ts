@@ -14,7 +14,9 @@
  *  3. sync steps, each through commander from Acknowledged: set the clock
  *     (block 3), load the block store from the datastore, read and resume
  *     the trace (block 2); then ask for Synchronized. A step that fails
- *     disconnects (policy `recovery.syncError`); it never exits.
+ *     disconnects (policy `recovery.syncError`); it never exits. Loading the
+ *     block store never fails the sync: without it the service goes on
+ *     with an empty store and says so (`#loadBlocks`).
  *  4. while Synchronized: set the clock again every `clockResyncMs`.
  *
  * Events: a handshake that differs from the acknowledged one means the
@@ -52,14 +54,14 @@ import {
   TRACE_READ_RESUME,
   isJsonObject,
 } from '../../protocol/index.js';
-import type { CommandOptions, KernelState } from '../../contracts/actors.js';
+import type { CommandOptions, KernelState, SynchronizationStatus } from '../../contracts/actors.js';
 import type { AckInfo, TransitionRequest } from '../../contracts/phase.js';
 import { comparePhases } from '../../contracts/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
-import { describe } from '../../errors/index.js';
+import { TetherError, describe } from '../../errors/index.js';
 import { assessHandshake, sameHandshake } from './compat.js';
-import type { BlockDatastore, StoredBlocks } from './datastore.js';
+import type { BlockDatastore, LoadResult, StoredBlocks } from './datastore.js';
 import { HandshakeTimeoutError, ListeningModeError, SyncStepError } from './errors.js';
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
@@ -150,11 +152,6 @@ export interface SynchronizerDeps {
   crash(error: Error): void;
 }
 
-export interface SynchronizationStatus {
-  step: string;
-  lastError: string | null;
-}
-
 // -------------------------------------------------------------------- run
 
 /** Everything one connection generation owns; cancelled when the kernel moves on. */
@@ -192,6 +189,8 @@ export class Synchronizer {
   /** The last incompatibility logged as an error, so a controller that keeps reconnecting is not logged every time. */
   #lastAckProblem: string | null = null;
   #store: StoredBlocks | null = null;
+  /** Why the datastore could not be used on the last load, or null when it could. */
+  #datastore: SynchronizationStatus['datastore'] = null;
   #closed = false;
 
   constructor(deps: SynchronizerDeps) {
@@ -218,7 +217,7 @@ export class Synchronizer {
   }
 
   status(): SynchronizationStatus {
-    return { step: this.#run?.step ?? 'idle', lastError: this.#lastError };
+    return { step: this.#run?.step ?? 'idle', lastError: this.#lastError, datastore: this.#datastore };
   }
 
   /** The block store loaded for the current controller, if any. */
@@ -522,16 +521,9 @@ export class Synchronizer {
 
       step = run.step = 'load-blocks';
       const deviceId = run.handshake?.deviceId ?? '';
-      const loaded = await traced(SPANS.syncLoadBlocks, () => datastore.load(deviceId));
+      const store = await traced(SPANS.syncLoadBlocks, () => this.#loadBlocks(datastore, deviceId));
       if (!this.#isCurrent(run)) return;
-      if (loaded.recovered !== undefined) {
-        this.#deps.log.warn('the block store file was corrupt: set aside and replaced by an empty store', {
-          path: loaded.path,
-          setAsideAs: loaded.recovered.setAsideAs,
-          reason: loaded.recovered.reason,
-        });
-      }
-      this.#store = loaded.store;
+      this.#store = store;
 
       step = run.step = 'read-trace';
       const traceEntries = await traced(SPANS.syncReadTrace, async () =>
@@ -546,7 +538,7 @@ export class Synchronizer {
       if (!this.#isCurrent(run)) return;
 
       step = 'synchronize';
-      const sync = { clockSetTo, storedBlocks: loaded.store.blocks.length, trace: traceEntries };
+      const sync = { clockSetTo, storedBlocks: store.blocks.length, trace: traceEntries };
       this.#adopt(
         await traced(SPANS.syncSynchronize, () =>
           kernel.transition({ to: 'Synchronized', generation: run.generation, sync }),
@@ -555,6 +547,52 @@ export class Synchronizer {
     } catch (error) {
       await this.#stepFailed(run, step, error);
     }
+  }
+
+  /**
+   * The load-blocks step. It never fails the sync: the store is the
+   * service's memory of the controller, not something the controller needs,
+   * so a store that cannot be used (a directory in the file's place, a state
+   * directory that is a file, a hung mount) is reported — in the log once
+   * per distinct problem, and in `status().datastore` while it lasts — and
+   * synchronization goes on with an empty store. Failing the step instead
+   * would disconnect, reconnect and fail again, for as long as the file is
+   * there. A file the datastore set aside (corrupt, oversized, unreadable,
+   * not a regular file) is logged once: it is gone from the path afterwards.
+   */
+  async #loadBlocks(datastore: BlockDatastore, deviceId: string): Promise<StoredBlocks> {
+    let loaded: LoadResult;
+    try {
+      loaded = await datastore.load(deviceId);
+    } catch (error) {
+      const code = TetherError.is(error) ? error.code : 'TETHER_DATASTORE';
+      const path =
+        TetherError.is(error) && typeof error.detail['path'] === 'string' ? error.detail['path'] : '';
+      const problem = { code, message: describe(error), path };
+      const repeated = this.#datastore?.code === code && this.#datastore.path === path;
+      this.#datastore = problem;
+      this.#deps.log[repeated ? 'debug' : 'error'](
+        'the block store cannot be used: synchronizing without it (no blocks remembered for this controller)',
+        problem,
+      );
+      return { deviceId: deviceId.toLowerCase(), blocks: [], savedAt: null };
+    }
+    if (this.#datastore !== null) {
+      this.#deps.log.info('the block store can be used again', { path: loaded.path });
+      this.#datastore = null;
+    }
+    if (loaded.recovered !== undefined) {
+      this.#deps.log.warn(
+        'the block store file could not be used: set aside and replaced by an empty store',
+        {
+          path: loaded.path,
+          code: loaded.recovered.code,
+          setAsideAs: loaded.recovered.setAsideAs,
+          reason: loaded.recovered.reason,
+        },
+      );
+    }
+    return loaded.store;
   }
 
   async #stepFailed(run: Run, step: string, error: unknown): Promise<void> {

@@ -52,8 +52,6 @@ export interface WorkerTelemetry {
   logFields(): Record<string, string>;
   /** How far a message's context follows its handler (the actor's choice, known once its module is loaded). */
   setTraceContext(mode: TraceContextMode): void;
-  /** The incarnation this worker became (every span it makes says so). */
-  setActor(id: string, incarnation: number): void;
   /** Hands over whatever is pending now (before the thread ends). */
   flush(): Promise<void>;
 }
@@ -165,7 +163,6 @@ control.on('message', (message: HostToWorker) => {
 async function init(id: string, incarnation: number, config: unknown, traceparent: string): Promise<void> {
   if (!isActorDefinition(definition)) return;
   const actor = definition;
-  telemetry?.setActor(id, incarnation);
   const ctx: ActorContext = {
     id,
     incarnation,

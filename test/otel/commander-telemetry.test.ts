@@ -1,7 +1,7 @@
 /**
  * The commander with telemetry on in this thread (a process of its own, as
  * every test file): each request is one span and one latency measurement,
- * whatever way it ends, read from the lean histogram the workers use.
+ * whatever way it ends, read from the SDK's meter provider (as a worker has).
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -11,7 +11,6 @@ import type { DataPoint, Histogram } from '@opentelemetry/sdk-metrics';
 import { Commander } from '../../actors/commander/commander.js';
 import { ControllerError, NotReadyError } from '../../contracts/actors.js';
 import { markTelemetryOn } from '../../otel/instruments.js';
-import { LeanMeterProvider } from '../../otel/lean-histogram.js';
 import { ATTR, METRICS } from '../../otel/names.js';
 import {
   FakeConnection,
@@ -33,14 +32,13 @@ class PullReader extends MetricReader {
 }
 
 const reader = new PullReader();
-const meters = new LeanMeterProvider(new MeterProvider({ readers: [reader] }));
-metrics.setGlobalMeterProvider(meters);
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 markTelemetryOn();
 after(() => metrics.disable());
 
 /** Latency measurements so far, by result. */
 async function countsByResult(): Promise<Record<string, number>> {
-  const scopes = meters.mergeInto((await reader.collect()).resourceMetrics.scopeMetrics);
+  const scopes = (await reader.collect()).resourceMetrics.scopeMetrics;
   const metric = scopes.flatMap((s) => s.metrics).find((m) => m.descriptor.name === METRICS.commandDuration);
   const out: Record<string, number> = {};
   for (const point of (metric?.dataPoints ?? []) as DataPoint<Histogram>[]) {

@@ -7,18 +7,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SpanStatusCode, metrics } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { Observer } from '../../otel/observer.js';
 import { ATTR, SPANS } from '../../otel/names.js';
 import type { SupervisionEvent } from '../../supervisors/index.js';
 
-function observer(): { observer: Observer; exporter: InMemorySpanExporter; provider: BasicTracerProvider } {
+function observer(): { observer: Observer; exporter: InMemorySpanExporter; provider: TracerProvider } {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const observer = new Observer({
     tracer: provider.getTracer('test'),
     meter: metrics.getMeter('test'),

@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Recorder } from '../recorder.js';
 
 export type Attrs = Record<string, unknown>;
 
@@ -372,4 +373,39 @@ export function otelEnv(endpoint: string, extra: NodeJS.ProcessEnv = {}): NodeJS
     OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
     ...extra,
   };
+}
+
+/**
+ * A collector that accepts every connection and request and never answers:
+ * exports to it stay in flight until their own timeout.
+ */
+export class SilentCollector {
+  /** Requests received (and never answered) so far. */
+  readonly requests = new Recorder<string>();
+  readonly #server: Server;
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(): Promise<SilentCollector> {
+    const server = createServer();
+    const collector = new SilentCollector(server);
+    server.on('request', (request: IncomingMessage) => {
+      request.resume();
+      collector.requests.push(request.url ?? '');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return collector;
+  }
+
+  get endpoint(): string {
+    const { port } = this.#server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
 }

@@ -182,7 +182,7 @@ describe('telemetry of the device service', () => {
       ),
     ));
 
-  it('over OTLP/protobuf (the default) the workers encode their spans themselves: they arrive in the trace of the main thread spans, tagged with their actor, under the service resource', () =>
+  it('over OTLP/protobuf (the default) the spans made in workers arrive in the trace of those of the main thread, tagged with their actor, under the service resource', () =>
     withReceiver((receiver) =>
       withService(
         async ({ phases, service }) => {

@@ -29,20 +29,16 @@ describe('telemetry settings', () => {
     const settings = resolveTelemetrySettings(telemetry('http://from-config:4318', { serviceName: 'cfg' }), {
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://from-env:4318',
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces-only:9999/custom',
-      OTEL_SERVICE_NAME: 'from-env',
       OTEL_TRACES_SAMPLER: 'traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '0.25',
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=lab,site=b%20c',
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_METRIC_EXPORT_INTERVAL: '500',
     });
     assert.equal(settings.tracesUrl, 'http://traces-only:9999/custom');
     assert.equal(settings.metricsUrl, 'http://from-env:4318/v1/metrics');
-    assert.equal(settings.serviceName, 'from-env');
     assert.deepEqual(settings.sampler, { name: 'traceidratio', ratio: 0.25 });
     assert.equal(settings.protocol, 'http/json');
-    assert.deepEqual(settings.resourceAttributes, { 'deployment.environment': 'lab', site: 'b c' });
     assert.equal(settings.spanDelayMs, 100);
     assert.equal(settings.metricIntervalMs, 500);
   });

@@ -86,7 +86,7 @@ describe('rediscovery backoff', () => {
       clock: { wall: () => T, monotonic: () => 0 },
     });
     const loaded = await gate.load();
-    assert.equal(loaded.problem?.kind, 'corrupt');
+    assert.equal(loaded.problem?.code, 'TETHER_STATE_FILE_CORRUPT');
     assert.equal(loaded.windowMs, 2 * MIN);
     const names = await readdir(dir);
     assert.ok(

@@ -142,7 +142,9 @@ test('a dropped link is reported Disconnected and retried at once, as a new gene
     const disconnect = kernel.requests.find((r) => r.to === 'Disconnected');
     assert.ok(disconnect !== undefined && disconnect.to === 'Disconnected');
     assert.equal(disconnect.generation, 1);
-    assert.equal(disconnect.reason, 'closed by the controller');
+    // The simulator resets the connection. Node 24 reports the reset (ECONNRESET, an I/O
+    // error close); Node 20 and 22 see an orderly end here. Either way the controller ended it.
+    assert.match(disconnect.reason, /^(closed by the controller|I\/O error: read ECONNRESET)$/);
     // No backoff timer was set: the retry after a working link is immediate.
     assert.deepEqual(timers.delays, []);
     await peers.until((p) => p.events.some((e) => e.generation === 2), 'handshake of generation 2');

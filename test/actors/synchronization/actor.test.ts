@@ -57,7 +57,11 @@ test('in a worker, the synchronization actor takes a new link to Synchronized th
           commander.sent.filter((r) => r.opcode !== 'NONE').map((r) => (r.payload as Block).id),
           [3, 2],
         );
-        assert.deepEqual(await sync.call('status'), { step: 'synchronized', lastError: null });
+        assert.deepEqual(await sync.call('status'), {
+          step: 'synchronized',
+          lastError: null,
+          datastore: null,
+        });
         assert.deepEqual(await readdir(join(stateDir, 'state')), []);
       } finally {
         kernelService.close();

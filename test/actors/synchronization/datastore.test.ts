@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { constants } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Block } from '../../../protocol/index.js';
-import { FileDatastore, writeFileAtomic } from '../../../actors/synchronization/datastore.js';
+import { FileDatastore, MAX_BLOCKS_FILE_BYTES } from '../../../actors/synchronization/datastore.js';
 import { TetherError } from '../../../runtime/errors.js';
+import { STATE_FILE_MODE } from '../../../system/state-file.js';
 
 const DEVICE = '123456789012345678901234';
 const BLOCKS: Block[] = [
@@ -75,25 +78,10 @@ test('a save leaves no temporary file behind, and a stale one from a crash is re
     await store.save({ deviceId: DEVICE, blocks: BLOCKS.slice(1), savedAt: null });
     assert.deepEqual(await readdir(dir), [`blocks-${DEVICE}.json`]);
 
-    await writeFile(join(dir, `blocks-${DEVICE}.json.tmp-1-deadbeef`), '{"half');
+    await writeFile(join(dir, `.blocks-${DEVICE}.json.tmp-1-deadbeef`), '{"half');
     const loaded = await store.load(DEVICE);
     assert.equal(loaded.store.blocks.length, 1);
     assert.deepEqual(await readdir(dir), [`blocks-${DEVICE}.json`]);
-  });
-});
-
-test('an atomic write replaces the whole file, and a failed one leaves the old file and no temp', async () => {
-  await withDir(async (dir) => {
-    const path = join(dir, 'file.json');
-    await writeFileAtomic(path, 'old');
-    await writeFileAtomic(path, 'new content');
-    assert.equal(await readFile(path, 'utf8'), 'new content');
-
-    // The target is a directory: the rename fails after the temp file was written.
-    const blocked = join(dir, 'blocked');
-    await mkdir(join(blocked, 'inner'), { recursive: true });
-    await assert.rejects(writeFileAtomic(blocked, 'text'));
-    assert.deepEqual((await readdir(dir)).sort(), ['blocked', 'file.json']);
   });
 });
 
@@ -118,6 +106,7 @@ for (const [what, content] of [
       const loaded = await store.load(DEVICE);
       assert.deepEqual(loaded.store, { deviceId: DEVICE, blocks: [], savedAt: null });
       assert.ok(loaded.recovered !== undefined);
+      assert.equal(loaded.recovered.code, 'TETHER_STATE_FILE_CORRUPT');
       assert.equal(loaded.recovered.setAsideAs, `${path}.corrupt-2026-03-24T12-30-15-250Z`);
       assert.equal(
         await readFile(loaded.recovered.setAsideAs, 'utf8'),
@@ -144,12 +133,93 @@ test('a device id that is not 24 hex digits is refused, so a controller cannot n
   });
 });
 
-test('a state directory that cannot be created is a datastore error, not a crash', async () => {
+test('a state directory that is a file, or under one, is a coded error on load and save, not a crash', async () => {
   await withDir(async (dir) => {
     const file = join(dir, 'a-file');
     await writeFile(file, '');
-    await assert.rejects(new FileDatastore(join(file, 'state')).load(DEVICE), (error) =>
-      TetherError.is(error, 'TETHER_DATASTORE'),
+    for (const stateDir of [file, join(file, 'state')]) {
+      const store = new FileDatastore(stateDir);
+      await assert.rejects(store.load(DEVICE), (error) => TetherError.is(error, 'TETHER_STATE_DIR_UNUSABLE'));
+      await assert.rejects(store.save({ deviceId: DEVICE, blocks: [], savedAt: null }), (error) =>
+        TetherError.is(error, 'TETHER_STATE_DIR_UNUSABLE'),
+      );
+    }
+    assert.equal(await readFile(file, 'utf8'), '', 'left alone');
+  });
+});
+
+test('a directory in place of the blocks file is a coded error on load and save, and is left alone', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, `blocks-${DEVICE}.json`);
+    await mkdir(join(path, 'inside'), { recursive: true });
+    const store = new FileDatastore(dir);
+    await assert.rejects(store.load(DEVICE), (error) =>
+      TetherError.is(error, 'TETHER_STATE_FILE_IS_DIRECTORY'),
     );
+    await assert.rejects(store.save({ deviceId: DEVICE, blocks: BLOCKS, savedAt: null }), (error) =>
+      TetherError.is(error, 'TETHER_STATE_FILE_IS_DIRECTORY'),
+    );
+    assert.deepEqual(await readdir(path), ['inside']);
+  });
+});
+
+test(
+  'a FIFO in place of the blocks file is set aside unopened and replaced by an empty store',
+  { timeout: 10_000 },
+  async () => {
+    await withDir(async (dir) => {
+      const now = Date.UTC(2026, 2, 24, 12, 30, 15, 250);
+      const path = join(dir, `blocks-${DEVICE}.json`);
+      execFileSync('mkfifo', [path]);
+      // Should a regression open it after all, the open waits for a writer and the test process could
+      // never exit: a writer that comes and goes releases it (at once if nothing is waiting: ENXIO).
+      const release = async (): Promise<void> => {
+        const writer = await open(path, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+        await writer?.close();
+      };
+      const timer = setTimeout(() => void release(), 8000);
+      const loaded = await new FileDatastore(dir, { now: () => now }).load(DEVICE).finally(async () => {
+        clearTimeout(timer);
+        await release();
+      });
+      assert.deepEqual(loaded.store.blocks, []);
+      assert.equal(loaded.recovered?.code, 'TETHER_STATE_FILE_NOT_REGULAR');
+      assert.equal(loaded.recovered.setAsideAs, `${path}.not-regular-2026-03-24T12-30-15-250Z`);
+      assert.ok((await lstat(loaded.recovered.setAsideAs)).isFIFO());
+      assert.ok((await lstat(path)).isFile());
+    });
+  },
+);
+
+test('a blocks file over the size bound is set aside unread; a large valid one is read', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, `blocks-${DEVICE}.json`);
+    const store = new FileDatastore(dir);
+    // Valid and close to the bound: a store no controller could hold, still read.
+    const padding = 'x'.repeat(1000);
+    const many = Array.from({ length: Math.floor(MAX_BLOCKS_FILE_BYTES / 1200) }, (_, i) => ({
+      id: 100 + i,
+      type: 'TempSensor',
+      data: { name: padding },
+    }));
+    await store.save({ deviceId: DEVICE, blocks: many, savedAt: null });
+    assert.ok((await stat(path)).size <= MAX_BLOCKS_FILE_BYTES);
+    assert.equal((await store.load(DEVICE)).store.blocks.length, many.length);
+
+    const file = await open(path, 'w');
+    await file.truncate(MAX_BLOCKS_FILE_BYTES + 1);
+    await file.close();
+    const loaded = await store.load(DEVICE);
+    assert.deepEqual(loaded.store.blocks, []);
+    assert.equal(loaded.recovered?.code, 'TETHER_STATE_FILE_TOO_LARGE');
+    assert.equal((await stat(loaded.recovered.setAsideAs)).size, MAX_BLOCKS_FILE_BYTES + 1);
+  });
+});
+
+test('the blocks file is written with the one state-file mode', async () => {
+  await withDir(async (dir) => {
+    await new FileDatastore(dir).save({ deviceId: DEVICE, blocks: BLOCKS, savedAt: null });
+    const mode = (await stat(join(dir, `blocks-${DEVICE}.json`))).mode & 0o777;
+    assert.equal(mode, STATE_FILE_MODE & ~process.umask());
   });
 });

@@ -4,6 +4,7 @@ import type { ControllerEvent, Handshake } from '../../../protocol/index.js';
 import { Synchronizer } from '../../../actors/synchronization/synchronization.js';
 import type { SynchronizationConfig } from '../../../actors/synchronization/synchronization.js';
 import { TetherError } from '../../../runtime/errors.js';
+import { StateFileIsDirectoryError } from '../../../system/errors.js';
 import {
   CONFIG,
   DEVICE_ID,
@@ -195,7 +196,7 @@ test('a compatible handshake leads to Acknowledged, then the three sync steps in
     storedBlocks: 2,
     trace: h.commander.trace,
   });
-  assert.deepEqual(h.sync.status(), { step: 'synchronized', lastError: null });
+  assert.deepEqual(h.sync.status(), { step: 'synchronized', lastError: null, datastore: null });
   assert.equal(h.kernel.disconnects.length, 0);
   cleanUp(h);
 });
@@ -297,7 +298,6 @@ for (const [step, fail] of [
     'set-clock',
     (h: Harness) => h.commander.answers.set('BLOCK_WRITE:3', () => Promise.reject(new Error('BUSY'))),
   ],
-  ['load-blocks', (h: Harness) => (h.datastore.failWith = new Error('EACCES'))],
   [
     'read-trace',
     (h: Harness) => h.commander.answers.set('BLOCK_WRITE:2', () => Promise.reject(new Error('BUSY'))),
@@ -317,6 +317,54 @@ for (const [step, fail] of [
     cleanUp(h);
   });
 }
+
+test('a datastore that cannot be used does not fail the sync: Synchronized without stored blocks, the error in status, logged once', async () => {
+  const h = await harness();
+  const path = `/state/blocks-${DEVICE_ID}.json`;
+  h.datastore.failWith = new StateFileIsDirectoryError(path);
+  const generation = await synchronized(h);
+  const phase = h.kernel.phase;
+  assert.ok(phase.name === 'Synchronized');
+  assert.equal(phase.sync.storedBlocks, 0);
+  assert.equal(h.kernel.disconnects.length, 0, 'no disconnect, so no reconnect loop');
+  assert.deepEqual(h.sync.status().datastore, {
+    code: 'TETHER_STATE_FILE_IS_DIRECTORY',
+    message: h.datastore.failWith.message,
+    path,
+  });
+  assert.equal(h.sync.status().lastError, null);
+  assert.equal(h.log.at('error').length, 1);
+
+  // The link drops for another reason and comes back: the same problem is not logged as an error again.
+  h.kernel.linkLost();
+  await flush();
+  assert.notEqual(await synchronized(h), generation);
+  assert.equal(h.log.at('error').length, 1, 'the same problem again is not a new error');
+  assert.equal(h.sync.status().datastore?.code, 'TETHER_STATE_FILE_IS_DIRECTORY');
+
+  // Someone removed the directory: the store is used again, and status says so.
+  h.datastore.failWith = undefined;
+  h.kernel.linkLost();
+  await flush();
+  await synchronized(h);
+  assert.equal(h.sync.status().datastore, null);
+  cleanUp(h);
+});
+
+test('a block store file the datastore set aside is logged once as a warning, with its code', async () => {
+  const h = await harness();
+  h.datastore.recovered = {
+    code: 'TETHER_STATE_FILE_TOO_LARGE',
+    reason: 'too large',
+    setAsideAs: `/state/blocks-${DEVICE_ID}.json.oversized-x`,
+  };
+  await synchronized(h);
+  const warnings = h.log.at('warn');
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0]?.fields?.['code'], 'TETHER_STATE_FILE_TOO_LARGE');
+  assert.equal(h.sync.status().datastore, null, 'set aside and replaced: the store is usable');
+  cleanUp(h);
+});
 
 test('a SysInfo answer without a trace array fails read-trace', async () => {
   const h = await harness({ recovery: { ...CONFIG.recovery, syncError: 'restart' } });

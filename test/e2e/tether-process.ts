@@ -1,0 +1,63 @@
+/**
+ * `tether run` as a real process, for tests that need a real signal and a
+ * real exit: its JSON log lines are collected as they come, and a test waits
+ * for one with a deadline.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Recorder } from '../recorder.js';
+
+const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
+
+export interface TetherProcess {
+  child: ChildProcess;
+  lines: ReadonlyArray<Record<string, unknown>>;
+  /** Settles once the process has exited, with its code and the wall time of the exit. */
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** Resolves with the first log line that matches; rejects at the deadline with every line so far. */
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>>;
+  /** SIGKILLs the process if it is still running (for `finally`). */
+  kill(): Promise<void>;
+}
+
+export function spawnTether(args: string[], env: NodeJS.ProcessEnv = {}): TetherProcess {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], {
+    env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', TETHER_LOG__LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = new Recorder<Record<string, unknown>>();
+  let partial = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    for (const part of parts) {
+      if (part.trim() === '') continue;
+      try {
+        output.push(JSON.parse(part) as Record<string, unknown>);
+      } catch {
+        output.push({ msg: part });
+      }
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => output.push({ stderr: chunk.toString() }));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  const summary = (): string => `\n${output.items.map((l) => JSON.stringify(l)).join('\n')}`;
+  return {
+    child,
+    lines: output.items,
+    exit,
+    waitForLine: (match, timeoutMs) => output.waitFor(match, { timeoutMs, what: 'such a log line', summary }),
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exit;
+      }
+    },
+  };
+}
