@@ -140,7 +140,14 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
   let flushed: boolean;
   try {
     telemetry = await startTelemetry(config.telemetry, process.env, logger);
-    service = await startService(config, { logger, telemetry, startSimulator });
+    const { mdns } = config.discovery;
+    service = await startService(config, {
+      logger,
+      telemetry,
+      // The built-in simulator advertises itself on mDNS as `tether sim` does (on loopback: to this machine only).
+      startSimulator: (settings) =>
+        startSimulator({ ...settings, mdns: { port: mdns.port, interface: mdns.interface } }),
+    });
     logger.info('supervision tree up');
     try {
       api = await startHttpApi(service, config.http, logger);

@@ -3,11 +3,16 @@
  *
  *     tether sim --port 8332 [--pty /tmp/spark] [--device-id HEX] [--proto-version HEX] [fault flags]
  *
+ * The TCP server is advertised on multicast DNS as a Spark advertises itself
+ * (`_brewblox._tcp`, TXT ID = the device id) unless `--no-mdns`; on the
+ * default 127.0.0.1 only this machine's queriers get an answer.
+ *
  * While it runs, faults are driven by text commands on stdin, one per line
  * (`help` lists them, e.g. `silent on`, `reset WATCHDOG`, `noise 200`), and
  * by signals when stdin is not at hand: SIGUSR1 resets the controller,
  * SIGUSR2 toggles silent. SIGINT/SIGTERM close everything and exit 0.
  */
+import { isIPv4 } from 'node:net';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { applyControlLine, startSimulator, type Simulator, type SimulatorOptions } from '../sim/index.js';
@@ -30,6 +35,9 @@ interface SimFlags {
   annotate?: boolean;
   setupMode?: boolean;
   quiet?: boolean;
+  mdns: boolean;
+  mdnsPort: number;
+  mdnsInterface: string;
 }
 
 function integer(min: number, max: number) {
@@ -48,6 +56,12 @@ function hexField(length: number) {
     }
     return value;
   };
+}
+
+function ipv4OrEmpty(value: string): string {
+  if (value !== '' && !isIPv4(value))
+    throw new InvalidArgumentError('expected an IPv4 address, or "" for all');
+  return value;
 }
 
 export function registerSimCommand(program: Command): void {
@@ -75,6 +89,14 @@ export function registerSimCommand(program: Command): void {
     .option('--annotate', 'inject log annotations inside data lines')
     .option('--setup-mode', 'start in listening (setup) mode')
     .option('--quiet', 'do not log what the simulator does')
+    .option('--no-mdns', 'do not advertise on multicast DNS')
+    .option('--mdns-port <port>', 'UDP port of multicast DNS', integer(1, 65535), 5353)
+    .option(
+      '--mdns-interface <ipv4>',
+      'IPv4 address of the interface to advertise on ("" for all)',
+      ipv4OrEmpty,
+      '',
+    )
     .addHelpText('after', '\nWhile running, type "help" on stdin for the fault commands.')
     .action(async (flags: SimFlags) => {
       await runSim(flags);
@@ -98,6 +120,7 @@ async function runSim(flags: SimFlags): Promise<void> {
     ...(flags.firmwareVersion === undefined ? {} : { firmwareVersion: flags.firmwareVersion }),
     ...(flags.platform === undefined ? {} : { platform: flags.platform }),
     ...(log === undefined ? {} : { log }),
+    ...(flags.mdns && flags.tcp ? { mdns: { port: flags.mdnsPort, interface: flags.mdnsInterface } } : {}),
   };
   const sim = await startSimulator(options);
   try {

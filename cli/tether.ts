@@ -16,6 +16,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerStatusCommands } from './status-command.js';
+import { registerUsbBridgeCommand } from './usb-bridge-command.js';
 import { packageVersion } from './version.js';
 
 const program = new Command('tether')
@@ -28,6 +29,7 @@ registerRunCommand(program);
 registerDemoCommand(program);
 registerSimCommand(program);
 registerStatusCommands(program);
+registerUsbBridgeCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

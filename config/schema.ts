@@ -11,6 +11,7 @@
  * Sections use `.prefault({})`, so an absent section is parsed as an empty
  * one and its leaves fill in (zod 4's `.default()` would skip parsing).
  */
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { isAllowedHostEntry } from './address.js';
 
@@ -44,6 +45,7 @@ export const CONFIG_DEFAULTS = {
     intervalMs: 5000,
     usb: { ids: ['2B04:C006', '2B04:C008'], path: '', baudRate: 115_200, giveUpMs: 120_000 },
     tcp: { host: '', port: 8332 },
+    mdns: { port: 5353, interface: '', answerWaitMs: 1000 },
     rediscovery: 'auto',
   },
   connection: {
@@ -169,6 +171,24 @@ const discovery = z
       })
       .prefault({})
       .describe('A controller at a known network address'),
+    mdns: z
+      .strictObject({
+        port: port(
+          CONFIG_DEFAULTS.discovery.mdns.port,
+          'UDP port of multicast DNS (5353; another only for tests or a private network)',
+        ),
+        interface: z
+          .string()
+          .refine((v) => v === '' || isIPv4(v), { error: 'expected an IPv4 address, or "" for all' })
+          .default(CONFIG_DEFAULTS.discovery.mdns.interface)
+          .describe('IPv4 address of the network interface to ask on (e.g. 192.168.1.10); "" for all'),
+        answerWaitMs: ms(
+          CONFIG_DEFAULTS.discovery.mdns.answerWaitMs,
+          'How long a discovery round waits for answers after it asks',
+        ),
+      })
+      .prefault({})
+      .describe('Controllers that advertise _brewblox._tcp on the local network (multicast DNS)'),
     rediscovery: z
       .enum(['auto', 'always', 'never'])
       .default(CONFIG_DEFAULTS.discovery.rediscovery)

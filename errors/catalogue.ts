@@ -128,6 +128,11 @@ export const ERROR_CATALOGUE = {
   TETHER_UNHEALTHY: { area: 'http', meaning: 'the supervision tree is not healthy' },
   TETHER_UNREADY: { area: 'http', meaning: 'the service is not ready' },
   TETHER_INTERNAL: { area: 'http', meaning: 'an unexpected error (see the service log)' },
+  // USB bridge
+  TETHER_BRIDGE_HOST_REJECTED: {
+    area: 'bridge',
+    meaning: "the bridge's listing refused a Host or Origin that is not its own",
+  },
 } as const satisfies Record<`TETHER_${string}`, { area: string; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,5 +1,10 @@
 /** The controller simulator: embeddable (`startSimulator`) and behind `tether sim`. */
-export { startSimulator, type Simulator, type SimulatorOptions } from './simulator.js';
+export {
+  startSimulator,
+  type Simulator,
+  type SimulatorMdnsOptions,
+  type SimulatorOptions,
+} from './simulator.js';
 export { Faults } from './faults.js';
 export {
   SIM_DEFAULTS,

@@ -7,6 +7,11 @@
  *     sim.faults.silent = true;
  *     const { path } = await sim.attachPty();   // a client opens `path` as a serial port
  *     await sim.close();                         // releases sockets, ports, socat, timers
+ *
+ * With `mdns`, the TCP server is advertised on multicast DNS as a Spark
+ * advertises itself (`_brewblox._tcp`, TXT ID = the device id), so a service
+ * in discovery mode `mdns` finds it. An advertiser that cannot start (no
+ * multicast here) is logged and the simulator runs without it.
  */
 import net from 'node:net';
 import { once } from 'node:events';
@@ -17,6 +22,9 @@ import { SimController, type ControllerStats, type SessionPort } from './control
 import { SIM_DEFAULTS, type FaultSettings, type SimIdentity } from './defaults.js';
 import { Faults } from './faults.js';
 import { openPtyPair, type PtyPair } from './pty-pair.js';
+import { MdnsAdvertiser, type Advertisement } from '../actors/connection/discovery/mdns/index.js';
+import type { ActorLogger } from '../runtime/actor.js';
+import { hostname } from 'node:os';
 
 export interface SimulatorOptions extends Partial<SimIdentity> {
   /** Default 127.0.0.1. */
@@ -30,6 +38,17 @@ export interface SimulatorOptions extends Partial<SimIdentity> {
   /** REBOOT response to reset; default 50 ms. */
   rebootDelayMs?: number;
   log?: (line: string) => void;
+  /** Advertise the TCP server on multicast DNS; off when absent. */
+  mdns?: SimulatorMdnsOptions;
+}
+
+export interface SimulatorMdnsOptions {
+  /** UDP port; default 5353. */
+  port?: number;
+  /** IPv4 address of the interface; '' for all. */
+  interface?: string;
+  /** Host label in the SRV record; default `tether-sim-<hostname>`. */
+  host?: string;
 }
 
 export interface Simulator {
@@ -40,6 +59,8 @@ export interface Simulator {
   readonly stats: ControllerStats;
   /** Open connections (TCP and serial). */
   readonly connections: number;
+  /** The mDNS service name when advertised (undefined without mdns, or when the advertiser failed). */
+  readonly advertised: string | undefined;
   /** Called with every request that decoded (answered or not); returns a function that unsubscribes. */
   onRequest(listener: (request: RequestFrame) => void): () => void;
   /** Speaks the protocol on an existing serial device (e.g. one end of a pty pair). */
@@ -79,6 +100,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       await sim.close();
       throw error;
     }
+    if (options.mdns !== undefined) await sim.advertise(options.mdns, controller.identity, options.log);
   }
   return sim;
 }
@@ -91,6 +113,8 @@ class SimulatorImpl implements Simulator {
   readonly #sockets = new Set<net.Socket>();
   readonly #serials = new Set<SerialLink>();
   readonly #ptys = new Set<PtyPair>();
+  #advertiser: MdnsAdvertiser | undefined;
+  #advertisement: Advertisement | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(controller: SimController) {
@@ -108,6 +132,40 @@ class SimulatorImpl implements Simulator {
 
   get connections(): number {
     return this.#controller.sessionCount;
+  }
+
+  get advertised(): string | undefined {
+    return this.#advertisement?.name;
+  }
+
+  async advertise(
+    options: SimulatorMdnsOptions,
+    identity: { deviceId: string; firmwareVersion: string; platform: string },
+    log: ((line: string) => void) | undefined,
+  ): Promise<void> {
+    const address = this.#address;
+    if (address === undefined) return;
+    const logger = lineLogger(log);
+    try {
+      this.#advertiser = await MdnsAdvertiser.start({
+        ...(options.port === undefined ? {} : { port: options.port }),
+        ...(options.interface === undefined ? {} : { interface: options.interface }),
+        log: logger,
+      });
+    } catch (error) {
+      logger.warn('mDNS: not advertising (the multicast socket cannot open)', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return;
+    }
+    this.#advertisement = this.#advertiser.advertise({
+      deviceId: identity.deviceId,
+      host: options.host ?? `tether-sim-${hostname()}`,
+      port: address.port,
+      listenHost: address.host,
+      txt: { VERSION: identity.firmwareVersion, PLATFORM: identity.platform, HW: 'tether simulator' },
+    });
+    this.#controller.log(`advertised on mDNS as ${this.#advertisement.name}`);
   }
 
   onRequest(listener: (request: RequestFrame) => void): () => void {
@@ -201,6 +259,8 @@ class SimulatorImpl implements Simulator {
   }
 
   async #close(): Promise<void> {
+    // Goodbye first, so nobody is sent to a server that is about to go.
+    await this.#advertiser?.close();
     this.#controller.close();
     const server = this.#server;
     const serverClosed =
@@ -212,4 +272,15 @@ class SimulatorImpl implements Simulator {
     await Promise.all([...this.#ptys].map((pair) => pair.close()));
     this.#ptys.clear();
   }
+}
+
+/** The simulator logs lines; the advertiser logs messages with fields. */
+function lineLogger(log: ((line: string) => void) | undefined): ActorLogger {
+  const write =
+    (level: string) =>
+    (msg: string, fields?: Record<string, unknown>): void =>
+      log?.(
+        `${level === 'info' ? '' : `${level}: `}${msg}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`,
+      );
+  return { debug: () => {}, info: write('info'), warn: write('warn'), error: write('error') };
 }

@@ -39,6 +39,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
     'tasks',
   ],
   sim: ['errors', 'runtime', 'protocol', 'actors'],
+  bridge: ['errors', 'runtime', 'actors'],
   http: ['errors', 'runtime', 'supervisors', 'config', 'protocol', 'contracts', 'otel', 'tasks', 'kernel'],
   cli: [
     'errors',
@@ -52,6 +53,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
     'actors',
     'kernel',
     'sim',
+    'bridge',
     'http',
   ],
 };

@@ -92,6 +92,8 @@ export type ConnectionSettings = Pick<TetherConfig, 'discovery' | 'device' | 'si
 
 export interface DiscoverySource {
   discover(): Promise<DiscoveryResult>;
+  /** Releases what discovery holds (the mDNS socket); a round in progress returns at once. */
+  close?(): Promise<void>;
 }
 
 export interface ConnectionOptions {
@@ -323,6 +325,8 @@ export class Connection {
     this.#stopMetrics?.();
     this.#clearTimer();
     this.#abort.abort(new Error('connection actor stopping'));
+    // First, so a discovery round waiting for mDNS answers ends now rather than at its deadline.
+    const discoveryClosed = this.#discovery.close?.().catch(() => undefined);
     const current = this.#current;
     this.#current = undefined;
     if (current !== undefined) {
@@ -343,7 +347,9 @@ export class Connection {
         await this.#bounded(told);
       }
     }
-    const inFlight = [this.#attempt, this.#report].filter((p): p is Promise<void> => p !== undefined);
+    const inFlight = [this.#attempt, this.#report, discoveryClosed].filter(
+      (p): p is Promise<void> => p !== undefined,
+    );
     if (inFlight.length > 0) await this.#bounded(Promise.all(inFlight).then(() => undefined));
   }
 

@@ -3,9 +3,11 @@
  *
  *   usb   serial ports by USB VID:PID (and serial number = device id), read from /sys
  *   tcp   discovery.tcp.host:port; no host configured finds nothing
- *   mdns  not available yet: says so once and finds nothing
+ *   mdns  controllers advertising _brewblox._tcp on multicast DNS (mdns/), with
+ *         the TXT ID = device id when one is configured; asks with backoff
  *   sim   the built-in simulator, which the kernel started on 127.0.0.1:simulator.port
- *   all   usb, then tcp, then mdns. Never the simulator: a production service
+ *   all   usb, then tcp, then mdns (which waits for answers only when the
+ *         others found nothing). Never the simulator: a production service
  *         must not fall back to a fake controller.
  *
  * Discovery never throws; what it could not read is logged once per kind of
@@ -15,6 +17,7 @@ import { access } from 'node:fs/promises';
 import type { TetherConfig } from '../../../config/index.js';
 import type { ActorLogger } from '../../../runtime/actor.js';
 import { matchUsbPorts, scanUsbSerialPorts, type UsbScanOptions } from './usb.js';
+import { MdnsBrowser, type MdnsBrowserCounters } from './mdns/index.js';
 
 export {
   matchUsbPorts,
@@ -50,6 +53,8 @@ export class Discovery {
   readonly #log: ActorLogger;
   readonly #usbOptions: UsbScanOptions;
   readonly #reported = new Set<string>();
+  #browser: MdnsBrowser | undefined;
+  #closed = false;
 
   constructor(settings: DiscoverySettings, log: ActorLogger, usbOptions: UsbScanOptions = {}) {
     this.#settings = settings;
@@ -67,9 +72,20 @@ export class Discovery {
     const candidates: Candidate[] = [];
     if (mode === 'usb' || mode === 'all') candidates.push(...(await this.#usb()));
     if (mode === 'tcp' || mode === 'all') candidates.push(...this.#tcp(mode === 'tcp'));
-    if (mode === 'mdns' || mode === 'all') this.#mdns();
+    if (mode === 'mdns' || mode === 'all') candidates.push(...(await this.#mdns(candidates.length === 0)));
     if (mode === 'sim') candidates.push(...this.#sim());
     return { candidates, usbSearched: this.includesUsb };
+  }
+
+  /** What mDNS discovery has counted (undefined before its first round). */
+  get mdnsCounters(): MdnsBrowserCounters | undefined {
+    return this.#browser?.counters;
+  }
+
+  /** Releases the mDNS socket; a round waiting for answers returns at once. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#browser?.close();
   }
 
   async #usb(): Promise<Candidate[]> {
@@ -120,8 +136,23 @@ export class Discovery {
     return [{ kind: 'tcp', host, port, address: `tcp://${host}:${port}` }];
   }
 
-  #mdns(): void {
-    this.#once('mdns', 'info', 'mDNS discovery (_spark._tcp) is not available yet; it finds nothing');
+  /** Controllers on mDNS; `wait` lets a round that asked wait for the first answer. */
+  async #mdns(wait: boolean): Promise<Candidate[]> {
+    if (this.#closed) return [];
+    const { mdns } = this.#settings.discovery;
+    this.#browser ??= new MdnsBrowser({
+      port: mdns.port,
+      interface: mdns.interface,
+      answerWaitMs: mdns.answerWaitMs,
+      log: this.#log,
+    });
+    const found = await this.#browser.find(this.#settings.device.id, { wait });
+    return found.map((s) => ({
+      kind: 'tcp',
+      host: s.address,
+      port: s.port,
+      address: `tcp://${s.address}:${s.port}`,
+    }));
   }
 
   #sim(): Candidate[] {

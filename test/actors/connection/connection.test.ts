@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { Connection, type LinkOpener } from '../../../actors/connection/connection.js';
 import { encodeRequest } from '../../../protocol/index.js';
 import { connectDelay } from '../../../actors/connection/backoff.js';
+import { LOOPBACK, testMdnsPort } from './discovery/mdns/multicast.js';
 import { startSimulator, type Simulator } from '../../../sim/index.js';
 import type { TetherConfigInput } from '../../../config/index.js';
 import { eventually } from '../../helpers.js';
@@ -265,18 +266,42 @@ test('discovery that finds nothing waits discovery.intervalMs between tries', as
   }
 });
 
-test('mdns finds nothing, says once that it is not available, and never crashes', async () => {
-  const { connection, timers, log } = rig({ discovery: { mode: 'mdns', intervalMs: 100 } });
+test('mdns mode connects to a simulator it finds on multicast DNS, by its device id', async () => {
+  const mdns = { port: testMdnsPort(), interface: LOOPBACK };
+  const deviceId = 'abcdefabcdefabcdefabcdef';
+  const sim = await startSimulator({ port: 0, deviceId, mdns });
+  const { connection, kernel } = rig({
+    device: { id: deviceId.toUpperCase() },
+    discovery: { mode: 'mdns', intervalMs: 100, mdns: { ...mdns, answerWaitMs: 2000 } },
+  });
   try {
+    assert.ok(sim.advertised !== undefined, 'the simulator advertises itself');
     await connection.start();
-    for (let i = 1; i <= 3; i++) {
-      await timers.untilDelays(i);
-      timers.advance(100);
-    }
-    assert.equal(log.lines.filter((l) => l.msg.includes('mDNS')).length, 1);
+    await kernel.until((k) => connectedTo(k, 1), 'Connected');
+    assert.deepEqual(kernel.connectedRequests()[0], {
+      to: 'Connected',
+      connection: { kind: 'tcp', address: `tcp://127.0.0.1:${sim.address!.port}` },
+    });
   } finally {
     await connection.terminate();
+    await sim.close();
   }
+});
+
+test('mdns that finds nothing keeps looking, and terminate ends a round waiting for answers', async () => {
+  const { connection, timers } = rig({
+    discovery: {
+      mode: 'mdns',
+      intervalMs: 100,
+      mdns: { port: testMdnsPort(), interface: LOOPBACK, answerWaitMs: 60_000 },
+    },
+  });
+  await connection.start();
+  await eventually(() => connection.status().activity.startsWith('discovering'), 5000, 'discovering');
+  const started = Date.now();
+  await connection.terminate();
+  assert.ok(Date.now() - started < 5000, 'terminate did not wait for the 60 s answer window');
+  assert.equal(timers.pending, 0);
 });
 
 test('sim mode connects to 127.0.0.1 on the port the kernel put in simulator.port', async () => {

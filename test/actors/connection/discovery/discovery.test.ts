@@ -5,6 +5,8 @@ import { Discovery } from '../../../../actors/connection/discovery/index.js';
 import type { TetherConfigInput } from '../../../../config/index.js';
 import { RecordingLog, config } from '../fakes.js';
 import { FakeSysfs } from './fake-sysfs.js';
+import { MdnsAdvertiser } from '../../../../actors/connection/discovery/mdns/index.js';
+import { LOOPBACK, testMdnsPort } from './mdns/multicast.js';
 
 const DEVICE_ID = '0123456789abcdef01234567';
 
@@ -28,14 +30,19 @@ test('all tries USB first, then TCP, and never the simulator', async () => {
       productId: 'C008',
       serial: DEVICE_ID,
     });
-    const { result } = await discover(
+    const { result, discovery } = await discover(
       {
         device: { id: DEVICE_ID },
-        discovery: { mode: 'all', tcp: { host: 'spark.local', port: 8332 } },
+        discovery: {
+          mode: 'all',
+          tcp: { host: 'spark.local', port: 8332 },
+          mdns: { port: testMdnsPort(), interface: LOOPBACK },
+        },
         simulator: { port: 4000 },
       },
       fake,
     );
+    await discovery.close();
     assert.deepEqual(result.candidates, [
       {
         kind: 'serial',
@@ -51,11 +58,39 @@ test('all tries USB first, then TCP, and never the simulator', async () => {
   }
 });
 
-test('all with no USB and no TCP host finds nothing (the simulator is not a fallback)', async () => {
-  const { result, log } = await discover({ discovery: { mode: 'all' }, simulator: { port: 4000 } });
+test('all with no USB, no TCP host and nothing on mDNS finds nothing (the simulator is not a fallback)', async () => {
+  const mdns = { port: testMdnsPort(), interface: LOOPBACK, answerWaitMs: 100 };
+  const { result, log, discovery } = await discover({
+    discovery: { mode: 'all', mdns },
+    simulator: { port: 4000 },
+  });
+  await discovery.close();
   assert.deepEqual(result.candidates, []);
   assert.equal(result.usbSearched, true);
-  assert.equal(log.lines.filter((l) => l.msg.includes('mDNS')).length, 1);
+  assert.equal(discovery.mdnsCounters?.queries, 1, 'mDNS was asked');
+  assert.deepEqual(log.at('warn'), []);
+});
+
+test('mdns gives the controllers advertised on the network as TCP candidates, honouring device.id', async () => {
+  const port = testMdnsPort();
+  const advertiser = await MdnsAdvertiser.start({ port, interface: LOOPBACK, log: new RecordingLog() });
+  const other = 'fedcba9876543210fedcba98';
+  advertiser.advertise({ deviceId: DEVICE_ID, host: 'one', port: 9001, listenHost: LOOPBACK });
+  advertiser.advertise({ deviceId: other, host: 'two', port: 9002, listenHost: LOOPBACK });
+  try {
+    const mdns = { port, interface: LOOPBACK, answerWaitMs: 3000 };
+    const { result, discovery } = await discover({
+      device: { id: DEVICE_ID.toUpperCase() },
+      discovery: { mode: 'mdns', mdns },
+    });
+    await discovery.close();
+    assert.deepEqual(result, {
+      candidates: [{ kind: 'tcp', host: LOOPBACK, port: 9001, address: `tcp://${LOOPBACK}:9001` }],
+      usbSearched: false,
+    });
+  } finally {
+    await advertiser.close();
+  }
 });
 
 test('a missing /sys is reported once, not on every round', async () => {

@@ -23,6 +23,8 @@ export interface FakeUsbDevice {
   usbSerialChip?: boolean;
   /** Leave /dev/<tty> out (a container given only some devices). */
   noNode?: boolean;
+  /** Make /dev/<tty> a link to this path (one end of a pty pair standing in for the device). */
+  nodeTarget?: string;
 }
 
 export class FakeSysfs {
@@ -54,7 +56,15 @@ export class FakeSysfs {
     if (device.serial !== undefined) await writeFile(join(usbDevice, 'serial'), `${device.serial}\n`);
     await this.#link(join(ttyDir, 'device'), parent);
     await this.#link(join(this.sys, 'class', 'tty', device.tty), ttyDir);
-    if (device.noNode !== true) await writeFile(join(this.dev, device.tty), '');
+    if (device.nodeTarget !== undefined) await symlink(device.nodeTarget, join(this.dev, device.tty));
+    else if (device.noNode !== true) await writeFile(join(this.dev, device.tty), '');
+  }
+
+  /** The device unplugged, as sysfs and /dev show it: its class link, its USB directory and its node go. */
+  async removeUsb(device: Pick<FakeUsbDevice, 'tty' | 'port'>): Promise<void> {
+    await rm(join(this.sys, 'class', 'tty', device.tty), { force: true });
+    await rm(join(this.sys, USB_BUS, device.port), { recursive: true, force: true });
+    await rm(join(this.dev, device.tty), { force: true });
   }
 
   /** A virtual tty (no `device` link) and a platform UART (a `device` without USB ids). */
