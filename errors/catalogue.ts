@@ -129,10 +129,6 @@ export const ERROR_CATALOGUE = {
   TETHER_UNREADY: { area: 'http', meaning: 'the service is not ready' },
   TETHER_INTERNAL: { area: 'http', meaning: 'an unexpected error (see the service log)' },
   // USB bridge
-  TETHER_BRIDGE_HOST_REJECTED: {
-    area: 'bridge',
-    meaning: "the bridge's listing refused a Host or Origin that is not its own",
-  },
 } as const satisfies Record<`TETHER_${string}`, { area: string; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
