@@ -117,6 +117,12 @@ export interface CommanderApi extends PhaseListener {
   ): Promise<ResponsePayload<O>>;
   /** A decoded response from connection, for the link of `generation`. */
   onResponse(generation: number, frame: ResponseFrame): void;
+  /**
+   * A frame for `msgId` that decoded but could not be accepted (a field of
+   * the wrong type, nesting past the codec's bound): that request fails at
+   * once with BadResponseError.
+   */
+  onBadResponse(generation: number, msgId: number, reason: string): void;
   status(): { pending: number; sent: number; timedOut: number; lateResponses: number };
 }
 

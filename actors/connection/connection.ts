@@ -43,6 +43,7 @@ import type { UsbScanOptions } from './discovery/index.js';
 import { SpanStatusCode, context } from '@opentelemetry/api';
 import type { BatchObservableCallback, Context, Observable } from '@opentelemetry/api';
 import { meter, telemetryOn, tracer } from '../../otel/instruments.js';
+import { LogLimiter, type LogLimit } from '../shared/log-limiter.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';
 
 // ------------------------------------------------------------------ types
@@ -60,6 +61,8 @@ export interface ConnectionPeers {
   onResponse(generation: number, frame: ResponseFrame): void;
   onEvent(generation: number, event: ControllerEvent): void;
   onActivity(generation: number, at: number): void;
+  /** A frame answered `msgId` but could not be accepted (bad fields, nested too deep). */
+  onBadResponse(generation: number, msgId: number, reason: string): void;
 }
 
 export type TimerHandle = unknown;
@@ -113,6 +116,9 @@ export const CONNECTION_LIMITS = {
   activityIntervalMs: 250,
   /** Decode errors are logged at most once in this period (each is counted). */
   decodeLogIntervalMs: 10_000,
+  /** Controller log annotations: at most this many lines per level in each period; the rest are counted. */
+  controllerLogBurst: 10,
+  controllerLogIntervalMs: 10_000,
   /** Bytes held while the kernel confirms a new link's generation. */
   pendingRxBytes: 64 * 1024,
   /** Writes held for a generation the kernel has not yet confirmed to us. */
@@ -175,8 +181,8 @@ export class Connection {
   #droppedWrites = 0;
   #droppedRxBytes = 0;
   #lastReceivedAt: number | null = null;
-  #decodeLoggedAt = -Infinity;
-  #decodeSuppressed = 0;
+  /** Log lines the controller's bytes cause: decode errors, its own log annotations. */
+  readonly #logLimits = new LogLimiter<string>(limitOf);
   /** Parent of the next attempt's spans: the trace the kernel's last Disconnected state came with. */
   #attemptContext: Context = context.active();
   #stopMetrics: (() => void) | undefined;
@@ -716,25 +722,29 @@ export class Connection {
       case 'event':
         this.#peers.onEvent(generation, out.event);
         return;
-      case 'log':
-        this.#log[LOG_METHOD[out.level]](`controller: ${out.text}`, { source: 'controller', generation });
+      case 'log': {
+        const suppressed = this.#logLimits.admit(`log:${out.level}`, this.#timers.now());
+        if (suppressed === undefined) return;
+        this.#log[LOG_METHOD[out.level]](`controller: ${out.text}`, {
+          source: 'controller',
+          generation,
+          ...(suppressed > 0 ? { suppressedSinceLast: suppressed } : {}),
+        });
         return;
+      }
       case 'error': {
+        // A bad frame whose msgId is readable answers its request: fail that one now, not at its timeout.
+        if (out.msgId !== undefined) this.#peers.onBadResponse(generation, out.msgId, out.reason);
         // Counted by the decoder; logged at most once per period so line noise cannot flood the log.
-        const now = this.#timers.now();
-        if (now - this.#decodeLoggedAt < CONNECTION_LIMITS.decodeLogIntervalMs) {
-          this.#decodeSuppressed += 1;
-          return;
-        }
+        const suppressed = this.#logLimits.admit('decode', this.#timers.now());
+        if (suppressed === undefined) return;
         this.#log.warn('bad data from the controller', {
           error: out.error,
           reason: out.reason,
           sample: out.sample,
           generation,
-          suppressedSinceLast: this.#decodeSuppressed,
+          suppressedSinceLast: suppressed,
         });
-        this.#decodeLoggedAt = now;
-        this.#decodeSuppressed = 0;
         return;
       }
     }
@@ -815,6 +825,13 @@ export class Connection {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** Decode errors: one line per period. Controller logs (`log:LEVEL`): a few per level per period. */
+function limitOf(kind: string): LogLimit {
+  return kind === 'decode'
+    ? { periodMs: CONNECTION_LIMITS.decodeLogIntervalMs, burst: 1 }
+    : { periodMs: CONNECTION_LIMITS.controllerLogIntervalMs, burst: CONNECTION_LIMITS.controllerLogBurst };
+}
 
 function isIllegalTransition(error: unknown): boolean {
   return TetherError.is(error, 'TETHER_ILLEGAL_TRANSITION');

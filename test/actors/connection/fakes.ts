@@ -140,6 +140,7 @@ function later<T>(f: () => T): Promise<T> {
 
 export class FakePeers {
   readonly responses: { generation: number; frame: ResponseFrame }[] = [];
+  readonly badResponses: { generation: number; msgId: number; reason: string }[] = [];
   readonly events: { generation: number; event: ControllerEvent }[] = [];
   readonly activity: { generation: number; at: number }[] = [];
   readonly #waiters = new Waiters();
@@ -148,6 +149,8 @@ export class FakePeers {
     return {
       kernel: kernel.port(),
       onResponse: (generation, frame) => this.#record(this.responses, { generation, frame }),
+      onBadResponse: (generation, msgId, reason) =>
+        this.#record(this.badResponses, { generation, msgId, reason }),
       onEvent: (generation, event) => this.#record(this.events, { generation, event }),
       onActivity: (generation, at) => this.#record(this.activity, { generation, at }),
     };
