@@ -20,7 +20,7 @@ export const CONTROL_HELP = `commands (one per line):
   reset [REASON [DATA]]      controller reset, e.g. "reset WATCHDOG" or "reset 3C 01"
   noise N                    N bytes of line noise
   slow MS                    delay every response by MS (0: off)
-  setup-mode [drop]          enter listening mode (no answers), optionally dropping connections
+  setup-mode [drop] [quiet]  enter listening mode (no answers), optionally dropping connections; quiet: no <!SETUP_MODE>
   leave-setup-mode           answer requests again
   handshake-after-none on|off  handshake only after a NONE request
   handshake-delay MS         late handshake on connect
@@ -82,7 +82,7 @@ export function applyControlLine(sim: Simulator, line: string): string {
         f.responseDelayMs = count(args[0]);
         return 'ok';
       case 'setup-mode':
-        f.enterSetupMode({ drop: args[0] === 'drop' });
+        f.enterSetupMode({ drop: args.includes('drop'), announce: !args.includes('quiet') });
         return 'ok';
       case 'leave-setup-mode':
         f.leaveSetupMode();

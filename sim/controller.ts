@@ -166,10 +166,10 @@ export class SimController {
     for (const session of this.#sessions) session.send(randomBytes(count));
   }
 
-  enterSetupMode(drop: boolean): void {
+  enterSetupMode(drop: boolean, announce = true): void {
     this.setupMode = true;
-    this.log('entering setup (listening) mode');
-    this.broadcast(encodeEvent({ type: 'setupMode' }));
+    this.log(`entering setup (listening) mode${announce ? '' : ' without saying so'}`);
+    if (announce) this.broadcast(encodeEvent({ type: 'setupMode' }));
     if (drop) this.drop();
   }
 

@@ -138,9 +138,13 @@ export class Faults {
     this.#controller.noise(Math.max(0, Math.floor(count)));
   }
 
-  /** Listening mode: `<!SETUP_MODE>`, then no answers until leaveSetupMode(); optionally drops connections. */
-  enterSetupMode(options: { drop?: boolean } = {}): void {
-    this.#controller.enterSetupMode(options.drop ?? false);
+  /**
+   * Listening mode: `<!SETUP_MODE>` (unless `announce` is false), then no
+   * answers until leaveSetupMode(); new connections are still greeted with a
+   * handshake. Optionally drops connections.
+   */
+  enterSetupMode(options: { drop?: boolean; announce?: boolean } = {}): void {
+    this.#controller.enterSetupMode(options.drop ?? false, options.announce ?? true);
   }
 
   leaveSetupMode(): void {
