@@ -54,8 +54,9 @@ export interface KernelApi {
    * Ask for the link of `generation` to be closed: the kernel goes to
    * Disconnected with `reason` (if that generation is still current) and
    * casts `closeLink` to connection. Stale generations are ignored (resolves false).
+   * `retryInMs`: connection waits this long before the next link (see Phase).
    */
-  disconnect(generation: number, reason: string): boolean;
+  disconnect(generation: number, reason: string, retryInMs?: number): boolean;
   /**
    * USB discovery found nothing for its give-up time: the kernel decides by
    * the rediscovery policy whether to stop the service with exit code 75.

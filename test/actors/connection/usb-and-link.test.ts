@@ -109,6 +109,7 @@ test('usb that finds a port does not ask to exit, even long after', () =>
     const link = await confirmed(r, 1);
     r.timers.advance(10_000);
     link.hangUp();
+    await r.timers.runTimer(r.timers.delays.length + 1);
     await eventually(() => r.kernel.phase.generation === 2, 5000, 'reconnected');
     assert.deepEqual(r.kernel.rediscoveryRequests, []);
   }));
@@ -130,6 +131,7 @@ test('a failed write closes the link and the kernel hears why', () =>
     const link = await confirmed(r, 1);
     link.failWrites = new Error('EIO (test)');
     r.connection.write(1, 'x\n');
+    await r.timers.runTimer(r.timers.delays.length + 1);
     await r.kernel.until((k) => k.phase.generation === 2, 'reconnected');
     const disconnect = r.kernel.requests.find((q) => q.to === 'Disconnected');
     assert.ok(disconnect?.to === 'Disconnected');
