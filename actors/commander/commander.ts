@@ -61,6 +61,8 @@ export const COMMANDER_DEFAULTS = {
   /** Responses that match nothing pending: at most this many log lines per period; the rest are counted. */
   unmatchedLogBurst: 5,
   unmatchedLogIntervalMs: 10_000,
+  /** Requests that time out: at most this many log lines in the same period. */
+  timeoutLogBurst: 5,
 } as const;
 
 export interface CommanderSettings {
@@ -148,6 +150,10 @@ export class Commander {
   readonly #unmatchedLog = new LogLimiter({
     periodMs: COMMANDER_DEFAULTS.unmatchedLogIntervalMs,
     burst: COMMANDER_DEFAULTS.unmatchedLogBurst,
+  });
+  readonly #timeoutLog = new LogLimiter({
+    periodMs: COMMANDER_DEFAULTS.unmatchedLogIntervalMs,
+    burst: COMMANDER_DEFAULTS.timeoutLogBurst,
   });
   #sentCount = 0;
   #timedOut = 0;
@@ -435,12 +441,17 @@ export class Commander {
     const wasSent = pending.msgId !== 0;
     this.#remove(pending);
     this.#timedOut += 1;
-    this.#deps.log.warn('request timed out', {
+    const fields = {
       opcode: pending.opcode,
       msgId: pending.msgId,
       generation: pending.generation,
       timeoutMs: pending.timeoutMs,
-    });
+    };
+    // An internal request's timeout is its sender's to report (the watchdog's check, a handshake
+    // ping); the others are news, but a silent controller under load must not flood the log.
+    const suppressed = pending.internal ? undefined : this.#timeoutLog.admit('timeout', this.#timers.now());
+    if (suppressed === undefined) this.#deps.log.debug('request timed out', fields);
+    else this.#deps.log.warn('request timed out', { ...fields, suppressedSinceLast: suppressed });
     pending.reject(new CommandTimeoutError(pending.opcode, pending.msgId, pending.timeoutMs));
     // Internal requests (the check itself, the watchdog's NONE) are judged by whoever sent them;
     // a held request timing out means a check is already running.

@@ -11,7 +11,8 @@
  *     is disconnected then, as quickly as a silent Synchronized link is.
  *     After listening mode (below) the handshake a new connection is greeted
  *     with is not taken: the controller greets even while it answers
- *     nothing, so the link is held here, pinging, until a NONE is answered.
+ *     nothing, so the link is held here, pinging, until a NONE is answered
+ *     (or handshakeTimeoutMs passes).
  *  2. acknowledge: check the firmware's proto_version and the device id
  *     (`compat.ts`) and ask the kernel for Acknowledged with the result. An
  *     incompatible or wrong controller stays Acknowledged with the error on
@@ -34,10 +35,12 @@
  * remembered until the controller answers again: the next links are held in
  * Connected (see 1) rather than synchronized against a controller that
  * cannot answer, and a `<!SETUP_MODE>` on them does not disconnect again. A
- * held link that stays silent for `silentMs` is dropped with the same wait,
- * so a long listening mode costs one connection every few seconds, and the
- * service is Synchronized within about `handshakePingMs` of the controller
- * leaving it.
+ * held link is silent on purpose, so the silence rule of step 1 leaves it
+ * alone; the handshake wait (`handshakeTimeoutMs`) bounds it, and then a new
+ * link is tried after the same short wait. So a long listening mode costs
+ * one NONE every `handshakePingMs` and one connection every two minutes,
+ * and the service is Synchronized within about `handshakePingMs` of the
+ * controller leaving it.
  *
  * Everything a generation starts (timers, the ping loop, the sync steps)
  * belongs to its `Run`, which is cancelled as soon as the kernel's state
@@ -357,7 +360,10 @@ export class Synchronizer {
       run.pings += 1;
       // Not awaited: a NONE that is slow to answer must not hold back the next one.
       context
-        .with(inSpan, () => this.#deps.commander.request('NONE', undefined, { minPhase: 'Connected' }))
+        .with(inSpan, () =>
+          // Internal: its failure is ours to judge (logged below), not a timeout for the commander's log.
+          this.#deps.commander.request('NONE', undefined, { minPhase: 'Connected', internal: true }),
+        )
         .then(
           () => this.#onPingAnswered(run),
           (error: unknown) => {
@@ -373,34 +379,43 @@ export class Synchronizer {
     // created to handle a handshake that already arrived, that handshake is
     // processed first and no ping is needed at all.
     run.handshakeTimers.push(this.#after(run, 0, ping));
-    // Nothing at all from the controller (or, after listening mode, nothing but its greeting):
-    // dropped as quickly as the watchdog drops a silent Synchronized link.
-    // Counted from the kernel's Connected: this actor may hear of the link late (it starts after
-    // connection, and a busy machine delays the cast). A ping period at least, so a link found
-    // late (after a restart of this actor) still gets its chance to answer.
+    // Nothing at all from the controller: dropped as quickly as the watchdog drops a silent
+    // Synchronized link. Counted from the kernel's Connected: this actor may hear of the link late
+    // (it starts after connection, and a busy machine delays the cast). A ping period at least, so
+    // a link found late (after a restart of this actor) still gets its chance to answer.
     const { silentMs } = this.#config;
     const silentFor = Math.max(0, this.#deps.timers.now() - run.since);
     const silenceDueIn = Math.max(Math.min(silentMs, handshakePingMs), silentMs - silentFor);
     run.handshakeTimers.push(
       this.#after(run, silenceDueIn, () => {
-        if (run.handshake !== undefined || run.answered) return;
-        const listening = this.#listening;
-        const error = new HandshakeTimeoutError(run.generation, this.#config.silentMs);
+        // A link held after listening mode is silent on purpose; the handshake wait below bounds it.
+        if (run.handshake !== undefined || run.answered || this.#listening) return;
+        const error = new HandshakeTimeoutError(run.generation, silentMs);
         this.#lastError = error.message;
         this.#endHandshakeSpan(run, error.message, 'silent');
-        const reason = listening
-          ? 'controller still in listening mode: no answer'
-          : `controller silent: no handshake and no answer within ${this.#config.silentMs} ms`;
-        this.#deps.log[listening ? 'info' : 'warn'](`${reason}: disconnecting`, {
-          generation: run.generation,
-          silentMs: this.#config.silentMs,
-        });
-        void this.#disconnect(run, reason, listening ? this.#config.listeningRetryMs : undefined);
+        const reason = `controller silent: no handshake and no answer within ${silentMs} ms`;
+        this.#deps.log.warn(`${reason}: disconnecting`, { generation: run.generation, silentMs });
+        void this.#disconnect(run, reason);
       }),
     );
     run.handshakeTimers.push(
       this.#after(run, handshakeTimeoutMs, () => {
         if (run.handshake !== undefined) return;
+        if (this.#listening) {
+          // Held all this time, still in listening mode: a fresh link, after the same short wait.
+          const error = new ListeningModeError(run.generation);
+          this.#lastError = error.message;
+          this.#endHandshakeSpan(run, error.message, 'listening');
+          const reason = 'controller still in listening mode';
+          this.#deps.log.info(`${reason} after ${handshakeTimeoutMs} ms: reconnecting`, {
+            generation: run.generation,
+            retryInMs: this.#config.listeningRetryMs,
+          });
+          void this.#recover(run, this.#config.recovery.listeningMode, reason, error, {
+            retryInMs: this.#config.listeningRetryMs,
+          });
+          return;
+        }
         const error = new HandshakeTimeoutError(run.generation, handshakeTimeoutMs);
         this.#lastError = error.message;
         this.#endHandshakeSpan(run, error.message, 'timeout');

@@ -193,6 +193,29 @@ test('answers nobody asked for are counted, and logged at most a few per period 
   );
 });
 
+test('timeouts are logged a few per period with a suppressed count; an internal one only at debug', async () => {
+  const { commander, timers, log } = rig({}, stateOf('Acknowledged', 1));
+  const requests = Array.from({ length: 20 }, () =>
+    commander.request('NONE', undefined, { minPhase: 'Acknowledged', timeoutMs: 100 }).catch(() => undefined),
+  );
+  const internal = commander
+    .request('NONE', undefined, { minPhase: 'Acknowledged', timeoutMs: 100, internal: true })
+    .catch(() => undefined);
+  await timers.advance(100);
+  await Promise.all([...requests, internal]);
+  const warned = (): typeof log.lines => log.at('warn').filter((l) => l.msg === 'request timed out');
+  assert.equal(commander.status().timedOut, 21);
+  assert.equal(warned().length, COMMANDER_DEFAULTS.timeoutLogBurst);
+  await timers.advance(COMMANDER_DEFAULTS.unmatchedLogIntervalMs);
+  const last = commander
+    .request('NONE', undefined, { minPhase: 'Acknowledged', timeoutMs: 100 })
+    .catch(() => undefined);
+  await timers.advance(100);
+  await last;
+  assert.equal(warned().at(-1)!.fields?.suppressedSinceLast, 20 - COMMANDER_DEFAULTS.timeoutLogBurst);
+  commander.terminate();
+});
+
 // ---------------------------------------------------------------- phases
 
 test('a request is refused at once with NotReadyError while Disconnected, whatever its minPhase', async () => {

@@ -98,7 +98,7 @@ test('while waiting for the handshake it sends a NONE every handshakePingMs, wit
   assert.equal(h.sync.status().step, 'handshake');
   await h.timers.advance(0);
   assert.equal(h.commander.of('NONE').length, 1);
-  assert.deepEqual(h.commander.of('NONE')[0]?.options, { minPhase: 'Connected' });
+  assert.deepEqual(h.commander.of('NONE')[0]?.options, { minPhase: 'Connected', internal: true });
   await h.timers.advance(2000);
   await h.timers.advance(2000);
   assert.equal(h.commander.of('NONE').length, 3);
@@ -455,7 +455,7 @@ test('after listening mode the next link is held in Connected until a NONE is an
   cleanUp(h);
 });
 
-test('a held link that stays silent is dropped after silentMs with the listening wait; <!SETUP_MODE> on it changes nothing', async () => {
+test('a held link is kept past silentMs, and after handshakeTimeoutMs a new one is tried after the listening wait; <!SETUP_MODE> on it changes nothing', async () => {
   const h = await harness();
   await h.event(await synchronized(h), { type: 'setupMode' });
   h.commander.hang('NONE');
@@ -463,7 +463,10 @@ test('a held link that stays silent is dropped after silentMs with the listening
   await h.handshake(generation);
   await h.event(generation, { type: 'setupMode' });
   assert.equal(h.kernel.disconnects.length, 1, 'no second disconnect for a repeated SETUP_MODE');
-  await h.timers.advance(CONFIG.silentMs);
+  await h.timers.advance(CONFIG.silentMs * 2);
+  assert.equal(h.kernel.disconnects.length, 1, 'silent on purpose: held, not dropped');
+  assert.equal(h.commander.of('NONE').length, (CONFIG.silentMs * 2) / CONFIG.handshakePingMs + 1);
+  await h.timers.advance(CONFIG.handshakeTimeoutMs - CONFIG.silentMs * 2);
   assert.deepEqual(
     h.kernel.disconnects.map((d) => [d.generation, d.retryInMs]),
     [
