@@ -50,7 +50,7 @@ export const CONFIG_DEFAULTS = {
   },
   connection: {
     connectTimeoutMs: 5000,
-    retry: { initialMs: 2000, factor: 1.5, maxMs: 30_000 },
+    retry: { initialMs: 2000, factor: 1.5, maxMs: 30_000, resetAfterMs: 5000 },
   },
   synchronization: {
     autoconnecting: true,
@@ -58,6 +58,7 @@ export const CONFIG_DEFAULTS = {
     handshakePingMs: 2000,
     skipVersionCheck: false,
     clockResyncMs: 900_000,
+    stepTimeoutMs: 5000,
   },
   commander: { timeoutMs: 20_000 },
   watchdog: { idleMs: 5000, timeoutMs: 3000 },
@@ -213,6 +214,11 @@ const connection = z
           .default(CONFIG_DEFAULTS.connection.retry.factor)
           .describe('Each further wait is the previous one times this'),
         maxMs: ms(CONFIG_DEFAULTS.connection.retry.maxMs, 'Longest wait before reconnecting', 0),
+        resetAfterMs: ms(
+          CONFIG_DEFAULTS.connection.retry.resetAfterMs,
+          'A link Synchronized this long counted as good: its drop is retried at once and waits start again from initialMs; a link that fails sooner counts as a failed attempt',
+          0,
+        ),
       })
       .refine((r) => r.maxMs >= r.initialMs, {
         error: (issue) => `must be at least initialMs (${String(field(issue.input, 'initialMs'))})`,
@@ -244,6 +250,10 @@ const synchronization = z
     clockResyncMs: ms(
       CONFIG_DEFAULTS.synchronization.clockResyncMs,
       "Set the controller's clock again this often",
+    ),
+    stepTimeoutMs: ms(
+      CONFIG_DEFAULTS.synchronization.stepTimeoutMs,
+      'How long each synchronization command (clock, trace) may wait for its answer before the link is dropped',
     ),
   })
   .describe('Bringing a connected controller in sync');

@@ -20,6 +20,10 @@ export const ERROR_CATALOGUE = {
   },
   TETHER_INJECTED_FAULT: { area: 'runtime', meaning: 'a crash injected on purpose (tests, drills)' },
   TETHER_REPLY_NOT_CLONEABLE: { area: 'runtime', meaning: "a handler's result cannot cross threads" },
+  TETHER_MESSAGE_UNREADABLE: {
+    area: 'runtime',
+    meaning: "a call's message could not be read on the receiving thread (messageerror)",
+  },
   // supervisors
   TETHER_INVALID_CHILD_SPEC: { area: 'supervisors', meaning: 'a child spec field is invalid' },
   TETHER_INVALID_SUPERVISOR_FLAGS: { area: 'supervisors', meaning: 'a supervisor flag is invalid' },

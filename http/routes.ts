@@ -18,11 +18,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { OPCODES, checkRequestPayload } from '../protocol/index.js';
 import type { CommanderApi } from '../contracts/actors.js';
-import { ACTOR_IDS } from '../contracts/actors.js';
+import { ACTOR_IDS, BadResponseError } from '../contracts/actors.js';
 import type { TetherConfig } from '../config/index.js';
 import type { PhaseName } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
-import { ChildNotFoundError } from '../runtime/index.js';
+import { ChildNotFoundError, TetherError } from '../runtime/index.js';
 import { readJson } from './body.js';
 import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
 import type { SseHub } from './sse.js';
@@ -188,13 +188,17 @@ export const ROUTES: readonly Route[] = [
       }
       const timeoutMs = body.timeoutMs ?? service.config.commander.timeoutMs;
       const commander = service.system.ref<CommanderApi>(ACTOR_IDS.commander);
-      const result = await commander.callWith(
-        { timeoutMs: timeoutMs + CALL_MARGIN_MS },
-        'request',
-        body.opcode,
-        checked.value,
-        { timeoutMs },
-      );
+      const result = await commander
+        .callWith({ timeoutMs: timeoutMs + CALL_MARGIN_MS }, 'request', body.opcode, checked.value, {
+          timeoutMs,
+        })
+        .catch((error: unknown) => {
+          // The controller answered, but the answer could not cross into this thread: a bad answer.
+          if (TetherError.is(error, 'TETHER_MESSAGE_UNREADABLE')) {
+            throw new BadResponseError(body.opcode, 0, `the answer could not be delivered: ${error.message}`);
+          }
+          throw error;
+        });
       return { status: 200, body: { opcode: body.opcode, payload: result ?? null } };
     },
   },

@@ -84,10 +84,15 @@ export class Kernel implements PhaseSource {
   }
 
   /** Disconnects the link of `generation` if it is current; false when stale or already down. */
-  disconnect(generation: number, reason: string): boolean {
+  disconnect(generation: number, reason: string, retryInMs?: number): boolean {
     const phase = this.#phase;
     if (phase.generation !== generation || phase.name === 'Disconnected') return false;
-    this.transition({ to: 'Disconnected', generation, reason });
+    this.transition({
+      to: 'Disconnected',
+      generation,
+      reason,
+      ...(retryInMs === undefined ? {} : { retryInMs }),
+    });
     this.#options.closeLink(generation, reason);
     return true;
   }
@@ -118,7 +123,8 @@ export class Kernel implements PhaseSource {
     return {
       transition: (request: TransitionRequest) => this.transition(request),
       state: () => this.state,
-      disconnect: (generation: number, reason: string) => this.disconnect(generation, reason),
+      disconnect: (generation: number, reason: string, retryInMs?: number) =>
+        this.disconnect(generation, reason, retryInMs),
       requestRediscoveryExit: (reason: string) => this.requestRediscoveryExit(reason),
       report: (actorId: string, facts: Record<string, unknown>) => this.report(actorId, facts),
     };
