@@ -47,7 +47,7 @@ import {
 } from '../../contracts/actors.js';
 import { CommanderBusyError, CommanderRecoveryRestartError } from './errors.js';
 import { KernelView, phaseAllows } from '../shared/kernel-view.js';
-import { LogLimiter } from '../shared/log-limiter.js';
+import { LogLimiter } from '../../runtime/log-limiter.js';
 import { realTimers, type Timer, type Timers } from '../shared/timers.js';
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { LATENCY_BUCKETS_MS, meter, telemetryOn, tracer } from '../../otel/instruments.js';

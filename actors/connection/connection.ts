@@ -52,7 +52,7 @@ import type { UsbScanOptions } from './discovery/index.js';
 import { SpanStatusCode, context } from '@opentelemetry/api';
 import type { BatchObservableCallback, Context, Observable } from '@opentelemetry/api';
 import { meter, telemetryOn, tracer } from '../../otel/instruments.js';
-import { LogLimiter, type LogLimit } from '../shared/log-limiter.js';
+import { LogLimiter, type LogLimit } from '../../runtime/log-limiter.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';
 
 // ------------------------------------------------------------------ types

@@ -79,7 +79,7 @@ import { comparePhases } from '../../contracts/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
 import { TetherError, describe } from '../../errors/index.js';
-import { LogLimiter } from '../shared/log-limiter.js';
+import { LogLimiter } from '../../runtime/log-limiter.js';
 import { assessHandshake, sameHandshake } from './compat.js';
 import type { BlockDatastore, LoadResult, StoredBlocks } from './datastore.js';
 import { HandshakeTimeoutError, ListeningModeError, SyncStepError } from './errors.js';

@@ -17,6 +17,9 @@ export interface LogLimit {
   burst: number;
 }
 
+/** Kinds remembered at once: a bound, should a caller ever key kinds by outside input. */
+const MAX_KINDS = 64;
+
 interface Window {
   startedAt: number;
   admitted: number;
@@ -41,6 +44,11 @@ export class LogLimiter<Kind extends string = string> {
     const { periodMs, burst } = this.#limitOf(kind);
     let window = this.#windows.get(kind);
     if (window === undefined) {
+      if (this.#windows.size >= MAX_KINDS) {
+        // Forget the oldest kind rather than grow: at worst it logs once more than it would have.
+        const oldest = this.#windows.keys().next().value;
+        if (oldest !== undefined) this.#windows.delete(oldest);
+      }
       window = { startedAt: now, admitted: 0, suppressed: 0 };
       this.#windows.set(kind, window);
     } else if (now - window.startedAt >= periodMs) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogLimiter } from '../../../actors/shared/log-limiter.js';
+import { LogLimiter } from '../../runtime/log-limiter.js';
 
 test('lets `burst` lines through per window, counts the rest, and reports them on the next line', () => {
   const limiter = new LogLimiter({ periodMs: 1000, burst: 2 });
