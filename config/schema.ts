@@ -307,31 +307,31 @@ const recovery = z
 
 function backoffWith(defaults: { readonly [K in keyof typeof BACKOFF_DEFAULTS]: number }) {
   return z
-  .strictObject({
-    minMs: ms(defaults.minMs, 'First wait before a restart', 0),
-    maxMs: ms(defaults.maxMs, 'Longest wait before a restart', 0),
-    factor: z
-      .number()
-      .min(1)
-      .default(defaults.factor)
-      .describe('Each further wait is the previous one times this'),
-    jitter: z
-      .number()
-      .min(0)
-      .max(1)
-      .default(defaults.jitter)
-      .describe('Spread each wait by up to this fraction either way (0..1)'),
-    resetAfterMs: ms(
-      defaults.resetAfterMs,
-      'After this long without a restart, waits start again from minMs',
-      0,
-    ),
-  })
-  .refine((b) => b.maxMs >= b.minMs, {
-    error: (issue) => `must be at least minMs (${String(field(issue.input, 'minMs'))})`,
-    path: ['maxMs'],
-  })
-  .describe('Wait before restarting: exponential, capped, with jitter; set minMs and maxMs to 0 for none');
+    .strictObject({
+      minMs: ms(defaults.minMs, 'First wait before a restart', 0),
+      maxMs: ms(defaults.maxMs, 'Longest wait before a restart', 0),
+      factor: z
+        .number()
+        .min(1)
+        .default(defaults.factor)
+        .describe('Each further wait is the previous one times this'),
+      jitter: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(defaults.jitter)
+        .describe('Spread each wait by up to this fraction either way (0..1)'),
+      resetAfterMs: ms(
+        defaults.resetAfterMs,
+        'After this long without a restart, waits start again from minMs',
+        0,
+      ),
+    })
+    .refine((b) => b.maxMs >= b.minMs, {
+      error: (issue) => `must be at least minMs (${String(field(issue.input, 'minMs'))})`,
+      path: ['maxMs'],
+    })
+    .describe('Wait before restarting: exponential, capped, with jitter; set minMs and maxMs to 0 for none');
 }
 
 const backoff = backoffWith(BACKOFF_DEFAULTS);
@@ -520,7 +520,10 @@ const mqtt = z
       })
       .default(CONFIG_DEFAULTS.mqtt.url)
       .describe('The broker (mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt); "" leaves MQTT off'),
-    username: z.string().default(CONFIG_DEFAULTS.mqtt.username).describe('User name for the broker; "" for none'),
+    username: z
+      .string()
+      .default(CONFIG_DEFAULTS.mqtt.username)
+      .describe('User name for the broker; "" for none'),
     password: z
       .string()
       .default(CONFIG_DEFAULTS.mqtt.password)
@@ -528,7 +531,9 @@ const mqtt = z
     caFile: z
       .string()
       .default(CONFIG_DEFAULTS.mqtt.caFile)
-      .describe("PEM file of the CA that signed the broker's certificate (mqtts, wss); \"\" trusts the system's"),
+      .describe(
+        'PEM file of the CA that signed the broker\'s certificate (mqtts, wss); "" trusts the system\'s',
+      ),
     clientId: z
       .string()
       .max(128)
@@ -536,11 +541,13 @@ const mqtt = z
       .describe('MQTT client id; "" for tether-<service>. Two clients with one id knock each other off'),
     service: topicLevel(
       CONFIG_DEFAULTS.mqtt.service,
-      "This service's name in the topics; \"\" for telemetry.serviceName",
+      'This service\'s name in the topics; "" for telemetry.serviceName',
     ),
     prefix: z
       .string()
-      .regex(TOPIC_PREFIX, { error: 'expected topic levels without wildcards, e.g. "tether" or "site/tether"' })
+      .regex(TOPIC_PREFIX, {
+        error: 'expected topic levels without wildcards, e.g. "tether" or "site/tether"',
+      })
       .default(CONFIG_DEFAULTS.mqtt.prefix)
       .describe('First topic levels of everything published and subscribed'),
     keepaliveMs: z
@@ -554,7 +561,10 @@ const mqtt = z
     connectTimeoutMs: ms(CONFIG_DEFAULTS.mqtt.connectTimeoutMs, 'How long connecting to the broker may take'),
     reconnect: z
       .strictObject({
-        initialMs: ms(CONFIG_DEFAULTS.mqtt.reconnect.initialMs, 'First wait before reconnecting to the broker'),
+        initialMs: ms(
+          CONFIG_DEFAULTS.mqtt.reconnect.initialMs,
+          'First wait before reconnecting to the broker',
+        ),
         factor: z
           .number()
           .min(1)
@@ -567,7 +577,9 @@ const mqtt = z
         path: ['maxMs'],
       })
       .prefault({})
-      .describe('Backoff between broker connection attempts (with jitter; starts again once a link held for maxMs)'),
+      .describe(
+        'Backoff between broker connection attempts (with jitter; starts again once a link held for maxMs)',
+      ),
     minIntervalMs: ms(
       CONFIG_DEFAULTS.mqtt.minIntervalMs,
       'Changes of state are published at most this often (coalesced: the latest wins)',
@@ -589,7 +601,9 @@ const mqtt = z
       .default(CONFIG_DEFAULTS.mqtt.maxPayloadBytes)
       .describe('Largest request or group message taken from the broker (bytes); larger ones are refused'),
   })
-  .describe('The MQTT link: state, presence and events published, operator actions taken (off without a URL)');
+  .describe(
+    'The MQTT link: state, presence and events published, operator actions taken (off without a URL)',
+  );
 
 const lifecycle = z
   .strictObject({

@@ -117,7 +117,8 @@ export type TriggerDecision =
  */
 export function decideTrigger(planned: LifecycleState, target: LifecycleState): TriggerDecision {
   if (planned === target) return { kind: 'ignore' };
-  if (!canMove(planned, target)) return { kind: 'refuse', error: new IllegalLifecycleTriggerError(planned, target) };
+  if (!canMove(planned, target))
+    return { kind: 'refuse', error: new IllegalLifecycleTriggerError(planned, target) };
   return { kind: 'accept' };
 }
 

@@ -60,7 +60,6 @@ export interface Route {
   handle(context: RouteContext): Promise<Reply | undefined>;
 }
 
-
 const READY_PHASE: Record<TetherConfig['http']['readyWhen'], PhaseName> = {
   synchronized: 'Synchronized',
   acknowledged: 'Acknowledged',
@@ -192,7 +191,10 @@ export const ROUTES: readonly Route[] = [
 ];
 
 /** Who asks, as the life cycle records it: HTTP, and the client's own name (printable, short). */
-function httpContext(service: Service, request: IncomingMessage): { service: Service; source: TriggerSource } {
+function httpContext(
+  service: Service,
+  request: IncomingMessage,
+): { service: Service; source: TriggerSource } {
   const agent = (request.headers['user-agent'] ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 64);
   return { service, source: agent === '' ? { via: 'http' } : { via: 'http', client: agent } };
 }

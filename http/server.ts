@@ -128,7 +128,9 @@ export async function startHttpApi(
     service.kernel.onPhaseChange((change) => sse.publish('phase', transitionView(change))),
     service.root.events.subscribe((event) => sse.publish('supervision', supervisionView(event))),
     watchAutoconnecting(service, (enabled) => sse.publish('autoconnecting', { autoconnecting: enabled })),
-    service.lifecycle.onTransition((transition) => sse.publish('lifecycle', lifecycleTransitionJson(transition))),
+    service.lifecycle.onTransition((transition) =>
+      sse.publish('lifecycle', lifecycleTransitionJson(transition)),
+    ),
   ];
 
   await new Promise<void>((resolve, reject) => {

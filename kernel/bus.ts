@@ -200,7 +200,8 @@ export class BusBridge {
     return {
       hello: () => ({ state: this.state(), group: this.#pendingGroup }),
       perform: (action: string, body: unknown) => this.#options.perform(action, body),
-      groupTransition: (message: GroupTransition, joining: boolean) => this.#groupTransition(message, joining),
+      groupTransition: (message: GroupTransition, joining: boolean) =>
+        this.#groupTransition(message, joining),
       joined: () => {
         this.#joined = true;
         for (const wake of [...this.#joinWaiters]) wake();

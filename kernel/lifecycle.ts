@@ -67,7 +67,7 @@ export interface LifecycleView {
   state: LifecycleState;
   /** When the current state began (ms since epoch). */
   since: number;
-  /** The state a running transition leads to, or null. */
+  /** The state the running (or next) transition leads to, or null. */
   moving: LifecycleState | null;
   /** The triggers the current state allows. */
   allowed: LifecycleState[];
@@ -85,7 +85,6 @@ export class Lifecycle {
   readonly #timeoutMs: number;
   #state: LifecycleState = 'created';
   #since: number;
-  #moving: LifecycleState | null = null;
   /** Targets accepted and not yet run (the running one first). */
   readonly #queue: LifecycleState[] = [];
   #chain: Promise<unknown> = Promise.resolve();
@@ -115,7 +114,7 @@ export class Lifecycle {
     return {
       state: this.#state,
       since: this.#since,
-      moving: this.#moving,
+      moving: this.#queue[0] ?? null,
       allowed: allowedTargets(this.#state),
       last: this.#history.at(-1) ?? null,
       history: [...this.#history],
@@ -143,7 +142,8 @@ export class Lifecycle {
     const decision = decideTrigger(this.planned, target);
     if (decision.kind === 'ignore') return Promise.resolve({ ignored: true, state: this.planned });
     if (decision.kind === 'refuse') return Promise.reject(decision.error);
-    if (this.#queue.length > this.#queueLimit) return Promise.reject(new LifecycleBusyError(this.#queueLimit));
+    if (this.#queue.length > this.#queueLimit)
+      return Promise.reject(new LifecycleBusyError(this.#queueLimit));
     this.#queue.push(target);
     const run = this.#chain.then(() => this.#run(target, source));
     this.#chain = run.catch(() => undefined);
@@ -151,7 +151,14 @@ export class Lifecycle {
   }
 
   async #run(target: LifecycleState, source: TriggerSource): Promise<TriggerOutcome> {
-    this.#queue.shift();
+    try {
+      return await this.#transition(target, source);
+    } finally {
+      this.#queue.shift();
+    }
+  }
+
+  async #transition(target: LifecycleState, source: TriggerSource): Promise<TriggerOutcome> {
     const from = this.#state;
     if (from === target) return { ignored: true, state: from };
     // Decided against the planned state; a failure since may have changed what is allowed.
@@ -185,7 +192,12 @@ export class Lifecycle {
     }
   }
 
-  #record(from: LifecycleState, to: LifecycleState, source: TriggerSource, began: number): LifecycleTransition {
+  #record(
+    from: LifecycleState,
+    to: LifecycleState,
+    source: TriggerSource,
+    began: number,
+  ): LifecycleTransition {
     const at = this.#now();
     this.#count += 1;
     const transition: LifecycleTransition = { n: this.#count, from, to, source, at, durationMs: at - began };
@@ -198,7 +210,6 @@ export class Lifecycle {
   }
 
   #setMoving(target: LifecycleState | null): void {
-    this.#moving = target;
     for (const listener of this.#movingListeners) safely(() => listener(target));
   }
 }

@@ -69,7 +69,11 @@ export const OPERATOR_ACTIONS = {
     const before = supervisor.whichChildren().find((child) => child.id === id);
     await supervisor.terminateChild(id);
     const info = await supervisor.restartChild(id);
-    return { ...childJson(info), supervisor: supervisor.id, previousIncarnation: before?.incarnation ?? null };
+    return {
+      ...childJson(info),
+      supervisor: supervisor.id,
+      previousIncarnation: before?.incarnation ?? null,
+    };
   }),
 
   command: action(

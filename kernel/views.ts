@@ -117,7 +117,9 @@ export function supervisionEventJson(event: SupervisionEvent): Record<string, un
 }
 
 /** A failure worth showing in the state's `errors`: an actor that crashed, or could not start. */
-export function failureOf(event: SupervisionEvent): { source: string; message: string; at: string } | undefined {
+export function failureOf(
+  event: SupervisionEvent,
+): { source: string; message: string; at: string } | undefined {
   const at = new Date(event.at).toISOString();
   if (event.type === 'child-exited' && event.reason.kind !== 'normal' && event.reason.kind !== 'shutdown') {
     return { source: event.childId, message: describeExit(event.reason), at };

@@ -159,8 +159,8 @@ export class MqttLink {
     client.publish(this.#settings.topics.events[kind], JSON.stringify(payload), { qos: 1 }, (error) => {
       if (this.#client !== client) return;
       this.#eventsInFlight -= 1;
-      if (error === undefined) this.#status.published.events += 1;
-      else this.#status.droppedEvents += 1;
+      if (failed(error)) this.#status.droppedEvents += 1;
+      else this.#status.published.events += 1;
     });
   }
 
@@ -178,12 +178,15 @@ export class MqttLink {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    // Nothing more goes out but the goodbye.
+    const wasConnected = this.#connected;
+    this.#connected = false;
     for (const timer of [this.#reconnectTimer, this.#heldTimer, this.#stateTimer]) clearTimeout(timer);
     clearInterval(this.#republishTimer);
     const client = this.#client;
     if (client === undefined) return;
     let ended = false;
-    if (this.#connected) {
+    if (wasConnected) {
       await bounded(
         new Promise<void>((resolve) =>
           client.publish(this.#settings.topics.status, 'offline', { qos: 1, retain: true }, () => resolve()),
@@ -196,7 +199,8 @@ export class MqttLink {
       );
     }
     // Not connected (between attempts, or still connecting), or the broker did not see us off: cut it.
-    if (!ended) await bounded(new Promise<void>((resolve) => client.end(true, {}, () => resolve())), STOP_STEP_MS);
+    if (!ended)
+      await bounded(new Promise<void>((resolve) => client.end(true, {}, () => resolve())), STOP_STEP_MS);
     client.removeAllListeners();
     // A late 'error' after the listeners are gone must not become an uncaught exception.
     client.on('error', () => undefined);
@@ -257,7 +261,6 @@ export class MqttLink {
     client.connect();
   }
 
-
   #onConnect(client: MqttClient): void {
     const s = this.#settings;
     this.#connected = true;
@@ -285,7 +288,7 @@ export class MqttLink {
     };
     const subscribeCommands = (): void => {
       client.subscribe(s.topics.cmdFilter, { qos: 1, nl: true }, (error) => {
-        if (error !== undefined && error !== null) {
+        if (failed(error)) {
           this.#limited.write('warn', 'subscribe', 'could not subscribe to the command topics', {
             error: error.message,
           });
@@ -297,7 +300,7 @@ export class MqttLink {
     if (s.topics.group === undefined) subscribeCommands();
     else {
       client.subscribe(s.topics.group, { qos: 1, nl: true, rh: 0 }, (error) => {
-        if (error !== undefined && error !== null) {
+        if (failed(error)) {
           this.#limited.write('warn', 'subscribe', 'could not subscribe to the group topic', {
             error: error.message,
           });
@@ -376,9 +379,12 @@ export class MqttLink {
     client.publish(s.topics.state, text, { qos: 1, retain: true }, (error) => {
       if (this.#client !== client) return;
       this.#stateInFlight = false;
-      if (error === undefined) this.#status.published.state += 1;
-      // Not acknowledged (the link went): publish the latest again once it is back.
-      else this.#stateDirty = true;
+      if (failed(error)) {
+        // Not acknowledged (the link is going): publish the latest again once it is back, not now.
+        this.#stateDirty = true;
+        return;
+      }
+      this.#status.published.state += 1;
       this.#pumpState();
     });
     if (s.brewcast) client.publish(s.topics.brewcast, text, { qos: 1, retain: true });
@@ -404,7 +410,7 @@ export class MqttLink {
       (error) => {
         if (this.#client !== client) return;
         this.#groupInFlight = false;
-        if (error !== undefined) return;
+        if (failed(error)) return;
         this.#status.published.group += 1;
         if (this.#group === message) this.#group = undefined;
         this.#peers.groupPublished(message.seq);
@@ -451,7 +457,7 @@ export class MqttLink {
           },
         },
         (error) => {
-          if (error === undefined) this.#status.published.responses += 1;
+          if (!failed(error)) this.#status.published.responses += 1;
         },
       );
     };
@@ -538,6 +544,11 @@ export class MqttLink {
     this.#status.refused += 1;
     this.#limited.write('warn', kind, msg, fields);
   }
+}
+
+/** mqtt.js calls back with undefined or null for success, an Error otherwise. */
+function failed(error: Error | null | undefined): error is Error {
+  return error !== undefined && error !== null;
 }
 
 /** The URL without credentials, for logs and status. */

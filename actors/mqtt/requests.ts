@@ -53,7 +53,8 @@ export function errorAnswer(error: unknown): ErrorAnswer {
       error: {
         code: error.code,
         message: error.message,
-        detail: typeof detail === 'object' && detail !== null ? { ...(detail as Record<string, unknown>) } : {},
+        detail:
+          typeof detail === 'object' && detail !== null ? { ...(detail as Record<string, unknown>) } : {},
       },
     };
   }
