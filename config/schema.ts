@@ -23,6 +23,9 @@ const CHILD_DEFAULTS = {
   startTimeoutMs: 5000,
 } as const;
 
+/** mqtt.js is a larger module graph than the other actors' (loading it alone takes seconds on a busy machine). */
+const MQTT_START_TIMEOUT_MS = 15_000;
+
 /** Used by a supervisor's `backoff` when the file names it without every field. */
 const BACKOFF_DEFAULTS = { minMs: 500, maxMs: 30_000, factor: 2, jitter: 0.1, resetAfterMs: 60_000 } as const;
 
@@ -90,7 +93,7 @@ export const CONFIG_DEFAULTS = {
       commander: CHILD_DEFAULTS,
       synchronization: CHILD_DEFAULTS,
       watchdog: CHILD_DEFAULTS,
-      mqtt: CHILD_DEFAULTS,
+      mqtt: { ...CHILD_DEFAULTS, startTimeoutMs: MQTT_START_TIMEOUT_MS },
     },
   },
   log: { level: 'info' },
@@ -359,51 +362,56 @@ function supervisorFields(defaults: SupervisorDefaults) {
 
 const SHUTDOWN_ERROR = 'expected a non-negative integer (ms), "brutal_kill" or "infinity"';
 
-const childPolicy = z
-  .strictObject({
-    restart: z
-      .enum(['permanent', 'transient', 'temporary'])
-      .default(CHILD_DEFAULTS.restart)
-      .describe('permanent: always restarted; transient: only after a failure; temporary: never'),
-    shutdown: z
-      .union([z.int().min(0), z.enum(['brutal_kill', 'infinity'])], { error: SHUTDOWN_ERROR })
-      .default(CHILD_DEFAULTS.shutdown)
-      .describe(
-        'How long a graceful stop may take before the worker is killed (ms), or "brutal_kill", or "infinity"',
-      ),
-    heartbeat: z
-      .union(
-        [
-          z.strictObject({
-            intervalMs: ms(CHILD_DEFAULTS.heartbeat.intervalMs, 'Ping the actor this often'),
-            timeoutMs: ms(
-              CHILD_DEFAULTS.heartbeat.timeoutMs,
-              'An actor that does not answer a ping this long is hung',
-            ),
-          }),
-          z.literal(false),
-        ],
-        { error: 'expected { intervalMs, timeoutMs } or false' },
-      )
-      .prefault({})
-      .describe('Hang detection: a hung actor is terminated and restarted as a crash; false turns it off'),
-    memoryLimitMb: z
-      .int()
-      .positive()
-      .default(CHILD_DEFAULTS.memoryLimitMb)
-      .describe(
-        "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out crashes it alone",
-      ),
-    youngGenerationMb: z
-      .int()
-      .positive()
-      .optional()
-      .describe(
-        "Cap of the worker's young generation (resourceLimits.maxYoungGenerationSizeMb); default a quarter of memoryLimitMb, at most 16",
-      ),
-    startTimeoutMs: ms(CHILD_DEFAULTS.startTimeoutMs, 'How long loading and init may take'),
-  })
-  .prefault({});
+/** A child's restart policy; only the start timeout's default differs between children. */
+function childPolicyWith(startTimeoutMs: number) {
+  return z
+    .strictObject({
+      restart: z
+        .enum(['permanent', 'transient', 'temporary'])
+        .default(CHILD_DEFAULTS.restart)
+        .describe('permanent: always restarted; transient: only after a failure; temporary: never'),
+      shutdown: z
+        .union([z.int().min(0), z.enum(['brutal_kill', 'infinity'])], { error: SHUTDOWN_ERROR })
+        .default(CHILD_DEFAULTS.shutdown)
+        .describe(
+          'How long a graceful stop may take before the worker is killed (ms), or "brutal_kill", or "infinity"',
+        ),
+      heartbeat: z
+        .union(
+          [
+            z.strictObject({
+              intervalMs: ms(CHILD_DEFAULTS.heartbeat.intervalMs, 'Ping the actor this often'),
+              timeoutMs: ms(
+                CHILD_DEFAULTS.heartbeat.timeoutMs,
+                'An actor that does not answer a ping this long is hung',
+              ),
+            }),
+            z.literal(false),
+          ],
+          { error: 'expected { intervalMs, timeoutMs } or false' },
+        )
+        .prefault({})
+        .describe('Hang detection: a hung actor is terminated and restarted as a crash; false turns it off'),
+      memoryLimitMb: z
+        .int()
+        .positive()
+        .default(CHILD_DEFAULTS.memoryLimitMb)
+        .describe(
+          "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out crashes it alone",
+        ),
+      youngGenerationMb: z
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          "Cap of the worker's young generation (resourceLimits.maxYoungGenerationSizeMb); default a quarter of memoryLimitMb, at most 16",
+        ),
+      startTimeoutMs: ms(startTimeoutMs, 'How long loading and init may take'),
+    })
+    .prefault({});
+}
+
+const childPolicy = childPolicyWith(CHILD_DEFAULTS.startTimeoutMs);
 
 const supervision = z
   .strictObject({
@@ -429,7 +437,9 @@ const supervision = z
         commander: childPolicy.describe('The commander actor (requests and responses)'),
         synchronization: childPolicy.describe('The synchronization actor (handshake, clock, block store)'),
         watchdog: childPolicy.describe('The watchdog actor (link checks)'),
-        mqtt: childPolicy.describe('The MQTT actor (the broker link; only when mqtt.url is set)'),
+        mqtt: childPolicyWith(MQTT_START_TIMEOUT_MS).describe(
+          'The MQTT actor (the broker link; only when mqtt.url is set)',
+        ),
       })
       .prefault({})
       .describe('Restart policy of each actor'),

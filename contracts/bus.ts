@@ -140,6 +140,8 @@ export interface MqttStatus {
   connected: boolean;
   /** When the link last came up or went down (ISO 8601), or null before the first attempt ended. */
   since: string | null;
+  /** Connection attempts so far, successful or not. */
+  attempts: number;
   connects: number;
   disconnects: number;
   lastError: string | null;

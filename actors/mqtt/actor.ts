@@ -38,17 +38,19 @@ const mqttActor = defineActor(async (ctx: ActorContext<TetherConfig>) => {
     report: (status) => kernel.cast('report', BUS_IDS.mqtt, { ...status }),
     log: ctx.log,
   });
-  // A restarted actor has lost its slots: the kernel hands over the state and any unpublished transition.
-  try {
-    const hello = await bus.callWith({ timeoutMs: HELLO_DEADLINE_MS }, 'hello');
-    link.publishState(hello.state);
-    if (hello.group !== null) link.publishGroup(hello.group);
-  } catch (error) {
-    ctx.log.warn('could not fetch the state from the kernel; waiting for its next change', {
-      error: error instanceof Error ? error.message : String(error),
-    });
-  }
   link.start();
+  // A new incarnation has empty slots: the kernel hands over the state and any unpublished transition.
+  // After init, not in it: init must be quick, and casts that arrive meanwhile are newer anyway.
+  void bus.callWith({ timeoutMs: HELLO_DEADLINE_MS }, 'hello').then(
+    (hello) => {
+      link.adopt(hello.state, hello.group);
+    },
+    (error: unknown) => {
+      ctx.log.warn('could not fetch the state from the kernel; waiting for its next change', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    },
+  );
 
   const handlers: MqttApi = {
     publishState: (document) => link.publishState(document),

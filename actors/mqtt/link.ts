@@ -106,6 +106,8 @@ export class MqttLink {
   #stateInFlight = false;
   #lastStateAt = Number.NEGATIVE_INFINITY;
   #group: GroupTransition | undefined;
+  /** The sequence number of the last group transition acknowledged. */
+  #lastGroupSeq = 0;
   #groupInFlight = false;
   #eventsInFlight = 0;
   #requestsInFlight = 0;
@@ -122,6 +124,7 @@ export class MqttLink {
       clientId: settings.clientId,
       connected: false,
       since: null,
+      attempts: 0,
       connects: 0,
       disconnects: 0,
       lastError: null,
@@ -141,6 +144,13 @@ export class MqttLink {
       this.#pumpState();
     }, this.#settings.publishIntervalMs);
     this.#connectOnce();
+  }
+
+  /** What the kernel had when this link started: taken unless something newer came meanwhile. */
+  adopt(state: StateDocument, group: GroupTransition | null): void {
+    if (this.#state === undefined) this.publishState(state);
+    if (group !== null && this.#group === undefined && this.#lastGroupSeq < group.seq)
+      this.publishGroup(group);
   }
 
   publishState(document: StateDocument): void {
@@ -239,6 +249,7 @@ export class MqttLink {
     };
     const client = connect(s.url, options);
     this.#client = client;
+    this.#status.attempts += 1;
     const current = (): boolean => this.#client === client && !this.#stopping;
     client.on('connect', () => {
       if (current()) this.#onConnect(client);
@@ -412,6 +423,7 @@ export class MqttLink {
         this.#groupInFlight = false;
         if (failed(error)) return;
         this.#status.published.group += 1;
+        this.#lastGroupSeq = Math.max(this.#lastGroupSeq, message.seq);
         if (this.#group === message) this.#group = undefined;
         this.#peers.groupPublished(message.seq);
         this.#pumpGroup();
