@@ -85,7 +85,13 @@ export type ComponentState = 'unknown' | 'running' | 'incompatible' | 'wrong-dev
 
 export interface StateData {
   service: string;
-  lifecycle: { state: LifecycleState; since: string; moving: LifecycleState | null };
+  lifecycle: {
+    state: LifecycleState;
+    since: string;
+    moving: LifecycleState | null;
+    /** The last transition and who asked for it (`origin`: the group member, for `via: group`). */
+    last: { from: LifecycleState; to: LifecycleState; via: string; origin: string | null } | null;
+  };
   phase: { name: string; generation: number; since: string; disconnectReason: string | null };
   communication: CommunicationState;
   component: { state: ComponentState; resetReason: string | null };

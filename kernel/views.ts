@@ -189,6 +189,7 @@ export function stateDocument(inputs: StateInputs): StateDocument {
         state: inputs.lifecycle.state,
         since: new Date(inputs.lifecycle.since).toISOString(),
         moving: inputs.lifecycle.moving,
+        last: lastOf(inputs.lifecycle.last),
       },
       phase: {
         name: phase.name,
@@ -204,5 +205,16 @@ export function stateDocument(inputs: StateInputs): StateDocument {
       errors,
       tasks: [],
     },
+  };
+}
+
+function lastOf(transition: LifecycleTransition | null): StateData['lifecycle']['last'] {
+  if (transition === null) return null;
+  const { source } = transition;
+  return {
+    from: transition.from,
+    to: transition.to,
+    via: source.via,
+    origin: source.via === 'group' ? source.origin : null,
   };
 }

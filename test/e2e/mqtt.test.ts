@@ -19,6 +19,10 @@ import { withService } from './harness.js';
 function mqttConfig(broker: Broker, extra: DeepPartial<TetherConfig> = {}): DeepPartial<TetherConfig> {
   return {
     ...extra,
+    // Loading mqtt.js takes a worker seconds on a busy machine: room for it, so that is not what fails.
+    supervision: {
+      children: { mqtt: { startTimeoutMs: 30_000, heartbeat: { intervalMs: 1000, timeoutMs: 10_000 } } },
+    },
     mqtt: {
       url: broker.url,
       service: 'e2e',

@@ -35,6 +35,32 @@ export interface Broker {
   log(): string;
 }
 
+/**
+ * Processes a test started (brokers, services): killed when the test file's
+ * process ends, however it ends. The test runner ends a file that overruns
+ * its timeout with a signal, which skips every `finally`; without this, its
+ * brokers and services would live on.
+ */
+const LIVE_CHILDREN = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+export function killOnExit(child: ChildProcess): void {
+  LIVE_CHILDREN.add(child);
+  child.once('exit', () => LIVE_CHILDREN.delete(child));
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const reap = (): void => {
+    for (const running of LIVE_CHILDREN) running.kill('SIGKILL');
+  };
+  process.once('exit', reap);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      reap();
+      process.exit(1);
+    });
+  }
+}
+
 export function mosquittoPath(): string {
   const found = spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' }).stdout.trim();
   if (found !== '') return found;
@@ -77,6 +103,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const start = async (): Promise<void> => {
     if (child !== undefined) return;
     const started = spawn(binary, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnExit(started);
     child = started;
     started.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

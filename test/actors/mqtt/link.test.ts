@@ -101,7 +101,7 @@ function state(phase: string, n = 0): StateDocument {
     ttl: '60.0s',
     data: {
       service: 'unit',
-      lifecycle: { state: 'started', since: new Date(0).toISOString(), moving: null },
+      lifecycle: { state: 'started', since: new Date(0).toISOString(), moving: null, last: null },
       phase: { name: phase, generation: n, since: new Date(0).toISOString(), disconnectReason: null },
       communication: 'CONNECTED',
       component: { state: 'unknown', resetReason: null },
