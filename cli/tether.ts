@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { registerConfigCommand } from './config-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerLifecycleCommand } from './lifecycle-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerStatusCommands } from './status-command.js';
@@ -18,4 +19,5 @@ registerRunCommand(program);
 registerDemoCommand(program);
 registerSimCommand(program);
 registerStatusCommands(program);
+registerLifecycleCommand(program);
 await program.parseAsync(process.argv);
