@@ -88,6 +88,7 @@ export class BusBridge {
   readonly #joinWaiters = new Set<() => void>();
   readonly #unsubscribe: Array<() => void> = [];
   #served: { close(): void } | undefined;
+  #statePending: NodeJS.Immediate | undefined;
 
   constructor(options: BusBridgeOptions) {
     this.#options = options;
@@ -162,6 +163,8 @@ export class BusBridge {
   }
 
   close(): void {
+    clearImmediate(this.#statePending);
+    this.#statePending = undefined;
     for (const off of this.#unsubscribe.splice(0)) off();
     for (const wake of [...this.#joinWaiters]) wake();
     this.#served?.close();
@@ -170,8 +173,17 @@ export class BusBridge {
 
   // ---------------------------------------------------------------- outgoing
 
+  /**
+   * The state goes to the actor once per turn of the event loop: a
+   * transition changes several things at once (autoconnecting, the phase,
+   * the life cycle) and they go out as one document, the final one.
+   */
   #pushState(): void {
-    this.#mqtt.cast('publishState', this.state());
+    if (this.#statePending !== undefined) return;
+    this.#statePending = setImmediate(() => {
+      this.#statePending = undefined;
+      this.#mqtt.cast('publishState', this.state());
+    });
   }
 
   #onTransition(transition: LifecycleTransition): void {

@@ -3,14 +3,22 @@
 // system packages the tests need are present, then run every compiled test
 // file with Node's own test runner.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** System packages the tests use for real (not mocked): command -> Debian package. */
-const systemPackages = { socat: 'socat' };
+/**
+ * System packages the tests use for real (not mocked): command -> Debian
+ * package. socat makes pseudo-terminal pairs; mosquitto is the MQTT broker
+ * the tests start on a free port of their own.
+ */
+const systemPackages = { socat: 'socat', mosquitto: 'mosquitto' };
+
+/** Daemons live in /usr/sbin, which a user's PATH may leave out. */
+const SBIN = ['/usr/sbin', '/usr/local/sbin'];
 
 function has(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  if (spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0) return true;
+  return SBIN.some((dir) => existsSync(join(dir, command)));
 }
 
 const missing = Object.entries(systemPackages).filter(([command]) => !has(command));

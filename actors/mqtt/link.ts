@@ -21,8 +21,9 @@
  *
  * Nothing queues while the link is down: the state is one slot (the latest
  * wins), the group transition is one slot, events are dropped and counted.
- * While up, state publications are coalesced to at most one per
- * minIntervalMs and one unacknowledged at a time, events to at most
+ * While up, state publications are coalesced: a change waits BURST_MS for
+ * the rest of its burst, then goes out, at most one per minIntervalMs and
+ * one unacknowledged at a time, events to at most
  * MAX_EVENTS_IN_FLIGHT unacknowledged, requests to MAX_REQUESTS_IN_FLIGHT.
  */
 import { connect } from 'mqtt';
@@ -46,6 +47,8 @@ import { isAllowedResponseTopic } from './topics.js';
 
 export const MAX_EVENTS_IN_FLIGHT = 64;
 export const MAX_REQUESTS_IN_FLIGHT = 16;
+/** How long a change waits for the rest of its burst before it is published (at most minIntervalMs). */
+export const BURST_MS = 20;
 /** How long an orderly stop waits for `offline` to be acknowledged, then for the broker to see us go. */
 const STOP_STEP_MS = 1000;
 /** Room on top of the largest payload we take, for the topic and properties of a packet. */
@@ -103,6 +106,8 @@ export class MqttLink {
 
   #state: StateDocument | undefined;
   #stateDirty = false;
+  /** When the state became dirty (Date.now()), for the burst wait. */
+  #dirtySince = 0;
   #stateInFlight = false;
   #lastStateAt = Number.NEGATIVE_INFINITY;
   #group: GroupTransition | undefined;
@@ -155,6 +160,7 @@ export class MqttLink {
 
   publishState(document: StateDocument): void {
     this.#state = document;
+    if (!this.#stateDirty) this.#dirtySince = Date.now();
     this.#stateDirty = true;
     this.#pumpState();
   }
@@ -373,7 +379,11 @@ export class MqttLink {
     const s = this.#settings;
     if (client === undefined || !this.#connected || this.#stateInFlight || !this.#stateDirty) return;
     if (this.#stateTimer !== undefined) return;
-    const wait = this.#lastStateAt + s.minIntervalMs - Date.now();
+    // A change usually comes in a burst (the life cycle moves, then the phase, then the life cycle
+    // again): wait a moment for the rest of it, so the first publication is not a half-way state.
+    const wait =
+      Math.max(this.#lastStateAt + s.minIntervalMs, this.#dirtySince + Math.min(BURST_MS, s.minIntervalMs)) -
+      Date.now();
     if (wait > 0) {
       this.#stateTimer = setTimeout(() => {
         this.#stateTimer = undefined;

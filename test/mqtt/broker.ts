@@ -19,12 +19,16 @@ import { Recorder } from '../recorder.js';
 export interface BrokerOptions {
   /** Default true; false refuses every client (no password file): "the broker refuses the credentials". */
   allowAnonymous?: boolean;
+  /** More lines for mosquitto.conf (the fleet bench asks for `sys_interval 1`). */
+  extraConfig?: readonly string[];
 }
 
 export interface Broker {
   readonly port: number;
   readonly url: string;
   readonly running: boolean;
+  /** The broker process, while it runs. */
+  readonly pid: number | undefined;
   /** Stops the broker (SIGTERM, then SIGKILL past a deadline). Retained messages go with it (no persistence). */
   stop(): Promise<void>;
   /** Starts it again on the same port. */
@@ -93,6 +97,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       'log_type error',
       'log_type warning',
       'log_type notice',
+      ...(options.extraConfig ?? []),
       '',
     ].join('\n'),
   );
@@ -141,6 +146,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     url: `mqtt://127.0.0.1:${port}`,
     get running() {
       return child !== undefined;
+    },
+    get pid() {
+      return child?.pid;
     },
     stop,
     start,
