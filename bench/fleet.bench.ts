@@ -75,11 +75,14 @@ function spawnService(dir: string, name: string, brokerUrl: string): ChildProces
         ]),
       ),
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   killOnExit(child);
+  // The last lines it wrote (warnings and errors: the log level is warn), for an exit to explain itself.
   let errors = '';
-  child.stderr?.on('data', (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
+  const keep = (chunk: Buffer): void => void (errors = (errors + chunk.toString()).slice(-3000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   child.once('exit', (code) => {
     if (code !== 0 && code !== null) process.stderr.write(`${name} exited ${code}: ${errors}\n`);
   });

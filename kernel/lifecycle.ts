@@ -57,6 +57,8 @@ export interface LifecycleOptions {
   queueLimit?: number;
   /** The longest an implementation may run before it counts as failed (default 30 s). */
   transitionTimeoutMs?: number;
+  /** Bounds of their own for some transitions (starting the tree may take each child's start timeout). */
+  timeoutsMs?: Partial<Record<LifecycleState, number>>;
 }
 
 export type TriggerOutcome =
@@ -83,6 +85,7 @@ export class Lifecycle {
   readonly #now: () => number;
   readonly #queueLimit: number;
   readonly #timeoutMs: number;
+  readonly #timeoutsMs: Partial<Record<LifecycleState, number>>;
   #state: LifecycleState = 'created';
   #since: number;
   /** Targets accepted and not yet run (the running one first). */
@@ -98,6 +101,7 @@ export class Lifecycle {
     this.#now = options.now ?? Date.now;
     this.#queueLimit = options.queueLimit ?? 8;
     this.#timeoutMs = options.transitionTimeoutMs ?? 30_000;
+    this.#timeoutsMs = { ...options.timeoutsMs };
     this.#since = this.#now();
   }
 
@@ -178,12 +182,10 @@ export class Lifecycle {
 
   async #implement(target: LifecycleState): Promise<void> {
     if (target === 'failed' || target === 'created') return;
+    const boundMs = this.#timeoutsMs[target] ?? this.#timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const overrun = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`did not finish within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
+      timer = setTimeout(() => reject(new Error(`did not finish within ${boundMs} ms`)), boundMs);
     });
     try {
       await Promise.race([Promise.resolve().then(this.#implementations[target]), overrun]);

@@ -178,8 +178,9 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
     if (phase.name !== 'Disconnected') kernel.disconnect(phase.generation, reason);
   };
   const lifecycle = new Lifecycle({
-    // Starting the tree is the slowest: each child may take its startTimeoutMs.
-    transitionTimeoutMs: 60_000,
+    // Children start one after another, each within its start timeout, and stop likewise: the bounds
+    // of initialize and stop follow from the tree's own, so a slow machine is not taken for a failure.
+    timeoutsMs: lifecycleBounds(config),
     implementations: {
       initialized: () => root.start(),
       started: () => kernel.setAutoconnecting(true),
@@ -310,6 +311,21 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
     });
   }
   return service;
+}
+
+/** Margin on top of the children's own timeouts, for the supervisors' bookkeeping. */
+const LIFECYCLE_MARGIN_MS = 10_000;
+/** What "infinity" counts as when adding up shutdown timeouts. */
+const UNBOUNDED_SHUTDOWN_MS = 60_000;
+
+function lifecycleBounds(config: TetherConfig): { initialized: number; stopped: number } {
+  const children = Object.values(config.supervision.children);
+  const start = children.reduce((sum, child) => sum + child.startTimeoutMs, 0);
+  const stop = children.reduce(
+    (sum, child) => sum + (typeof child.shutdown === 'number' ? child.shutdown : UNBOUNDED_SHUTDOWN_MS),
+    0,
+  );
+  return { initialized: start + LIFECYCLE_MARGIN_MS, stopped: stop + LIFECYCLE_MARGIN_MS };
 }
 
 /** systemd's STATUS= line: the phase, the link and the device. */

@@ -49,6 +49,7 @@ export const MAX_EVENTS_IN_FLIGHT = 64;
 export const MAX_REQUESTS_IN_FLIGHT = 16;
 /** How long a change waits for the rest of its burst before it is published (at most minIntervalMs). */
 export const BURST_MS = 20;
+const REPORT_INTERVAL_MS = 1000;
 /** How long an orderly stop waits for `offline` to be acknowledged, then for the broker to see us go. */
 const STOP_STEP_MS = 1000;
 /** Room on top of the largest payload we take, for the topic and properties of a packet. */
@@ -100,6 +101,7 @@ export class MqttLink {
   /** Starts the attempts count again once a link has held this long. */
   #heldTimer: NodeJS.Timeout | undefined;
   #republishTimer: NodeJS.Timeout | undefined;
+  #reportTimer: NodeJS.Timeout | undefined;
   #stateTimer: NodeJS.Timeout | undefined;
   /** Set once this process has had its group subscription acknowledged. */
   #everJoined = false;
@@ -169,6 +171,7 @@ export class MqttLink {
     const client = this.#client;
     if (client === undefined || !this.#connected || this.#eventsInFlight >= MAX_EVENTS_IN_FLIGHT) {
       this.#status.droppedEvents += 1;
+      this.#reportSoon();
       return;
     }
     this.#eventsInFlight += 1;
@@ -177,6 +180,7 @@ export class MqttLink {
       this.#eventsInFlight -= 1;
       if (failed(error)) this.#status.droppedEvents += 1;
       else this.#status.published.events += 1;
+      this.#reportSoon();
     });
   }
 
@@ -197,7 +201,9 @@ export class MqttLink {
     // Nothing more goes out but the goodbye.
     const wasConnected = this.#connected;
     this.#connected = false;
-    for (const timer of [this.#reconnectTimer, this.#heldTimer, this.#stateTimer]) clearTimeout(timer);
+    for (const timer of [this.#reconnectTimer, this.#heldTimer, this.#stateTimer, this.#reportTimer]) {
+      clearTimeout(timer);
+    }
     clearInterval(this.#republishTimer);
     const client = this.#client;
     if (client === undefined) return;
@@ -406,6 +412,7 @@ export class MqttLink {
         return;
       }
       this.#status.published.state += 1;
+      this.#reportSoon();
       this.#pumpState();
     });
     if (s.brewcast) client.publish(s.topics.brewcast, text, { qos: 1, retain: true });
@@ -433,6 +440,7 @@ export class MqttLink {
         this.#groupInFlight = false;
         if (failed(error)) return;
         this.#status.published.group += 1;
+        this.#reportSoon();
         this.#lastGroupSeq = Math.max(this.#lastGroupSeq, message.seq);
         if (this.#group === message) this.#group = undefined;
         this.#peers.groupPublished(message.seq);
@@ -479,7 +487,10 @@ export class MqttLink {
           },
         },
         (error) => {
-          if (!failed(error)) this.#status.published.responses += 1;
+          if (!failed(error)) {
+            this.#status.published.responses += 1;
+            this.#reportSoon();
+          }
         },
       );
     };
@@ -562,8 +573,18 @@ export class MqttLink {
     );
   }
 
+  /** The kernel's copy of the status (/api/status) follows the counters, at most once a second. */
+  #reportSoon(): void {
+    if (this.#reportTimer !== undefined || this.#stopping) return;
+    this.#reportTimer = setTimeout(() => {
+      this.#reportTimer = undefined;
+      this.#peers.report(this.status());
+    }, REPORT_INTERVAL_MS);
+  }
+
   #refuse(kind: string, msg: string, fields: Record<string, unknown>): void {
     this.#status.refused += 1;
+    this.#reportSoon();
     this.#limited.write('warn', kind, msg, fields);
   }
 }
