@@ -23,9 +23,6 @@ const CHILD_DEFAULTS = {
   startTimeoutMs: 5000,
 } as const;
 
-/** mqtt.js is a larger module graph than the other actors' (loading it alone takes seconds on a busy machine). */
-const MQTT_START_TIMEOUT_MS = 15_000;
-
 /** Used by a supervisor's `backoff` when the file names it without every field. */
 const BACKOFF_DEFAULTS = { minMs: 500, maxMs: 30_000, factor: 2, jitter: 0.1, resetAfterMs: 60_000 } as const;
 
@@ -86,14 +83,14 @@ export const CONFIG_DEFAULTS = {
       intensity: 3,
       periodMs: 5000,
       neverGiveUp: true,
-      backoff: { ...BACKOFF_DEFAULTS, minMs: 1000 },
+      backoff: BACKOFF_DEFAULTS,
     },
     children: {
       connection: CHILD_DEFAULTS,
       commander: CHILD_DEFAULTS,
       synchronization: CHILD_DEFAULTS,
       watchdog: CHILD_DEFAULTS,
-      mqtt: { ...CHILD_DEFAULTS, startTimeoutMs: MQTT_START_TIMEOUT_MS },
+      mqtt: CHILD_DEFAULTS,
     },
   },
   log: { level: 'info' },
@@ -308,36 +305,32 @@ const recovery = z
 
 // ---------------------------------------------------------------- supervision
 
-function backoffWith(defaults: { readonly [K in keyof typeof BACKOFF_DEFAULTS]: number }) {
-  return z
-    .strictObject({
-      minMs: ms(defaults.minMs, 'First wait before a restart', 0),
-      maxMs: ms(defaults.maxMs, 'Longest wait before a restart', 0),
-      factor: z
-        .number()
-        .min(1)
-        .default(defaults.factor)
-        .describe('Each further wait is the previous one times this'),
-      jitter: z
-        .number()
-        .min(0)
-        .max(1)
-        .default(defaults.jitter)
-        .describe('Spread each wait by up to this fraction either way (0..1)'),
-      resetAfterMs: ms(
-        defaults.resetAfterMs,
-        'After this long without a restart, waits start again from minMs',
-        0,
-      ),
-    })
-    .refine((b) => b.maxMs >= b.minMs, {
-      error: (issue) => `must be at least minMs (${String(field(issue.input, 'minMs'))})`,
-      path: ['maxMs'],
-    })
-    .describe('Wait before restarting: exponential, capped, with jitter; set minMs and maxMs to 0 for none');
-}
-
-const backoff = backoffWith(BACKOFF_DEFAULTS);
+const backoff = z
+  .strictObject({
+    minMs: ms(BACKOFF_DEFAULTS.minMs, 'First wait before a restart', 0),
+    maxMs: ms(BACKOFF_DEFAULTS.maxMs, 'Longest wait before a restart', 0),
+    factor: z
+      .number()
+      .min(1)
+      .default(BACKOFF_DEFAULTS.factor)
+      .describe('Each further wait is the previous one times this'),
+    jitter: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(BACKOFF_DEFAULTS.jitter)
+      .describe('Spread each wait by up to this fraction either way (0..1)'),
+    resetAfterMs: ms(
+      BACKOFF_DEFAULTS.resetAfterMs,
+      'After this long without a restart, waits start again from minMs',
+      0,
+    ),
+  })
+  .refine((b) => b.maxMs >= b.minMs, {
+    error: (issue) => `must be at least minMs (${String(field(issue.input, 'minMs'))})`,
+    path: ['maxMs'],
+  })
+  .describe('Wait before restarting: exponential, capped, with jitter; set minMs and maxMs to 0 for none');
 
 type SupervisorDefaults = (typeof CONFIG_DEFAULTS.supervision)['root' | 'device' | 'bus'];
 
@@ -362,56 +355,51 @@ function supervisorFields(defaults: SupervisorDefaults) {
 
 const SHUTDOWN_ERROR = 'expected a non-negative integer (ms), "brutal_kill" or "infinity"';
 
-/** A child's restart policy; only the start timeout's default differs between children. */
-function childPolicyWith(startTimeoutMs: number) {
-  return z
-    .strictObject({
-      restart: z
-        .enum(['permanent', 'transient', 'temporary'])
-        .default(CHILD_DEFAULTS.restart)
-        .describe('permanent: always restarted; transient: only after a failure; temporary: never'),
-      shutdown: z
-        .union([z.int().min(0), z.enum(['brutal_kill', 'infinity'])], { error: SHUTDOWN_ERROR })
-        .default(CHILD_DEFAULTS.shutdown)
-        .describe(
-          'How long a graceful stop may take before the worker is killed (ms), or "brutal_kill", or "infinity"',
-        ),
-      heartbeat: z
-        .union(
-          [
-            z.strictObject({
-              intervalMs: ms(CHILD_DEFAULTS.heartbeat.intervalMs, 'Ping the actor this often'),
-              timeoutMs: ms(
-                CHILD_DEFAULTS.heartbeat.timeoutMs,
-                'An actor that does not answer a ping this long is hung',
-              ),
-            }),
-            z.literal(false),
-          ],
-          { error: 'expected { intervalMs, timeoutMs } or false' },
-        )
-        .prefault({})
-        .describe('Hang detection: a hung actor is terminated and restarted as a crash; false turns it off'),
-      memoryLimitMb: z
-        .int()
-        .positive()
-        .default(CHILD_DEFAULTS.memoryLimitMb)
-        .describe(
-          "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out crashes it alone",
-        ),
-      youngGenerationMb: z
-        .int()
-        .positive()
-        .optional()
-        .describe(
-          "Cap of the worker's young generation (resourceLimits.maxYoungGenerationSizeMb); default a quarter of memoryLimitMb, at most 16",
-        ),
-      startTimeoutMs: ms(startTimeoutMs, 'How long loading and init may take'),
-    })
-    .prefault({});
-}
-
-const childPolicy = childPolicyWith(CHILD_DEFAULTS.startTimeoutMs);
+const childPolicy = z
+  .strictObject({
+    restart: z
+      .enum(['permanent', 'transient', 'temporary'])
+      .default(CHILD_DEFAULTS.restart)
+      .describe('permanent: always restarted; transient: only after a failure; temporary: never'),
+    shutdown: z
+      .union([z.int().min(0), z.enum(['brutal_kill', 'infinity'])], { error: SHUTDOWN_ERROR })
+      .default(CHILD_DEFAULTS.shutdown)
+      .describe(
+        'How long a graceful stop may take before the worker is killed (ms), or "brutal_kill", or "infinity"',
+      ),
+    heartbeat: z
+      .union(
+        [
+          z.strictObject({
+            intervalMs: ms(CHILD_DEFAULTS.heartbeat.intervalMs, 'Ping the actor this often'),
+            timeoutMs: ms(
+              CHILD_DEFAULTS.heartbeat.timeoutMs,
+              'An actor that does not answer a ping this long is hung',
+            ),
+          }),
+          z.literal(false),
+        ],
+        { error: 'expected { intervalMs, timeoutMs } or false' },
+      )
+      .prefault({})
+      .describe('Hang detection: a hung actor is terminated and restarted as a crash; false turns it off'),
+    memoryLimitMb: z
+      .int()
+      .positive()
+      .default(CHILD_DEFAULTS.memoryLimitMb)
+      .describe(
+        "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out crashes it alone",
+      ),
+    youngGenerationMb: z
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "Cap of the worker's young generation (resourceLimits.maxYoungGenerationSizeMb); default a quarter of memoryLimitMb, at most 16",
+      ),
+    startTimeoutMs: ms(CHILD_DEFAULTS.startTimeoutMs, 'How long loading and init may take'),
+  })
+  .prefault({});
 
 const supervision = z
   .strictObject({
@@ -427,7 +415,7 @@ const supervision = z
     bus: z
       .strictObject({
         ...supervisorFields(CONFIG_DEFAULTS.supervision.bus),
-        backoff: backoffWith(CONFIG_DEFAULTS.supervision.bus.backoff).prefault({}),
+        backoff: backoff.prefault({}),
       })
       .prefault({})
       .describe("The MQTT link's supervisor (over mqtt; only when mqtt.url is set)"),
@@ -437,9 +425,7 @@ const supervision = z
         commander: childPolicy.describe('The commander actor (requests and responses)'),
         synchronization: childPolicy.describe('The synchronization actor (handshake, clock, block store)'),
         watchdog: childPolicy.describe('The watchdog actor (link checks)'),
-        mqtt: childPolicyWith(MQTT_START_TIMEOUT_MS).describe(
-          'The MQTT actor (the broker link; only when mqtt.url is set)',
-        ),
+        mqtt: childPolicy.describe('The MQTT actor (the broker link; only when mqtt.url is set)'),
       })
       .prefault({})
       .describe('Restart policy of each actor'),

@@ -16,7 +16,7 @@ import { ACTOR_IDS } from '../../contracts/actors.js';
 import type { BusApi, MqttApi } from '../../contracts/bus.js';
 import { BUS_IDS } from '../../contracts/bus.js';
 import { MqttLink } from './link.js';
-import { linkSettings, readCaFile } from './settings.js';
+import { linkSettings } from './settings.js';
 
 /** A request may run a command with the longest timeout HTTP allows (10 min); the kernel bounds it, this only backs it up. */
 const PERFORM_DEADLINE_MS = 610_000;
@@ -24,12 +24,10 @@ const PERFORM_DEADLINE_MS = 610_000;
 const GROUP_DEADLINE_MS = 60_000;
 const HELLO_DEADLINE_MS = 5000;
 
-const mqttActor = defineActor(async (ctx: ActorContext<TetherConfig>) => {
+const mqttActor = defineActor((ctx: ActorContext<TetherConfig>) => {
   const bus = ctx.ref<BusApi>(BUS_IDS.kernel);
   const kernel = ctx.ref<KernelApi>(ACTOR_IDS.kernel);
-  const caFile = ctx.config.mqtt.caFile;
-  const ca = caFile === '' ? undefined : await readCaFile(caFile);
-  const link = new MqttLink(linkSettings(ctx.config, ca), {
+  const link = new MqttLink(linkSettings(ctx.config), {
     perform: (action, body) => bus.callWith({ timeoutMs: PERFORM_DEADLINE_MS }, 'perform', action, body),
     groupTransition: (message, joining) =>
       bus.callWith({ timeoutMs: GROUP_DEADLINE_MS }, 'groupTransition', message, joining),
@@ -38,7 +36,17 @@ const mqttActor = defineActor(async (ctx: ActorContext<TetherConfig>) => {
     report: (status) => kernel.cast('report', BUS_IDS.mqtt, { ...status }),
     log: ctx.log,
   });
-  link.start();
+  // Not awaited: init stays quick (mqtt.js loads after it). A CA file that cannot be read fails the
+  // actor from a fresh macrotask, so it is a crash its supervisor restarts (with backoff), not a
+  // rejected handler.
+  link.start().catch((error: unknown) => {
+    ctx.log.error('the MQTT link cannot start', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    setImmediate(() => {
+      throw error;
+    });
+  });
   // A new incarnation has empty slots: the kernel hands over the state and any unpublished transition.
   // After init, not in it: init must be quick, and casts that arrive meanwhile are newer anyway.
   void bus.callWith({ timeoutMs: HELLO_DEADLINE_MS }, 'hello').then(

@@ -26,7 +26,6 @@
  * one unacknowledged at a time, events to at most
  * MAX_EVENTS_IN_FLIGHT unacknowledged, requests to MAX_REQUESTS_IN_FLIGHT.
  */
-import { connect } from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type {
   BusEventKind,
@@ -59,8 +58,8 @@ export interface MqttLinkSettings {
   url: string;
   username: string;
   password: string;
-  /** The CA's PEM, for mqtts and wss with a private CA. */
-  ca: Buffer | undefined;
+  /** Reads the CA's PEM, for mqtts and wss with a private CA (read when the link starts). */
+  readCa: (() => Promise<Buffer>) | undefined;
   clientId: string;
   prefix: string;
   topics: BusTopics;
@@ -94,6 +93,8 @@ export class MqttLink {
   readonly #limited: LogLimiter;
   readonly #random: () => number;
   #client: MqttClient | undefined;
+  #connect: typeof import('mqtt').connect | undefined;
+  #ca: Buffer | undefined;
   #stopping = false;
   #connected = false;
   #attempts = 0;
@@ -144,7 +145,18 @@ export class MqttLink {
 
   // ------------------------------------------------------------ public API
 
-  start(): void {
+  /**
+   * Loads mqtt.js and the CA, then connects. mqtt.js is loaded here rather
+   * than with this module: it is the largest module graph of any actor
+   * (seconds of a busy machine's time), and the actor's start must not wait
+   * for it. Rejects when the CA cannot be read (the actor then fails, and
+   * its supervisor restarts it with backoff).
+   */
+  async start(): Promise<void> {
+    const [{ connect }, ca] = await Promise.all([import('mqtt'), this.#settings.readCa?.()]);
+    if (this.#stopping) return;
+    this.#connect = connect;
+    this.#ca = ca;
     this.#republishTimer = setInterval(() => {
       if (this.#state === undefined) return;
       this.#stateDirty = true;
@@ -257,8 +269,10 @@ export class MqttLink {
       },
       ...(s.username === '' ? {} : { username: s.username }),
       ...(s.password === '' ? {} : { password: s.password }),
-      ...(s.ca === undefined ? {} : { ca: s.ca }),
+      ...(this.#ca === undefined ? {} : { ca: this.#ca }),
     };
+    const connect = this.#connect;
+    if (connect === undefined) return;
     const client = connect(s.url, options);
     this.#client = client;
     this.#status.attempts += 1;

@@ -29,13 +29,13 @@ export function clientIdOf(config: TetherConfig): string {
   return config.mqtt.clientId !== '' ? config.mqtt.clientId : `tether-${busServiceName(config)}`;
 }
 
-export function linkSettings(config: TetherConfig, ca: Buffer | undefined): MqttLinkSettings {
+export function linkSettings(config: TetherConfig): MqttLinkSettings {
   const m = config.mqtt;
   return {
     url: m.url,
     username: m.username,
     password: m.password,
-    ca,
+    readCa: m.caFile === '' ? undefined : () => readCaFile(m.caFile),
     clientId: clientIdOf(config),
     prefix: m.prefix,
     topics: busTopicsOf(config),

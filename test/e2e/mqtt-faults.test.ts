@@ -132,4 +132,30 @@ describe('the service on MQTT, when the broker or the link fails', () => {
         { config: mqttConfig(broker) },
       );
     }));
+
+  it('a CA file that cannot be read fails the MQTT actor, which its supervisor restarts with backoff; the device is not touched', () =>
+    withService(
+      async ({ phases, service, logs }) => {
+        await phases.waitFor('Synchronized');
+        const mark = phases.mark();
+        const before = deviceIncarnations(service);
+        const exits: number[] = [];
+        await new Promise<void>((resolve) =>
+          service.root.events.subscribe((e) => {
+            if (e.type === 'child-exited' && e.childId === 'mqtt') exits.push(e.at);
+            if (exits.length === 2) resolve();
+          }),
+        );
+        assert.ok(logs.some((l) => l['msg'] === 'the MQTT link cannot start'));
+        assert.equal(phases.changes.length, mark);
+        assert.equal(deviceIncarnations(service), before);
+        assert.equal(service.lifecycle.state, 'started');
+      },
+      {
+        config: {
+          mqtt: { url: 'mqtts://127.0.0.1:1', caFile: '/nonexistent/ca.pem' },
+          supervision: { bus: { backoff: { minMs: 100, maxMs: 200 } } },
+        },
+      },
+    ));
 });

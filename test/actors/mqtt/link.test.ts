@@ -30,7 +30,7 @@ function settings(broker: Broker, extra: Partial<MqttLinkSettings> = {}): MqttLi
     url: broker.url,
     username: '',
     password: '',
-    ca: undefined,
+    readCa: undefined,
     clientId: 'tether-unit',
     prefix: 'tether',
     topics: busTopics('tether', 'unit', extra.topics?.group === undefined ? '' : 'g'),
@@ -86,7 +86,7 @@ async function withLink(
     log: logger,
     random: () => 0.5,
   });
-  link.start();
+  await link.start();
   try {
     await body(link, peers);
   } finally {
