@@ -17,7 +17,7 @@
  *    it (p50, p99 over members and rounds), and the broker's messages per
  *    second from the first trigger until the last member had followed the
  *    last one (the quiet included).
- * 4. RSS of each service process (its worker threads included), at rest.
+ * 4. RSS and CPU of each service process (its worker threads included), at rest.
  *
  * The services use the defaults except that actor starts get room and hang
  * detection is off (all N start at once on the same 2 cores). Prints a Markdown table;
@@ -95,6 +95,14 @@ function spawnService(dir: string, name: string, brokerUrl: string): ChildProces
     if (code !== 0 && code !== null) process.stderr.write(`${name} exited ${code}: ${errors}\n`);
   });
   return child;
+}
+
+/** CPU time a process has used so far (user + system), in seconds (/proc's clock ticks are 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name may hold spaces: the fields that follow start after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMb(pid: number): number {
@@ -268,16 +276,19 @@ async function main(): Promise<void> {
     await sleep(5000);
     await sys.next();
     const restFrom = sys.snapshot();
+    const pids = names.map((name) => children.get(name)!.pid!);
+    const cpuFrom = pids.map(cpuSeconds);
     await sleep(options.restMs);
+    const cpuAtRest = pids.map((pid, i) => (cpuSeconds(pid) - cpuFrom[i]!) / (options.restMs / 1000));
     await sys.next();
     const rest = rate(restFrom, sys.snapshot());
     const rss = names.map((name) => rssMb(children.get(name)!.pid!));
     console.log(`at rest: ${rest.in.toFixed(2)} in/s, ${rest.out.toFixed(2)} out/s`);
 
     // 3. change
-    const latencies: number[] = [];
-    const eventLatencies: number[] = [];
-    const converge: number[] = [];
+    const latencies: Record<'paused' | 'started', number[]> = { paused: [], started: [] };
+    const eventLatencies: Record<'paused' | 'started', number[]> = { paused: [], started: [] };
+    const converge: Record<'paused' | 'started', number[]> = { paused: [], started: [] };
     await sys.next();
     const changeFrom = sys.snapshot();
     for (let round = 0; round < options.rounds; round += 1) {
@@ -297,9 +308,9 @@ async function main(): Promise<void> {
           CHANGE_DEADLINE_MS,
         );
         await answer;
-        for (const at of reached.values()) latencies.push(at - sent);
-        converge.push(Math.max(...reached.values()) - sent);
-        eventLatencies.push(...events.since(names, target, sent));
+        for (const at of reached.values()) latencies[target].push(at - sent);
+        converge[target].push(Math.max(...reached.values()) - sent);
+        eventLatencies[target].push(...events.since(names, target, sent));
         // Back to work before the next trigger: every link Synchronized again after a start.
         if (target === 'started') {
           await fleet.until(names, (doc) => doc.data.phase.name === 'Synchronized', CHANGE_DEADLINE_MS);
@@ -310,22 +321,31 @@ async function main(): Promise<void> {
     const change = rate(changeFrom, sys.snapshot());
 
     // 4. report
-    const lat = summarize(latencies);
-    const ev = summarize(eventLatencies);
-    const conv = summarize(converge);
+    const spread = (target: 'paused' | 'started'): string[] => {
+      const lat = summarize(latencies[target]);
+      const ev = summarize(eventLatencies[target]);
+      const conv = summarize(converge[target]);
+      return [
+        `| \`${target}\` on one member, to each member's lifecycle event (p50 / p99 / max, ${eventLatencies[target].length} samples) | ${ev.p50.toFixed(0)} / ${ev.p99.toFixed(0)} / ${ev.max.toFixed(0)} ms |`,
+        `| \`${target}\` on one member, to each member's retained state showing it (p50 / p99 / max) | ${lat.p50.toFixed(0)} / ${lat.p99.toFixed(0)} / ${lat.max.toFixed(0)} ms |`,
+        `| \`${target}\` on one member, until every state shows it (p50 / max of ${converge[target].length}) | ${conv.p50.toFixed(0)} / ${conv.max.toFixed(0)} ms |`,
+      ];
+    };
     const ownStart = summarize(own);
     const mem = summarize(rss);
+    const cpu = summarize(cpuAtRest.map((share) => share * 100));
+    const fleetCpu = cpuAtRest.reduce((sum, share) => sum + share, 0);
     const table = [
       `| measure (N = ${options.n}) | value |`,
       '| --- | --- |',
       `| start: first spawn to every retained state Synchronized | ${(allSynced / 1000).toFixed(1)} s |`,
       `| start: each service, spawn to its state Synchronized (p50 / max) | ${(ownStart.p50 / 1000).toFixed(1)} s / ${(ownStart.max / 1000).toFixed(1)} s |`,
-      `| trigger on one member to each member's retained state showing it (p50 / p99 / max, ${latencies.length} samples) | ${lat.p50.toFixed(0)} / ${lat.p99.toFixed(0)} / ${lat.max.toFixed(0)} ms |`,
-      `| trigger to each member's lifecycle event (p50 / p99 / max, ${eventLatencies.length} samples) | ${ev.p50.toFixed(0)} / ${ev.p99.toFixed(0)} / ${ev.max.toFixed(0)} ms |`,
-      `| trigger to the whole group's states there (p50 / max of ${converge.length} triggers) | ${conv.p50.toFixed(0)} / ${conv.max.toFixed(0)} ms |`,
+      ...spread('paused'),
+      ...spread('started'),
       `| broker PUBLISH at rest, in / out | ${rest.in.toFixed(2)} / ${rest.out.toFixed(2)} per s (over ${rest.seconds.toFixed(0)} s) |`,
       `| broker PUBLISH during the changes, in / out | ${change.in.toFixed(1)} / ${change.out.toFixed(1)} per s (over ${change.seconds.toFixed(1)} s) |`,
       `| RSS per service process, at rest (p50 / max) | ${mem.p50.toFixed(0)} / ${mem.max.toFixed(0)} MB |`,
+      `| CPU per service process, at rest (p50 / max; the fleet together) | ${cpu.p50.toFixed(1)} / ${cpu.max.toFixed(1)} % of a core; ${fleetCpu.toFixed(2)} cores |`,
       `| mosquitto RSS, at rest | ${rssOfBroker(broker)} |`,
     ];
     console.log(`\n${table.join('\n')}\n`);

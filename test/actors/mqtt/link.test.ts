@@ -140,6 +140,23 @@ describe('the MQTT link against a real broker', () => {
       });
     }));
 
+  it('with brewcast on, the same state is retained on brewcast/state/<service> too', () =>
+    withBroker(async (broker) => {
+      await withLink(broker, { brewcast: true }, async (link) => {
+        link.publishState(state('Synchronized', 2));
+        await eventually(() => link.status().published.state >= 1, 10_000, 'a state published');
+        const reader = await TestClient.connect(broker.url);
+        try {
+          await reader.subscribe('brewcast/state/unit');
+          const doc = await reader.waitForJson<StateDocument>('brewcast/state/unit', () => true);
+          assert.equal(doc.key, 'unit');
+          assert.equal(doc.data.phase.generation, 2);
+        } finally {
+          await reader.close();
+        }
+      });
+    }));
+
   it('changes come out coalesced: at most one state per minIntervalMs, the latest last', () =>
     withBroker(async (broker) => {
       const reader = await TestClient.connect(broker.url);
