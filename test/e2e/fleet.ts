@@ -105,9 +105,11 @@ export function waitForState(
   observer: TestClient,
   name: string,
   match: (doc: StateDocument) => boolean,
+  /** Only states received after this mark (observer.mark()); a state from before a trigger does not count. */
+  after = 0,
   timeoutMs = 60_000,
 ): Promise<StateDocument> {
-  return observer.waitForJson<StateDocument>(`tether/${name}/state`, match, timeoutMs);
+  return observer.waitForJson<StateDocument>(`tether/${name}/state`, match, timeoutMs, after);
 }
 
 export const running = (doc: StateDocument): boolean =>

@@ -29,8 +29,9 @@ describe('one life cycle across service processes', () => {
         [['m1', 1, 'paused']],
       );
 
+      const mark = observer.mark();
       await observer.request('tether/m2/cmd/lifecycle', { state: 'started' });
-      for (const name of ['m1', 'm2', 'm3']) await waitForState(observer, name, running);
+      for (const name of ['m1', 'm2', 'm3']) await waitForState(observer, name, running, mark);
       assert.deepEqual(
         groupMessages(observer).map((m) => [m.service, m.seq, m.to]),
         [

@@ -237,16 +237,23 @@ export class TestClient {
     await this.client.publishAsync(topic, payload, { qos: 1, ...options });
   }
 
-  /** The `count`-th message on `filter` that matches (already seen or to come), with a deadline. */
+  /** A mark: pass it as `from` to wait only for messages received after now. */
+  mark(): number {
+    return this.received.length;
+  }
+
+  /** The `count`-th message on `filter` that matches (already seen or to come, from `from` on), with a deadline. */
   waitFor(
     filter: string,
     match: (received: Received) => boolean = () => true,
     timeoutMs = 10_000,
     count = 1,
+    from = 0,
   ): Promise<Received> {
     return this.#seen.waitFor((r) => matches(filter, r.topic) && match(r), {
       timeoutMs,
       count,
+      from,
       what: `a message on ${filter}`,
       summary: () => this.received.map((r) => `${r.topic}: ${r.text.slice(0, 200)}`).join('\n'),
     });
@@ -257,8 +264,9 @@ export class TestClient {
     filter: string,
     match: (body: T) => boolean,
     timeoutMs = 10_000,
+    from = 0,
   ): Promise<T> {
-    const found = await this.waitFor(filter, (r) => safeJson<T>(r.text, match), timeoutMs);
+    const found = await this.waitFor(filter, (r) => safeJson<T>(r.text, match), timeoutMs, 1, from);
     return JSON.parse(found.text) as T;
   }
 
