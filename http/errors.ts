@@ -202,6 +202,12 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_CHILD_RESTARTING: 409,
   TETHER_SUPERVISOR_STOPPED: 503,
   TETHER_FAILED_TO_START_CHILD: 500,
+  // the life cycle and the operator actions (contracts/lifecycle.ts, contracts/bus.ts)
+  TETHER_LIFECYCLE_ILLEGAL: 409,
+  TETHER_LIFECYCLE_BUSY: 429,
+  TETHER_LIFECYCLE_FAILED: 500,
+  TETHER_INVALID_REQUEST: 400,
+  TETHER_UNKNOWN_ACTION: 404,
 };
 
 export interface ErrorBody {

@@ -13,20 +13,26 @@
  *   PUT  /api/autoconnecting           {"enabled": bool}
  *   POST /api/actors/{id}/restart      terminate and restart one child of the tree
  *   POST /api/commands                 {"opcode", "payload"?, "timeoutMs"?}: the controller's answer
+ *   GET  /api/lifecycle                the service life cycle: state, last transition and who asked, group
+ *   PUT  /api/lifecycle                {"state": "started" | "paused" | "stopped"}: a life-cycle trigger
+ *
+ * The operator actions run through kernel/operator.ts, the same functions
+ * MQTT requests reach; a route reads its body with the action's schema.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { OPCODES, checkRequestPayload } from '../protocol/index.js';
-import type { CommanderApi } from '../contracts/actors.js';
-import { ACTOR_IDS, BadResponseError } from '../contracts/actors.js';
+import { checkRequestPayload } from '../protocol/index.js';
 import type { TetherConfig } from '../config/index.js';
 import type { PhaseName } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
-import { ChildNotFoundError, TetherError } from '../runtime/index.js';
+import { OPERATOR_ACTIONS, runAction } from '../kernel/operator.js';
+import type { TriggerSource } from '../kernel/lifecycle.js';
+import { lifecycleJson } from '../kernel/views.js';
+import { ChildNotFoundError } from '../runtime/index.js';
 import { readJson } from './body.js';
 import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
 import type { SseHub } from './sse.js';
-import { nodeView, phaseAtLeast, stateView, statusView, treeView } from './views.js';
+import { phaseAtLeast, stateView, statusView, treeView } from './views.js';
 
 export interface RouteContext {
   readonly service: Service;
@@ -54,23 +60,11 @@ export interface Route {
   handle(context: RouteContext): Promise<Reply | undefined>;
 }
 
-/** Room for the commander's own timeout to fire first, so a slow controller is a 504 with its opcode. */
-const CALL_MARGIN_MS = 2000;
-const MAX_COMMAND_TIMEOUT_MS = 600_000;
-
 const READY_PHASE: Record<TetherConfig['http']['readyWhen'], PhaseName> = {
   synchronized: 'Synchronized',
   acknowledged: 'Acknowledged',
   connected: 'Connected',
 };
-
-const AutoconnectingBody = z.strictObject({ enabled: z.boolean() });
-
-const CommandBody = z.strictObject({
-  opcode: z.enum(OPCODES),
-  payload: z.unknown().optional(),
-  timeoutMs: z.int().min(1).max(MAX_COMMAND_TIMEOUT_MS).optional(),
-});
 
 export const ROUTES: readonly Route[] = [
   {
@@ -134,12 +128,8 @@ export const ROUTES: readonly Route[] = [
     path: '/api/reconnect',
     mutating: true,
     async handle({ service, request }) {
-      await readJson(request, z.strictObject({}));
-      const { phase, autoconnecting } = service.kernel.state;
-      const disconnected =
-        phase.name !== 'Disconnected' &&
-        service.kernel.disconnect(phase.generation, 'an operator asked for a reconnect');
-      return { status: 200, body: { disconnected, generation: phase.generation, autoconnecting } };
+      const body = await readJson(request, OPERATOR_ACTIONS.reconnect.body);
+      return { status: 200, body: await runAction(httpContext(service, request), 'reconnect', body) };
     },
   },
   {
@@ -147,9 +137,8 @@ export const ROUTES: readonly Route[] = [
     path: '/api/autoconnecting',
     mutating: true,
     async handle({ service, request }) {
-      const { enabled } = await readJson(request, AutoconnectingBody);
-      service.kernel.setAutoconnecting(enabled);
-      return { status: 200, body: { autoconnecting: service.kernel.state.autoconnecting } };
+      const body = await readJson(request, OPERATOR_ACTIONS.autoconnecting.body);
+      return { status: 200, body: await runAction(httpContext(service, request), 'autoconnecting', body) };
     },
   },
   {
@@ -159,19 +148,8 @@ export const ROUTES: readonly Route[] = [
     async handle({ service, request, params }) {
       await readJson(request, z.strictObject({}));
       const id = params['id'] ?? '';
-      const supervisor = service.root.findSupervisorOf(id);
-      if (supervisor === undefined) throw new ChildNotFoundError(id);
-      const before = supervisor.whichChildren().find((child) => child.id === id);
-      await supervisor.terminateChild(id);
-      const info = await supervisor.restartChild(id);
-      return {
-        status: 200,
-        body: {
-          ...nodeView(info),
-          supervisor: supervisor.id,
-          previousIncarnation: before?.incarnation ?? null,
-        },
-      };
+      if (id === '') throw new ChildNotFoundError(id);
+      return { status: 200, body: await runAction(httpContext(service, request), 'restart-actor', { id }) };
     },
   },
   {
@@ -179,30 +157,47 @@ export const ROUTES: readonly Route[] = [
     path: '/api/commands',
     mutating: true,
     async handle({ service, request }) {
-      const body = await readJson(request, CommandBody);
+      const body = await readJson(request, OPERATOR_ACTIONS.command.body);
+      // Checked here as well, so that over HTTP a bad payload is a bad body like any other.
       const checked = checkRequestPayload(body.opcode, body.payload);
       if (!checked.ok) {
         throw new InvalidBodyError(`payload: ${checked.reason}`, [
           { path: 'payload', message: checked.reason },
         ]);
       }
-      const timeoutMs = body.timeoutMs ?? service.config.commander.timeoutMs;
-      const commander = service.system.ref<CommanderApi>(ACTOR_IDS.commander);
-      const result = await commander
-        .callWith({ timeoutMs: timeoutMs + CALL_MARGIN_MS }, 'request', body.opcode, checked.value, {
-          timeoutMs,
-        })
-        .catch((error: unknown) => {
-          // The controller answered, but the answer could not cross into this thread: a bad answer.
-          if (TetherError.is(error, 'TETHER_MESSAGE_UNREADABLE')) {
-            throw new BadResponseError(body.opcode, 0, `the answer could not be delivered: ${error.message}`);
-          }
-          throw error;
-        });
-      return { status: 200, body: { opcode: body.opcode, payload: result ?? null } };
+      return { status: 200, body: await runAction(httpContext(service, request), 'command', body) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/lifecycle',
+    mutating: false,
+    async handle({ service }) {
+      return {
+        status: 200,
+        body: { ...lifecycleJson(service.lifecycle.view()), group: service.bus?.view() ?? null },
+      };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/lifecycle',
+    mutating: true,
+    async handle({ service, request }) {
+      const body = await readJson(request, OPERATOR_ACTIONS.lifecycle.body);
+      return { status: 200, body: await runAction(httpContext(service, request), 'lifecycle', body) };
     },
   },
 ];
+
+/** Who asks, as the life cycle records it: HTTP, and the client's own name (printable, short). */
+function httpContext(
+  service: Service,
+  request: IncomingMessage,
+): { service: Service; source: TriggerSource } {
+  const agent = (request.headers['user-agent'] ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 64);
+  return { service, source: agent === '' ? { via: 'http' } : { via: 'http', client: agent } };
+}
 
 // ---------------------------------------------------------------- matching
 

@@ -27,6 +27,7 @@ import type { Reply } from './routes.js';
 import { SseHub } from './sse.js';
 import type { SseOptions } from './sse.js';
 import { supervisionView, transitionView } from './views.js';
+import { lifecycleTransitionJson } from '../kernel/views.js';
 
 export interface HttpApiOptions {
   /** When the service started, for uptime (default: now). */
@@ -140,6 +141,9 @@ export async function startHttpApi(
     service.kernel.onPhaseChange((change) => sse.publish('phase', transitionView(change))),
     service.root.events.subscribe((event) => sse.publish('supervision', supervisionView(event))),
     watchAutoconnecting(service, (enabled) => sse.publish('autoconnecting', { autoconnecting: enabled })),
+    service.lifecycle.onTransition((transition) =>
+      sse.publish('lifecycle', lifecycleTransitionJson(transition)),
+    ),
   ];
 
   await new Promise<void>((resolve, reject) => {

@@ -11,7 +11,7 @@ import type { ActorRef } from '../runtime/index.js';
 import type { Phase, PhaseChange, TransitionRequest } from '../contracts/phase.js';
 
 export type { PhaseChange } from '../contracts/phase.js';
-import { INITIAL_PHASE, transition } from '../contracts/phase.js';
+import { INITIAL_PHASE, IllegalTransitionError, transition } from '../contracts/phase.js';
 
 export interface KernelOptions {
   autoconnecting: boolean;
@@ -67,6 +67,10 @@ export class Kernel implements PhaseSource {
   /** Applies a transition or throws IllegalTransitionError (the caller gets it as its call's rejection). */
   transition(request: TransitionRequest): KernelState {
     const from = this.#phase;
+    if (request.to === 'Connected' && !this.#autoconnecting) {
+      // A link opened while autoconnecting went off (paused, stopped): the connection closes it.
+      throw new IllegalTransitionError(from, request, 'autoconnecting is off');
+    }
     const result = transition(from, request, this.#now());
     if (!result.ok) throw result.error;
     this.#phase = result.phase;
