@@ -73,6 +73,8 @@ interface RefSink {
 
 /** What currently answers for an id: a worker incarnation, or a service in this thread. */
 interface Incarnation {
+  /** False from the moment it ends (a kill ends it at once), before the system hears of it. */
+  readonly running: boolean;
   accept(port: MessagePort): void;
   kill(): void;
 }
@@ -206,15 +208,24 @@ export class ActorSystem {
     const server = new CallServer(id, handlers, untraced, (method, error) =>
       this.logger.error({ actor: id, method, err: serializeError(error) }, 'cast failed'),
     );
-    const local: Incarnation = { accept: (port) => server.accept(port), kill: () => server.closeAll() };
+    let open = true;
+    const local: Incarnation = {
+      get running() {
+        return open;
+      },
+      accept: (port) => server.accept(port),
+      kill: () => {
+        open = false;
+        server.closeAll();
+      },
+    };
     cell.stoppedWhy = undefined;
     cell.current = local;
     for (const sink of cell.sinks) this.#wire(local, sink);
     return {
       close: () => {
         if (cell.current !== local) return;
-        server.closeAll();
-        cell.current = undefined;
+        local.kill();
         this.markStopped(id, 'closed');
       },
     };
@@ -232,10 +243,18 @@ export class ActorSystem {
     return true;
   }
 
-  /** The supervisor will not restart this actor (for now): its callers get ActorDownError at once. */
+  /**
+   * The supervisor will not restart this actor (for now): its callers get
+   * ActorDownError at once. An incarnation that has just been killed counts
+   * as gone already, though the system hears of its end only a moment later.
+   */
   markStopped(id: string, reason: ExitReason | string): void {
     const cell = this.#cells.get(id);
-    if (cell === undefined || cell.current !== undefined) return;
+    if (cell === undefined) return;
+    if (cell.current !== undefined) {
+      if (cell.current.running) return;
+      cell.current = undefined;
+    }
     cell.stoppedWhy = typeof reason === 'string' ? reason : `stopped after ${describeExit(reason)}`;
     for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
   }
