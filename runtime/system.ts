@@ -99,6 +99,7 @@ export class ActorSystem {
   readonly #cells = new Map<string, Cell>();
   readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
   readonly #hosts = new Set<ActorHost>();
+  readonly #shutdownHooks = new Set<() => void>();
   /** Trace context of calls served in this thread (see `serve`). */
   #closed = false;
 
@@ -259,9 +260,22 @@ export class ActorSystem {
     for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
   }
 
+  /**
+   * Runs `hook` when the runtime shuts down, before its actors are ended (a
+   * supervisor kills itself there, so nothing tries to restart them).
+   * Returns a function that removes the hook.
+   */
+  onShutdown(hook: () => void): () => void {
+    this.#shutdownHooks.add(hook);
+    return () => this.#shutdownHooks.delete(hook);
+  }
+
   /** Stops taking spawns, marks every actor stopped, ends standbys and waits until every thread is gone. */
   async shutdown(): Promise<void> {
     this.#closed = true;
+    // Supervisors first: killed, they stop restarting and release their timers.
+    for (const hook of [...this.#shutdownHooks]) hook();
+    this.#shutdownHooks.clear();
     for (const cell of this.#cells.values()) {
       cell.current?.kill();
       cell.current = undefined;

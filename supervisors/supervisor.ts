@@ -130,6 +130,9 @@ export class Supervisor implements RunningChild {
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+    // A runtime shut down under a running tree takes the tree with it, timers and all.
+    const removeHook = system.onShutdown(() => this.kill());
+    void this.exited.then(removeHook);
   }
 
   // -------------------------------------------------------------- public API
@@ -241,6 +244,8 @@ export class Supervisor implements RunningChild {
       try {
         await this.#startRecord(record);
       } catch (error) {
+        // Not running and not to be restarted by anyone but an operator (OTP's undefined pid).
+        record.status = 'stopped';
         throw new FailedToStartChildError(id, error);
       }
       return this.#info(record);
@@ -429,12 +434,15 @@ export class Supervisor implements RunningChild {
       this.#cancelRetry(member);
       member.status = 'restarting';
     }
-    for (const member of toStart) {
+    for (const [index, member] of toStart.entries()) {
       try {
         await this.#startRecord(member);
         member.restarts += 1;
       } catch {
         if (this.#state !== 'running') return;
+        // As OTP does: the failed member is retried (its retry restarts its group again, so
+        // those after it with it); the members after it are not running until then.
+        for (const after of toStart.slice(index + 1)) after.status = 'stopped';
         // Each retry costs a restart, so a child that can never start escalates.
         this.#schedule(0, () => this.#restart(member, cause), member);
         return;
@@ -497,7 +505,9 @@ export class Supervisor implements RunningChild {
         started.push(record.spec.id);
       } catch {
         if (this.#state !== 'running') return;
-        this.#schedule(0, () => this.#restart(record, cause), record);
+        // The rest are still to start: the retry starts them all again (each one a restart counted),
+        // whatever the strategy, so none is left restarting with nothing scheduled.
+        this.#schedule(0, () => this.#retryAll(record, cause));
         return;
       }
     }
@@ -511,6 +521,18 @@ export class Supervisor implements RunningChild {
         cause,
       });
     }
+  }
+
+  /** A start in `#restartAll` failed: one more restart counted, then the rest start again. */
+  async #retryAll(record: ChildRecord, cause: ExitReason): Promise<void> {
+    if (this.#state !== 'running') return;
+    const verdict = addRestart(this.#restarts, this.#now(), this.#flags.intensity, this.#flags.periodMs);
+    this.#restarts = verdict.restarts;
+    if (verdict.exceeded) {
+      await this.#intensitySpent(record, cause);
+      return;
+    }
+    await this.#restartAll(cause);
   }
 
   // ------------------------------------------------------- child life cycle
@@ -542,7 +564,7 @@ export class Supervisor implements RunningChild {
         handle = child;
       }
     } catch (error) {
-      record.status = 'restarting';
+      // The caller decides what the child is now: retried (restarting), or not running.
       this.#emit({ type: 'child-start-failed', childId: spec.id, error: serializeError(error) });
       throw error;
     }
