@@ -98,6 +98,34 @@ export class RuntimeClosedError extends TetherError {
   }
 }
 
+/** Who holds a name: a supervisor (by its id), a service in the main thread, or a direct `system.spawn`. */
+export type NameHolder = { kind: 'supervisor'; id: string } | { kind: 'serve' } | { kind: 'spawn' };
+
+/**
+ * OTP's `{error, {already_started, Pid}}`: the name is served or run already,
+ * by this supervisor or anyone else. `detail.holder` says who, `detail.incarnation`
+ * which incarnation (0 for a service in the main thread).
+ */
+export class AlreadyStartedError extends TetherError {
+  declare readonly code: 'TETHER_ALREADY_STARTED';
+  constructor(name: string, holder: NameHolder, incarnation: number) {
+    super('TETHER_ALREADY_STARTED', `"${name}" is already started, by ${describeHolder(holder)}`, {
+      detail: { name, holder, incarnation },
+    });
+  }
+}
+
+export function describeHolder(holder: NameHolder): string {
+  switch (holder.kind) {
+    case 'supervisor':
+      return `supervisor "${holder.id}"`;
+    case 'serve':
+      return 'a service in the main thread (system.serve)';
+    case 'spawn':
+      return 'system.spawn';
+  }
+}
+
 /** A handler's error rebuilt on the caller's side when it is not one of ours: keeps its code, name and stack. */
 export class RemoteError extends Error {
   readonly code: string | undefined;
@@ -136,7 +164,7 @@ export class AlreadyPresentError extends TetherError {
   }
 }
 
-/** OTP's `{error, {already_started, Pid}}` / `{error, running}`. */
+/** OTP's `{error, running}`: restartChild or deleteChild of a child that runs. */
 export class ChildRunningError extends TetherError {
   declare readonly code: 'TETHER_CHILD_RUNNING';
   constructor(childId: string) {
@@ -243,6 +271,7 @@ const KNOWN_CLASSES = new Map<string, { prototype: object }>([
   ['TETHER_UNKNOWN_METHOD', UnknownMethodError],
   ['TETHER_ACTOR_INIT', ActorInitError],
   ['TETHER_RUNTIME_CLOSED', RuntimeClosedError],
+  ['TETHER_ALREADY_STARTED', AlreadyStartedError],
   ['TETHER_FAILED_TO_START_CHILD', FailedToStartChildError],
 ]);
 

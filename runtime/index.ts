@@ -3,7 +3,7 @@ export { defineActor, isActorDefinition } from './actor.js';
 export type { ActorContext, ActorDefinition, ActorInstance, ActorLogger, ApiOf } from './actor.js';
 export type { ActorRef, ApiShape, CallOptions } from './ref.js';
 export { ActorSystem } from './system.js';
-export type { ActorSpec, SystemOptions } from './system.js';
+export type { ActorSpec, NameInfo, SystemOptions } from './system.js';
 export type { HeartbeatOptions, Shutdown } from './host.js';
 export type { ExitReason, ExitKind } from './exit-reason.js';
 export { describeExit, isNormalExit } from './exit-reason.js';

@@ -10,7 +10,8 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { RuntimeClosedError, serializeError } from './errors.js';
+import { AlreadyStartedError, RuntimeClosedError, serializeError } from './errors.js';
+import type { NameHolder } from './errors.js';
 import { CallServer } from './server.js';
 import type { ExitReason } from './exit-reason.js';
 import { describeExit } from './exit-reason.js';
@@ -63,6 +64,14 @@ export interface ActorSpec {
   heartbeat: HeartbeatOptions | false;
   resourceLimits?: ResourceLimits;
   startTimeoutMs: number;
+  /** Who starts it, for AlreadyStartedError and `whereis` (a supervisor gives its id); default spawn. */
+  holder?: NameHolder;
+}
+
+/** Who holds a name now, and which incarnation answers for it (0 for a service in the main thread). */
+export interface NameInfo {
+  holder: NameHolder;
+  incarnation: number;
 }
 
 /** Something that holds a ref to an actor id and must follow its incarnations. */
@@ -79,11 +88,18 @@ interface Incarnation {
   kill(): void;
 }
 
+/** A name taken: by an incarnation from the moment its start begins, or by a service. */
+interface Claim extends NameInfo {
+  readonly by: Incarnation;
+}
+
 /** Everything about one actor id that outlives its incarnations. */
 interface Cell {
   readonly id: string;
   incarnations: number;
   current: Incarnation | undefined;
+  /** Who holds the name; an incarnation that has ended holds it no more, whether or not this was cleared yet. */
+  claim: Claim | undefined;
   /** Why the actor is not running and will not be restarted; undefined while it is or may be. */
   stoppedWhy: string | undefined;
   readonly sinks: Set<RefSink>;
@@ -146,6 +162,7 @@ export class ActorSystem {
   async spawn(spec: ActorSpec, traceparent = this.#options.currentTraceparent()): Promise<ActorHost> {
     if (this.#closed) throw new RuntimeClosedError();
     const cell = this.#cell(spec.id);
+    this.#assertFree(cell);
     cell.stoppedWhy = undefined;
     cell.incarnations += 1;
     const slot = this.#standby.take({
@@ -183,7 +200,10 @@ export class ActorSystem {
       },
     );
     this.#hosts.add(host);
+    // Taken before the first await, so two starts of one name cannot both pass the check.
+    cell.claim = { holder: spec.holder ?? { kind: 'spawn' }, incarnation: cell.incarnations, by: host };
     void host.exited.then((reason) => {
+      if (cell.claim?.by === host) cell.claim = undefined;
       for (const { cell: peerCell, sink } of heldPeers) peerCell.sinks.delete(sink);
       if (cell.current === host) {
         cell.current = undefined;
@@ -206,6 +226,7 @@ export class ActorSystem {
   serve<Api extends ApiShape>(id: string, handlers: Api): { close(): void } {
     if (this.#closed) throw new RuntimeClosedError();
     const cell = this.#cell(id);
+    this.#assertFree(cell);
     const server = new CallServer(id, handlers, untraced, (method, error) =>
       this.logger.error({ actor: id, method, err: serializeError(error) }, 'cast failed'),
     );
@@ -222,14 +243,23 @@ export class ActorSystem {
     };
     cell.stoppedWhy = undefined;
     cell.current = local;
+    cell.claim = { holder: { kind: 'serve' }, incarnation: 0, by: local };
     for (const sink of cell.sinks) this.#wire(local, sink);
     return {
       close: () => {
         if (cell.current !== local) return;
         local.kill();
+        if (cell.claim?.by === local) cell.claim = undefined;
         this.markStopped(id, 'closed');
       },
     };
+  }
+
+  /** Who holds a name now (OTP's whereis), or undefined when it is free. */
+  whereis(id: string): NameInfo | undefined {
+    const claim = this.#cells.get(id)?.claim;
+    if (claim === undefined || !claim.by.running) return undefined;
+    return { holder: claim.holder, incarnation: claim.incarnation };
   }
 
   /**
@@ -289,10 +319,25 @@ export class ActorSystem {
   #cell(id: string): Cell {
     let cell = this.#cells.get(id);
     if (cell === undefined) {
-      cell = { id, incarnations: 0, current: undefined, stoppedWhy: undefined, sinks: new Set() };
+      cell = {
+        id,
+        incarnations: 0,
+        current: undefined,
+        claim: undefined,
+        stoppedWhy: undefined,
+        sinks: new Set(),
+      };
       this.#cells.set(id, cell);
     }
     return cell;
+  }
+
+  /** A name is started by one holder at a time: a second start would rewire every ref to it. */
+  #assertFree(cell: Cell): void {
+    const claim = cell.claim;
+    if (claim !== undefined && claim.by.running) {
+      throw new AlreadyStartedError(cell.id, claim.holder, claim.incarnation);
+    }
   }
 
   #addSink(cell: Cell, sink: RefSink): void {

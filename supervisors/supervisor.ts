@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
+  AlreadyStartedError,
   ChildNotFoundError,
   ChildRestartingError,
   ChildRunningError,
@@ -205,7 +206,13 @@ export class Supervisor implements RunningChild {
       const normalized = normalizeChildSpec(spec);
       const existing = this.#find(normalized.id);
       if (existing !== undefined) {
-        if (existing.status === 'running') throw new ChildRunningError(normalized.id);
+        if (existing.status === 'running') {
+          throw new AlreadyStartedError(
+            normalized.id,
+            { kind: 'supervisor', id: this.id },
+            existing.incarnation,
+          );
+        }
         throw new AlreadyPresentError(normalized.id);
       }
       const record = newRecord(normalized);
@@ -214,6 +221,8 @@ export class Supervisor implements RunningChild {
         await this.#startRecord(record);
       } catch (error) {
         this.#records = this.#records.filter((r) => r !== record);
+        // OTP passes {already_started, Pid} through as it is: the caller asked for a name that is taken.
+        if (error instanceof AlreadyStartedError) throw error;
         throw new FailedToStartChildError(normalized.id, error);
       }
       return this.#info(record);
@@ -550,6 +559,7 @@ export class Supervisor implements RunningChild {
           config: spec.config,
           heartbeat: spec.heartbeat,
           startTimeoutMs: spec.startTimeoutMs,
+          holder: { kind: 'supervisor', id: this.id },
           ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
         });
       } else {
