@@ -140,17 +140,25 @@ export class RemoteError extends Error {
 
 // ------------------------------------------------------------ supervisors
 
+/** Where a spec problem is: the field (a dotted path), the child it is in, the known key a typo was meant to be. */
+export interface SpecProblemDetail {
+  childId?: string;
+  suggestion?: string;
+}
+
+/** A child spec (or a root supervisor's spec) is malformed; `detail.field` names the field. */
 export class InvalidChildSpecError extends TetherError {
   declare readonly code: 'TETHER_INVALID_CHILD_SPEC';
-  constructor(message: string, field: string) {
-    super('TETHER_INVALID_CHILD_SPEC', message, { detail: { field } });
+  constructor(message: string, field: string, where: SpecProblemDetail = {}) {
+    super('TETHER_INVALID_CHILD_SPEC', message, { detail: { field, ...where } });
   }
 }
 
+/** Supervisor flags are malformed; `detail.field` names the field. */
 export class InvalidSupervisorFlagsError extends TetherError {
   declare readonly code: 'TETHER_INVALID_SUPERVISOR_FLAGS';
-  constructor(message: string, field: string) {
-    super('TETHER_INVALID_SUPERVISOR_FLAGS', message, { detail: { field } });
+  constructor(message: string, field: string, where: SpecProblemDetail = {}) {
+    super('TETHER_INVALID_SUPERVISOR_FLAGS', message, { detail: { field, ...where } });
   }
 }
 

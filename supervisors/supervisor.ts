@@ -29,14 +29,14 @@ import { backoffDelay } from './backoff.js';
 import { SupervisionEvents } from './events.js';
 import type { SupervisionEvent } from './events.js';
 import { addRestart } from './intensity.js';
-import { checkUniqueIds, normalizeChildSpec, normalizeFlags } from './spec.js';
+import { normalizeChildSpec, normalizeSupervisorSpec } from './spec.js';
 import type {
   ChildKind,
   ChildSpec,
   NormalizedChildSpec,
   NormalizedFlags,
   RestartType,
-  SupervisorFlags,
+  SupervisorSpec,
 } from './spec.js';
 
 /** What a supervisor holds of a running child, whether a worker or a supervisor. */
@@ -119,14 +119,14 @@ export class Supervisor implements RunningChild {
 
   constructor(
     system: ActorSystem,
-    spec: { id: string; flags?: SupervisorFlags; children: ChildSpec[] },
+    spec: SupervisorSpec,
     options: SupervisorOptions = {},
   ) {
+    const valid = normalizeSupervisorSpec(spec);
     this.#system = system;
-    this.id = spec.id;
-    this.#flags = normalizeFlags(spec.flags);
-    this.#initialSpecs = spec.children.map(normalizeChildSpec);
-    checkUniqueIds(this.#initialSpecs);
+    this.id = valid.id;
+    this.#flags = valid.flags;
+    this.#initialSpecs = valid.children;
     this.events = options.events ?? new SupervisionEvents();
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
