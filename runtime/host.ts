@@ -20,6 +20,25 @@ export interface HeartbeatOptions {
   timeoutMs: number;
 }
 
+/**
+ * The tightest heartbeat allowed, in the API and the configuration alike.
+ * A deadline that fires late because the main thread was busy is confirmed
+ * only after that thread has taken what arrived (see `#ping`), so a busy
+ * main thread cannot trip it; what these floors cover is the actor's own
+ * thread waiting for a core on a loaded machine. Measured on 2 cores at a
+ * load average of 15, with the main thread blocked 30 ms of every 100 ms:
+ * 10/20 ms saw false hangs, 50/100 ms and above none (test/runtime/heartbeat.test.ts
+ * holds the floors to it).
+ */
+export const HEARTBEAT_FLOORS = { intervalMs: 100, timeoutMs: 250 } as const;
+
+/** A heartbeat within the floors; returns the field that is not, if any. */
+export function heartbeatBelowFloor(heartbeat: HeartbeatOptions): keyof HeartbeatOptions | undefined {
+  if (!(heartbeat.intervalMs >= HEARTBEAT_FLOORS.intervalMs)) return 'intervalMs';
+  if (!(heartbeat.timeoutMs >= HEARTBEAT_FLOORS.timeoutMs)) return 'timeoutMs';
+  return undefined;
+}
+
 /** How a child is stopped: a graceful timeout in ms, then kill; kill at once; or wait as long as it takes. */
 export type Shutdown = number | 'brutal_kill' | 'infinity';
 
@@ -51,7 +70,9 @@ export class ActorHost {
   readonly #logger: Logger;
   readonly #events: HostEvents;
   #heartbeatTimer: NodeJS.Timeout | undefined;
-  #deadlineTimer: NodeJS.Timeout | undefined;
+  /** The answer deadline of the last ping: its timeout, then the immediate that confirms it. */
+  #deadlineTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  #awaitingPong = false;
   #pingSeq = 0;
   #pingSentAt = 0;
   /** Set when we asked the worker to stop, so its answer means shutdown. */
@@ -223,19 +244,37 @@ export class ActorHost {
     this.#pingSeq += 1;
     this.#pingSentAt = performance.now();
     this.slot.post({ type: 'ping', seq: this.#pingSeq });
+    const seq = this.#pingSeq;
     this.#deadlineTimer = setTimeout(() => {
-      this.#logger.warn({ actor: this.id, timeoutMs: heartbeat.timeoutMs }, 'actor missed its heartbeat');
-      this.#finish({ kind: 'hung', timeoutMs: heartbeat.timeoutMs });
+      // The deadline may fire late, after this thread was busy: the answer may have arrived
+      // meanwhile and wait in the queue behind the timers. setImmediate runs after the event
+      // loop has taken what arrived, so a busy main thread never reads as a hung actor.
+      this.#deadlineTimer = setImmediate(() => {
+        this.#deadlineTimer = undefined;
+        if (seq !== this.#pingSeq || !this.#awaitingPong || !this.running) return;
+        this.#logger.warn({ actor: this.id, timeoutMs: heartbeat.timeoutMs }, 'actor missed its heartbeat');
+        this.#finish({ kind: 'hung', timeoutMs: heartbeat.timeoutMs });
+      });
     }, heartbeat.timeoutMs);
+    this.#awaitingPong = true;
   }
 
   #onPong(seq: number): void {
     const heartbeat = this.#spec.heartbeat;
     if (seq !== this.#pingSeq || heartbeat === false || !this.running) return;
-    clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = undefined;
+    this.#clearDeadline();
+    this.#awaitingPong = false;
     this.#events.onHeartbeat(performance.now() - this.#pingSentAt);
     this.#heartbeatTimer = setTimeout(() => this.#ping(heartbeat), heartbeat.intervalMs);
+  }
+
+  #clearDeadline(): void {
+    const timer = this.#deadlineTimer;
+    this.#deadlineTimer = undefined;
+    if (timer === undefined) return;
+    // Either the timeout or the confirming immediate: clearing one with the other's function is a no-op.
+    clearTimeout(timer as NodeJS.Timeout);
+    clearImmediate(timer as NodeJS.Immediate);
   }
 
   // ---------------------------------------------------------------- end
@@ -245,9 +284,9 @@ export class ActorHost {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     clearTimeout(this.#heartbeatTimer);
-    clearTimeout(this.#deadlineTimer);
+    this.#clearDeadline();
     clearTimeout(this.#killTimer);
-    this.#heartbeatTimer = this.#deadlineTimer = this.#killTimer = undefined;
+    this.#heartbeatTimer = this.#killTimer = undefined;
     this.slot.worker.off('message', this.#onMessage);
     void this.slot.terminate();
     this.#resolveExit(reason);

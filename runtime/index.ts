@@ -5,6 +5,7 @@ export type { ActorRef, ApiShape, CallOptions } from './ref.js';
 export { ActorSystem } from './system.js';
 export type { ActorSpec, NameInfo, SystemOptions } from './system.js';
 export type { HeartbeatOptions, Shutdown } from './host.js';
+export { HEARTBEAT_FLOORS } from './host.js';
 export type { ExitReason, ExitKind } from './exit-reason.js';
 export { describeExit, isNormalExit } from './exit-reason.js';
 export { liveWorkerCount } from './worker-slot.js';

@@ -10,12 +10,12 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { AlreadyStartedError, RuntimeClosedError, serializeError } from './errors.js';
+import { AlreadyStartedError, InvalidChildSpecError, RuntimeClosedError, serializeError } from './errors.js';
 import type { NameHolder } from './errors.js';
 import { CallServer } from './server.js';
 import type { ExitReason } from './exit-reason.js';
 import { describeExit } from './exit-reason.js';
-import { ActorHost } from './host.js';
+import { ActorHost, HEARTBEAT_FLOORS, heartbeatBelowFloor } from './host.js';
 import type { HeartbeatOptions } from './host.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
@@ -161,6 +161,7 @@ export class ActorSystem {
    */
   async spawn(spec: ActorSpec, traceparent = this.#options.currentTraceparent()): Promise<ActorHost> {
     if (this.#closed) throw new RuntimeClosedError();
+    checkHeartbeatFloor(spec);
     const cell = this.#cell(spec.id);
     this.#assertFree(cell);
     cell.stoppedWhy = undefined;
@@ -352,4 +353,16 @@ export class ActorSystem {
     incarnation.accept(port2);
     sink.connect(port1);
   }
+}
+
+/** The supervisors check the floors in the spec; a direct spawn is held to them here. */
+function checkHeartbeatFloor(spec: ActorSpec): void {
+  if (spec.heartbeat === false) return;
+  const field = heartbeatBelowFloor(spec.heartbeat);
+  if (field === undefined) return;
+  throw new InvalidChildSpecError(
+    `heartbeat.${field} ${spec.heartbeat[field]} is below the floor of ${HEARTBEAT_FLOORS[field]} ms`,
+    `heartbeat.${field}`,
+    { childId: spec.id },
+  );
 }

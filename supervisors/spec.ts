@@ -6,6 +6,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidChildSpecError, InvalidSupervisorFlagsError } from '../runtime/errors.js';
 import { closest } from '../runtime/suggest.js';
+import { HEARTBEAT_FLOORS, heartbeatBelowFloor } from '../runtime/host.js';
 import type { HeartbeatOptions, Shutdown } from '../runtime/host.js';
 import type { BackoffOptions } from './backoff.js';
 
@@ -333,6 +334,13 @@ function checkHeartbeat(heartbeat: unknown, fail: SpecError): HeartbeatOptions |
   const full = withDefaults(WORKER_DEFAULTS.heartbeat, heartbeat);
   checkPositiveInteger(full.intervalMs, 'heartbeat.intervalMs', fail);
   checkPositiveInteger(full.timeoutMs, 'heartbeat.timeoutMs', fail);
+  const below = heartbeatBelowFloor(full);
+  if (below !== undefined) {
+    fail(
+      `invalid heartbeat.${below}: ${full[below]} is below the floor of ${HEARTBEAT_FLOORS[below]} ms`,
+      `heartbeat.${below}`,
+    );
+  }
   return { intervalMs: full.intervalMs, timeoutMs: full.timeoutMs };
 }
 

@@ -117,11 +117,7 @@ export class Supervisor implements RunningChild {
   #resolveExited!: (reason: ExitReason) => void;
   incarnation = 1;
 
-  constructor(
-    system: ActorSystem,
-    spec: SupervisorSpec,
-    options: SupervisorOptions = {},
-  ) {
+  constructor(system: ActorSystem, spec: SupervisorSpec, options: SupervisorOptions = {}) {
     const valid = normalizeSupervisorSpec(spec);
     this.#system = system;
     this.id = valid.id;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidChildSpecError, InvalidSupervisorFlagsError } from '../../runtime/index.js';
+import { HEARTBEAT_FLOORS, InvalidChildSpecError, InvalidSupervisorFlagsError } from '../../runtime/index.js';
 import type { ChildSpec, SupervisorFlags } from '../../supervisors/index.js';
 import { Supervisor } from '../../supervisors/index.js';
 import { PROBE_MODULE } from '../fixtures/probe.js';
@@ -198,5 +198,35 @@ describe('validation of child specs and flags', () => {
       assert.equal(sup.whichChildren()[0]?.kind, 'worker');
       assert.deepEqual(await system.ref<ProbeApi>('plain').call('whoami'), { id: 'plain', incarnation: 1 });
       await sup.stop();
+    }));
+
+  it('a heartbeat tighter than the floors is refused, naming the field; the floors themselves are accepted', () =>
+    withSystem(async (system) => {
+      const below: Array<[field: string, heartbeat: { intervalMs?: number; timeoutMs?: number }]> = [
+        ['heartbeat.intervalMs', { intervalMs: HEARTBEAT_FLOORS.intervalMs - 1 }],
+        ['heartbeat.timeoutMs', { timeoutMs: HEARTBEAT_FLOORS.timeoutMs - 1 }],
+        ['heartbeat.intervalMs', { intervalMs: 1, timeoutMs: 1 }],
+      ];
+      for (const [field, heartbeat] of below) {
+        assert.throws(
+          () => new Supervisor(system, { id: 'root', children: [probe('a', { heartbeat })] }),
+          (error: unknown) => error instanceof InvalidChildSpecError && error.detail['field'] === field,
+        );
+      }
+      new Supervisor(system, { id: 'root', children: [probe('a', { heartbeat: { ...HEARTBEAT_FLOORS } })] });
+    }));
+
+  it('system.spawn refuses a heartbeat tighter than the floors too', () =>
+    withSystem(async (system) => {
+      await assert.rejects(
+        system.spawn({
+          id: 'a',
+          module: PROBE_MODULE,
+          heartbeat: { intervalMs: 1, timeoutMs: 1 },
+          startTimeoutMs: 5000,
+        }),
+        (error: unknown) =>
+          error instanceof InvalidChildSpecError && error.detail['field'] === 'heartbeat.intervalMs',
+      );
     }));
 });
