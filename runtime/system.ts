@@ -166,7 +166,7 @@ export class ActorSystem {
     this.#assertFree(cell);
     cell.stoppedWhy = undefined;
     cell.incarnations += 1;
-    const slot = this.#standby.take({
+    const { slot, started } = this.#standby.take({
       module: spec.module,
       resourceLimits: spec.resourceLimits,
       callTimeoutMs: this.#options.callTimeoutMs,
@@ -213,7 +213,12 @@ export class ActorSystem {
       }
       void host.slot.gone.then(() => this.#hosts.delete(host));
     });
-    await host.start();
+    try {
+      await host.start();
+    } finally {
+      // Only now may a replacement standby load: it would compete with this start.
+      started();
+    }
     cell.current = host;
     for (const sink of cell.sinks) this.#wire(host, sink);
     return host;
