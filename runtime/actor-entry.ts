@@ -14,6 +14,9 @@ export type {
   ActorOptions,
   ApiOf,
   ExitKind,
+  Ignore,
+  InitResult,
+  SelfExit,
   TraceContextMode,
 } from './actor.js';
 export type { ActorRef, ApiShape, CallOptions } from './ref.js';

@@ -90,6 +90,19 @@ export class ActorInitError extends TetherError {
   }
 }
 
+/**
+ * The actor's init returned 'ignore' (OTP's `ignore`): `system.spawn` started
+ * nothing. Not a failure; a supervisor keeps such a child as not running.
+ */
+export class ActorIgnoredError extends TetherError {
+  declare readonly code: 'TETHER_ACTOR_IGNORED';
+  constructor(actorId: string) {
+    super('TETHER_ACTOR_IGNORED', `actor "${actorId}" returned 'ignore' from init: not started`, {
+      detail: { actorId },
+    });
+  }
+}
+
 /** The runtime was shut down; nothing new can start. */
 export class RuntimeClosedError extends TetherError {
   declare readonly code: 'TETHER_RUNTIME_CLOSED';
@@ -280,6 +293,7 @@ const KNOWN_CLASSES = new Map<string, { prototype: object }>([
   ['TETHER_ACTOR_INIT', ActorInitError],
   ['TETHER_RUNTIME_CLOSED', RuntimeClosedError],
   ['TETHER_ALREADY_STARTED', AlreadyStartedError],
+  ['TETHER_ACTOR_IGNORED', ActorIgnoredError],
   ['TETHER_FAILED_TO_START_CHILD', FailedToStartChildError],
 ]);
 

@@ -46,6 +46,7 @@ export interface IncarnationSpec {
   id: string;
   incarnation: number;
   config: unknown;
+  args: readonly unknown[];
   heartbeat: HeartbeatOptions | false;
   startTimeoutMs: number;
   traceparent: string;
@@ -77,6 +78,8 @@ export class ActorHost {
   #pingSentAt = 0;
   /** Set when we asked the worker to stop, so its answer means shutdown. */
   #stopRequested = false;
+  /** The term of a `{shutdown, Term}` stop (system.exit), for its exit reason. */
+  #stopTerm: unknown;
   #killTimer: NodeJS.Timeout | undefined;
   /** The error event of an out-of-memory or an uncaught error our hooks did not catch. */
   #workerError: SerializedError | undefined;
@@ -99,8 +102,12 @@ export class ActorHost {
     return this.#reason === undefined;
   }
 
-  /** Resolves once init has run in the worker; rejects with ActorInitError (and ends the worker) otherwise. */
-  async start(): Promise<void> {
+  /**
+   * Resolves 'ready' once init has run in the worker, or 'ignored' when init
+   * returned 'ignore' (the incarnation then ends, reason normal); rejects
+   * with ActorInitError (and ends the worker) otherwise.
+   */
+  async start(): Promise<'ready' | 'ignored'> {
     const { id, startTimeoutMs } = this.#spec;
     let startTimer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -109,9 +116,10 @@ export class ActorHost {
         startTimeoutMs,
       );
     });
-    const readiness = new Promise<void>((resolve, reject) => {
+    const readiness = new Promise<'ready' | 'ignored'>((resolve, reject) => {
       const onMessage = (message: WorkerToHost): void => {
-        if (message.type === 'ready') resolve();
+        if (message.type === 'ready') resolve('ready');
+        else if (message.type === 'ignored') resolve('ignored');
         else if (message.type === 'init-failed')
           reject(new ActorInitError(id, 'init threw', { cause: deserializeError(message.error) }));
         else return;
@@ -130,9 +138,12 @@ export class ActorHost {
         id,
         incarnation: this.incarnation,
         config: this.#spec.config,
+        args: this.#spec.args,
         traceparent: this.#spec.traceparent,
       });
-      await Promise.race([readiness, deadline]);
+      const outcome = await Promise.race([readiness, deadline]);
+      if (outcome === 'ignored') this.#finish({ kind: 'normal' });
+      return outcome;
     } catch (error) {
       readiness.catch(() => undefined);
       this.#finish({ kind: 'killed' });
@@ -161,7 +172,7 @@ export class ActorHost {
    * shutdown when it stopped in time, killed when it had to be terminated,
    * or whatever ended it first.
    */
-  stop(shutdown: Shutdown): Promise<ExitReason> {
+  stop(shutdown: Shutdown, term?: unknown): Promise<ExitReason> {
     if (!this.running) return this.exited;
     if (shutdown === 'brutal_kill') {
       this.kill();
@@ -169,6 +180,7 @@ export class ActorHost {
     }
     if (!this.#stopRequested) {
       this.#stopRequested = true;
+      this.#stopTerm = term;
       this.slot.post({ type: 'stop', reason: 'shutdown' });
       if (shutdown !== 'infinity') this.#killTimer = setTimeout(() => this.kill(), shutdown);
     }
@@ -180,6 +192,11 @@ export class ActorHost {
     this.#finish({ kind: 'killed' });
   }
 
+  /** Terminates the thread at once with a reason of the caller's (an exit signal from outside). */
+  exitWith(reason: ExitReason): void {
+    this.#finish(reason);
+  }
+
   // ------------------------------------------------------------ messages
 
   readonly #onMessage = (message: WorkerToHost): void => {
@@ -188,10 +205,10 @@ export class ActorHost {
         this.#onPong(message.seq);
         return;
       case 'stopped':
-        if (this.#stopRequested) this.#finish({ kind: 'shutdown' });
+        if (this.#stopRequested) this.#finish(shutdownReason(this.#stopTerm));
         return;
       case 'exit-self':
-        this.#finish({ kind: message.reason });
+        this.#finish(message.reason === 'normal' ? { kind: 'normal' } : shutdownReason(message.term));
         return;
       case 'crash':
         this.#finish({ kind: 'crash', error: message.error, origin: message.origin });
@@ -291,4 +308,8 @@ export class ActorHost {
     void this.slot.terminate();
     this.#resolveExit(reason);
   }
+}
+
+function shutdownReason(term: unknown): ExitReason {
+  return term === undefined ? { kind: 'shutdown' } : { kind: 'shutdown', term };
 }

@@ -10,13 +10,19 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { AlreadyStartedError, InvalidChildSpecError, RuntimeClosedError, serializeError } from './errors.js';
+import {
+  ActorIgnoredError,
+  AlreadyStartedError,
+  InvalidChildSpecError,
+  RuntimeClosedError,
+  serializeError,
+} from './errors.js';
 import type { NameHolder } from './errors.js';
 import { CallServer } from './server.js';
 import type { ExitReason } from './exit-reason.js';
 import { describeExit } from './exit-reason.js';
 import { ActorHost, HEARTBEAT_FLOORS, heartbeatBelowFloor } from './host.js';
-import type { HeartbeatOptions } from './host.js';
+import type { HeartbeatOptions, Shutdown } from './host.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
 import { REF_DEFAULTS, RefCore } from './ref.js';
@@ -66,7 +72,40 @@ export interface ActorSpec {
   startTimeoutMs: number;
   /** Who starts it, for AlreadyStartedError and `whereis` (a supervisor gives its id); default spawn. */
   holder?: NameHolder;
+  /** Arguments for `ctx.args` (a simple_one_for_one child's); default []. */
+  args?: readonly unknown[];
+  /** How long a `system.exit(ref, 'shutdown')` lets it run terminate before killing it (default 5000 ms). */
+  shutdown?: Shutdown;
 }
+
+/** Why a monitored incarnation is gone: its exit reason, or noproc when there was none to monitor. */
+export type DownReason = ExitReason | { kind: 'noproc' };
+
+/** The one notification a monitor gives (OTP's 'DOWN' message). */
+export interface DownNotice {
+  id: string;
+  /** The incarnation that ended; undefined with noproc. */
+  incarnation: number | undefined;
+  reason: DownReason;
+}
+
+export interface ActorMonitor {
+  readonly id: string;
+  /** The incarnation watched; undefined when none was running (the notice is then noproc). */
+  readonly incarnation: number | undefined;
+  /** No notification after this; true when one was still to come. */
+  demonitor(): boolean;
+}
+
+/**
+ * An exit signal from outside (OTP's exit(Pid, Reason)): 'kill' ends the
+ * actor at once (killed, terminate not run); 'shutdown' or `{ shutdown:
+ * term }` stops it in order (terminate runs, within its shutdown timeout);
+ * 'normal' does nothing, as in OTP for a process that does not trap exits;
+ * `{ error: term }` (or any other value) ends it at once, terminate not
+ * run, with the abnormal reason `{ kind: 'exit', term }`.
+ */
+export type ExitSignal = 'kill' | 'normal' | 'shutdown' | { shutdown: unknown } | { error: unknown };
 
 /** Who holds a name now, and which incarnation answers for it (0 for a service in the main thread). */
 export interface NameInfo {
@@ -84,6 +123,8 @@ interface RefSink {
 interface Incarnation {
   /** False from the moment it ends (a kill ends it at once), before the system hears of it. */
   readonly running: boolean;
+  /** Resolves once, with why it ended. */
+  readonly exited: Promise<ExitReason>;
   accept(port: MessagePort): void;
   kill(): void;
 }
@@ -91,6 +132,7 @@ interface Incarnation {
 /** A name taken: by an incarnation from the moment its start begins, or by a service. */
 interface Claim extends NameInfo {
   readonly by: Incarnation;
+  readonly shutdown: Shutdown;
 }
 
 /** Everything about one actor id that outlives its incarnations. */
@@ -103,6 +145,8 @@ interface Cell {
   /** Why the actor is not running and will not be restarted; undefined while it is or may be. */
   stoppedWhy: string | undefined;
   readonly sinks: Set<RefSink>;
+  /** Gone for good (see `forget`): dropped from the map as soon as nothing holds a ref to it. */
+  forgotten: boolean;
 }
 
 export class ActorSystem {
@@ -165,6 +209,7 @@ export class ActorSystem {
     const cell = this.#cell(spec.id);
     this.#assertFree(cell);
     cell.stoppedWhy = undefined;
+    cell.forgotten = false;
     cell.incarnations += 1;
     const { slot, started } = this.#standby.take({
       module: spec.module,
@@ -181,6 +226,7 @@ export class ActorSystem {
         id: spec.id,
         incarnation: cell.incarnations,
         config: spec.config,
+        args: spec.args ?? [],
         heartbeat: spec.heartbeat,
         startTimeoutMs: spec.startTimeoutMs,
         traceparent,
@@ -202,10 +248,18 @@ export class ActorSystem {
     );
     this.#hosts.add(host);
     // Taken before the first await, so two starts of one name cannot both pass the check.
-    cell.claim = { holder: spec.holder ?? { kind: 'spawn' }, incarnation: cell.incarnations, by: host };
+    cell.claim = {
+      holder: spec.holder ?? { kind: 'spawn' },
+      incarnation: cell.incarnations,
+      by: host,
+      shutdown: spec.shutdown ?? DEFAULT_EXIT_SHUTDOWN_MS,
+    };
     void host.exited.then((reason) => {
       if (cell.claim?.by === host) cell.claim = undefined;
-      for (const { cell: peerCell, sink } of heldPeers) peerCell.sinks.delete(sink);
+      for (const { cell: peerCell, sink } of heldPeers) {
+        peerCell.sinks.delete(sink);
+        this.#collect(peerCell);
+      }
       if (cell.current === host) {
         cell.current = undefined;
         // Until the supervisor decides, callers wait for a next incarnation.
@@ -213,12 +267,14 @@ export class ActorSystem {
       }
       void host.slot.gone.then(() => this.#hosts.delete(host));
     });
+    let outcome: 'ready' | 'ignored';
     try {
-      await host.start();
+      outcome = await host.start();
     } finally {
       // Only now may a replacement standby load: it would compete with this start.
       started();
     }
+    if (outcome === 'ignored') throw new ActorIgnoredError(spec.id);
     cell.current = host;
     for (const sink of cell.sinks) this.#wire(host, sink);
     return host;
@@ -236,29 +292,97 @@ export class ActorSystem {
     const server = new CallServer(id, handlers, untraced, (method, error) =>
       this.logger.error({ actor: id, method, err: serializeError(error) }, 'cast failed'),
     );
-    let open = true;
-    const local: Incarnation = {
-      get running() {
-        return open;
-      },
-      accept: (port) => server.accept(port),
-      kill: () => {
-        open = false;
-        server.closeAll();
-      },
-    };
+    const local: LocalService = new LocalService(server, () => {
+      // At once, not a turn later: a call made right after close() must already see it stopped.
+      if (cell.claim?.by === local) cell.claim = undefined;
+      this.markStopped(id, 'closed');
+    });
     cell.stoppedWhy = undefined;
+    cell.forgotten = false;
     cell.current = local;
-    cell.claim = { holder: { kind: 'serve' }, incarnation: 0, by: local };
+    cell.claim = { holder: { kind: 'serve' }, incarnation: 0, by: local, shutdown: 0 };
     for (const sink of cell.sinks) this.#wire(local, sink);
+    return { close: () => local.end({ kind: 'shutdown' }) };
+  }
+
+  /**
+   * Watches the incarnation that holds `target` now (OTP's monitor): `onDown`
+   * is called exactly once, with the exit reason, when that incarnation ends
+   * (a restart is a new incarnation: watch it with a new monitor), or at once
+   * with reason noproc when none holds the name. Never synchronously.
+   */
+  monitor(target: string | { readonly id: string }, onDown: (notice: DownNotice) => void): ActorMonitor {
+    const id = typeof target === 'string' ? target : target.id;
+    const claim = this.#cells.get(id)?.claim;
+    const watched = claim !== undefined && claim.by.running ? claim : undefined;
+    let active = true;
+    const fire = (reason: DownReason): void => {
+      if (!active) return;
+      active = false;
+      try {
+        onDown({ id, incarnation: watched?.incarnation, reason });
+      } catch (error) {
+        this.logger.error({ actor: id, err: serializeError(error) }, 'a monitor callback threw');
+      }
+    };
+    if (watched === undefined) queueMicrotask(() => fire({ kind: 'noproc' }));
+    else void watched.by.exited.then(fire);
     return {
-      close: () => {
-        if (cell.current !== local) return;
-        local.kill();
-        if (cell.claim?.by === local) cell.claim = undefined;
-        this.markStopped(id, 'closed');
+      id,
+      incarnation: watched?.incarnation,
+      demonitor: () => {
+        const was = active;
+        active = false;
+        return was;
       },
     };
+  }
+
+  /**
+   * Sends an exit signal to the incarnation holding `target` (OTP's
+   * exit(Pid, Reason); see ExitSignal for what each reason does). Its
+   * supervisor sees the exit as any other. Returns false when nothing holds
+   * the name or the signal does nothing ('normal').
+   */
+  exit(target: string | { readonly id: string }, reason: ExitSignal): boolean {
+    const id = typeof target === 'string' ? target : target.id;
+    const claim = this.#cells.get(id)?.claim;
+    if (claim === undefined || !claim.by.running || (reason as unknown) === 'normal') return false;
+    const by = claim.by;
+    if (by instanceof LocalService) {
+      by.end(exitReasonOf(reason));
+      return true;
+    }
+    if (!(by instanceof ActorHost)) return false;
+    if (reason === 'kill') by.kill();
+    else if (reason === 'shutdown') void by.stop(claim.shutdown);
+    else if (isShutdownTerm(reason)) void by.stop(claim.shutdown, reason.shutdown);
+    else by.exitWith(exitReasonOf(reason));
+    return true;
+  }
+
+  /**
+   * The name is gone for good (a dynamic child removed): its callers get
+   * ActorDownError at once, and its entry is dropped as soon as no actor
+   * holds a ref to it. A main-thread ref to it stays stopped; `ref(id)`
+   * afterwards gives a new one.
+   */
+  forget(id: string, why: string): void {
+    const cell = this.#cells.get(id);
+    if (cell === undefined || (cell.claim !== undefined && cell.claim.by.running)) return;
+    this.markStopped(id, why);
+    cell.forgotten = true;
+    const ref = this.#mainRefs.get(id);
+    if (ref !== undefined) {
+      this.#mainRefs.delete(id);
+      cell.sinks.delete(ref);
+    }
+    this.#collect(cell);
+  }
+
+  /** How many names, main-thread refs and worker incarnations the system holds (for leak checks). */
+  census(): { names: number; refs: number; incarnations: number } {
+    return { names: this.#cells.size, refs: this.#mainRefs.size, incarnations: this.#hosts.size };
   }
 
   /** Who holds a name now (OTP's whereis), or undefined when it is free. */
@@ -332,10 +456,18 @@ export class ActorSystem {
         claim: undefined,
         stoppedWhy: undefined,
         sinks: new Set(),
+        forgotten: false,
       };
       this.#cells.set(id, cell);
     }
     return cell;
+  }
+
+  /** Drops a forgotten name once nothing holds it or a ref to it. */
+  #collect(cell: Cell): void {
+    if (!cell.forgotten || cell.sinks.size > 0 || cell.current !== undefined) return;
+    if (cell.claim !== undefined && cell.claim.by.running) return;
+    if (this.#cells.get(cell.id) === cell) this.#cells.delete(cell.id);
   }
 
   /** A name is started by one holder at a time: a second start would rewire every ref to it. */
@@ -370,4 +502,71 @@ function checkHeartbeatFloor(spec: ActorSpec): void {
     `heartbeat.${field}`,
     { childId: spec.id },
   );
+}
+
+/** Shutdown timeout of an exit signal to an actor spawned without one. */
+const DEFAULT_EXIT_SHUTDOWN_MS = 5000;
+
+/** A service served from the main thread, as an incarnation: it ends when closed (or sent an exit). */
+class LocalService implements Incarnation {
+  readonly exited: Promise<ExitReason>;
+  readonly #server: CallServer;
+  readonly #onEnd: () => void;
+  #resolve!: (reason: ExitReason) => void;
+  #running = true;
+
+  constructor(server: CallServer, onEnd: () => void) {
+    this.#server = server;
+    this.#onEnd = onEnd;
+    this.exited = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  accept(port: MessagePort): void {
+    this.#server.accept(port);
+  }
+
+  kill(): void {
+    this.end({ kind: 'killed' });
+  }
+
+  end(reason: ExitReason): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#server.closeAll();
+    this.#onEnd();
+    this.#resolve(reason);
+  }
+}
+
+function isShutdownTerm(reason: unknown): reason is { shutdown: unknown } {
+  return (
+    typeof reason === 'object' &&
+    reason !== null &&
+    Object.keys(reason).length === 1 &&
+    Object.hasOwn(reason, 'shutdown')
+  );
+}
+
+function exitReasonOf(signal: unknown): ExitReason {
+  if (signal === 'kill') return { kind: 'killed' };
+  if (signal === 'shutdown') return { kind: 'shutdown' };
+  if (isShutdownTerm(signal)) return { kind: 'shutdown', term: signal.shutdown };
+  return { kind: 'exit', term: errorTermOf(signal) };
+}
+
+/** The term of `{ error: term }`; any other value (from untyped code) is a term itself, as in OTP. */
+function errorTermOf(signal: unknown): unknown {
+  if (
+    typeof signal === 'object' &&
+    signal !== null &&
+    Object.keys(signal).length === 1 &&
+    Object.hasOwn(signal, 'error')
+  ) {
+    return (signal as { error: unknown }).error;
+  }
+  return signal;
 }

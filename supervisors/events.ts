@@ -27,6 +27,8 @@ export type SupervisionEvent = Base &
     /** The supervisor stopped a child: on request, as a bystander of a group restart, or when shutting down. */
     | { type: 'child-terminated'; childId: string; reason: ExitReason }
     | { type: 'child-start-failed'; childId: string; error: SerializedError }
+    /** Its init returned 'ignore' (OTP's `ignore`): not started, not a failure, not retried. */
+    | { type: 'child-ignored'; childId: string }
     /** A failure of `childId` restarted `group` (in start order) under `strategy`. */
     | { type: 'child-restarted'; childId: string; strategy: Strategy; group: string[]; cause: ExitReason }
     /** Restart intensity ran out: the supervisor stops its children and exits with reason shutdown. */

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
+  ActorIgnoredError,
   AlreadyStartedError,
   ChildNotFoundError,
   ChildRestartingError,
@@ -90,6 +91,8 @@ interface ChildRecord {
   supervisor: Supervisor | undefined;
   /** The timer of a pending restart (backoff or retry), so an operator's action can cancel it. */
   retry: NodeJS.Timeout | undefined;
+  /** A simple_one_for_one child's start arguments, the same for every incarnation; [] otherwise. */
+  readonly args: readonly unknown[];
 }
 
 type SupervisorState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -143,10 +146,12 @@ export class Supervisor implements RunningChild {
     return this.#serial(async () => {
       if (this.#state !== 'idle') throw new SupervisorStoppedError(this.id);
       this.#state = 'running';
-      this.#records = this.#initialSpecs.map(newRecord);
-      for (const record of this.#records) {
+      this.#records = this.#initialSpecs.map((spec) => newRecord(spec));
+      for (const record of [...this.#records]) {
         try {
-          await this.#startRecord(record);
+          // A temporary child that ignores is not kept (OTP); any other is kept as not running.
+          const outcome = await this.#startRecord(record);
+          if (outcome === 'ignored' && record.spec.restart === 'temporary') this.#remove(record);
         } catch (error) {
           await this.#terminateAll();
           this.#records = [];
@@ -214,7 +219,8 @@ export class Supervisor implements RunningChild {
       const record = newRecord(normalized);
       this.#records.push(record);
       try {
-        await this.#startRecord(record);
+        const outcome = await this.#startRecord(record);
+        if (outcome === 'ignored' && record.spec.restart === 'temporary') this.#remove(record);
       } catch (error) {
         this.#records = this.#records.filter((r) => r !== record);
         // OTP passes {already_started, Pid} through as it is: the caller asked for a name that is taken.
@@ -441,13 +447,17 @@ export class Supervisor implements RunningChild {
     }
     for (const [index, member] of toStart.entries()) {
       try {
-        await this.#startRecord(member);
-        member.restarts += 1;
+        // One that ignores is left not running, and the others start (OTP's start_children).
+        if ((await this.#startRecord(member)) === 'started') member.restarts += 1;
       } catch {
         if (this.#state !== 'running') return;
         // As OTP does: the failed member is retried (its retry restarts its group again, so
         // those after it with it); the members after it are not running until then.
-        for (const after of toStart.slice(index + 1)) after.status = 'stopped';
+        for (const after of toStart.slice(index + 1)) {
+          after.status = 'stopped';
+          // Not running until that retry: their callers learn it now rather than at their deadline.
+          this.#markStopped(after, 'not restarted yet: a child before it failed to start');
+        }
         // Each retry costs a restart, so a child that can never start escalates.
         this.#schedule(0, () => this.#restart(member, cause), member);
         return;
@@ -505,7 +515,7 @@ export class Supervisor implements RunningChild {
       // Skip what an operator stopped meanwhile, or what already runs.
       if (record.status !== 'restarting' || record.handle !== undefined) continue;
       try {
-        await this.#startRecord(record);
+        if ((await this.#startRecord(record)) === 'ignored') continue;
         record.restarts += 1;
         started.push(record.spec.id);
       } catch {
@@ -542,9 +552,14 @@ export class Supervisor implements RunningChild {
 
   // ------------------------------------------------------- child life cycle
 
-  async #startRecord(record: ChildRecord): Promise<void> {
+  /**
+   * Starts one child. 'ignored' when its init returned 'ignore' (OTP's
+   * `{ok, undefined}`): the record is then left not running, and the caller
+   * decides whether it is kept. Throws when the start fails.
+   */
+  async #startRecord(record: ChildRecord): Promise<'started' | 'ignored'> {
     // Never two incarnations of one child.
-    if (record.handle !== undefined) return;
+    if (record.handle !== undefined) return 'started';
     const spec = record.spec;
     let handle: RunningChild;
     try {
@@ -553,8 +568,10 @@ export class Supervisor implements RunningChild {
           id: spec.id,
           module: spec.module,
           config: spec.config,
+          args: record.args,
           heartbeat: spec.heartbeat,
           startTimeoutMs: spec.startTimeoutMs,
+          shutdown: spec.shutdown,
           holder: { kind: 'supervisor', id: this.id },
           ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
         });
@@ -570,6 +587,13 @@ export class Supervisor implements RunningChild {
         handle = child;
       }
     } catch (error) {
+      if (error instanceof ActorIgnoredError) {
+        record.status = 'stopped';
+        this.#markStopped(record, 'its init returned ignore');
+        this.#emit({ type: 'child-ignored', childId: spec.id });
+        if (this.#state !== 'running' && this.#state !== 'idle') throw new SupervisorStoppedError(this.id);
+        return 'ignored';
+      }
       // The caller decides what the child is now: retried (restarting), or not running.
       this.#emit({ type: 'child-start-failed', childId: spec.id, error: serializeError(error) });
       throw error;
@@ -585,6 +609,7 @@ export class Supervisor implements RunningChild {
     record.incarnation = handle.incarnation;
     this.#emit({ type: 'child-started', childId: spec.id, kind: spec.kind, incarnation: handle.incarnation });
     this.#watch(record, handle);
+    return 'started';
   }
 
   /** Stops one child as its shutdown says; its exit is not treated as a failure. */
@@ -685,8 +710,9 @@ const BACKOFF_FOR_NEVER_GIVE_UP = {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-function newRecord(spec: NormalizedChildSpec): ChildRecord {
+function newRecord(spec: NormalizedChildSpec, args: readonly unknown[] = []): ChildRecord {
   return {
+    args,
     spec,
     handle: undefined,
     status: 'stopped',
