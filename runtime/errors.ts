@@ -201,6 +201,22 @@ export class ChildRestartingError extends TetherError {
   }
 }
 
+/**
+ * OTP's `{error, simple_one_for_one}`: restartChild and deleteChild have no
+ * meaning for the instances of a simple_one_for_one supervisor (an instance
+ * that is not running is gone); terminateChild removes one.
+ */
+export class SimpleOneForOneError extends TetherError {
+  declare readonly code: 'TETHER_SIMPLE_ONE_FOR_ONE';
+  constructor(supervisorId: string, operation: string) {
+    super(
+      'TETHER_SIMPLE_ONE_FOR_ONE',
+      `${operation} is not for the children of simple_one_for_one supervisor "${supervisorId}"`,
+      { detail: { supervisorId, operation } },
+    );
+  }
+}
+
 /** OTP's `{error, not_found}`. */
 export class ChildNotFoundError extends TetherError {
   declare readonly code: 'TETHER_CHILD_NOT_FOUND';

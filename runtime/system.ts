@@ -160,6 +160,12 @@ export class ActorSystem {
   readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
   readonly #hosts = new Set<ActorHost>();
   readonly #shutdownHooks = new Set<() => void>();
+  /**
+   * Names let go by `forget`, with why, most recent last: a ref taken to one
+   * of them afterwards rejects at once instead of waiting for a holder that
+   * will not come. Bounded (GONE_NAMES_KEPT); a name started again leaves it.
+   */
+  readonly #gone = new Map<string, string>();
   /** Trace context of calls served in this thread (see `serve`). */
   #closed = false;
 
@@ -192,6 +198,12 @@ export class ActorSystem {
         stashLimit: this.#options.stashLimit,
         currentTraceparent: this.#options.currentTraceparent,
       });
+      const gone = this.#gone.get(id);
+      if (gone !== undefined) {
+        // Gone for good: a ref of its own that rejects at once, and nothing kept for it.
+        ref.disconnect(true, gone);
+        return ref as unknown as ActorRef<Api>;
+      }
       this.#mainRefs.set(id, ref);
       this.#addSink(this.#cell(id), ref);
     }
@@ -208,6 +220,7 @@ export class ActorSystem {
     checkHeartbeatFloor(spec);
     const cell = this.#cell(spec.id);
     this.#assertFree(cell);
+    this.#gone.delete(spec.id);
     cell.stoppedWhy = undefined;
     cell.forgotten = false;
     cell.incarnations += 1;
@@ -234,11 +247,16 @@ export class ActorSystem {
       this.logger,
       {
         onWantPeer: (peerId) => {
-          const peerCell = this.#cell(peerId);
           const sink: RefSink = {
             connect: (port) => host.post({ type: 'peer-up', peerId, port }),
             disconnect: (stopped, why) => host.post({ type: 'peer-down', peerId, stopped, why }),
           };
+          const gone = this.#gone.get(peerId);
+          if (gone !== undefined) {
+            sink.disconnect(true, gone);
+            return;
+          }
+          const peerCell = this.#cell(peerId);
           heldPeers.push({ cell: peerCell, sink });
           this.#addSink(peerCell, sink);
         },
@@ -289,6 +307,7 @@ export class ActorSystem {
     if (this.#closed) throw new RuntimeClosedError();
     const cell = this.#cell(id);
     this.#assertFree(cell);
+    this.#gone.delete(id);
     const server = new CallServer(id, handlers, untraced, (method, error) =>
       this.logger.error({ actor: id, method, err: serializeError(error) }, 'cast failed'),
     );
@@ -364,14 +383,20 @@ export class ActorSystem {
   /**
    * The name is gone for good (a dynamic child removed): its callers get
    * ActorDownError at once, and its entry is dropped as soon as no actor
-   * holds a ref to it. A main-thread ref to it stays stopped; `ref(id)`
-   * afterwards gives a new one.
+   * holds a ref to it. Refs taken to it afterwards reject at once too (the
+   * last GONE_NAMES_KEPT names are remembered), until it is started again.
    */
   forget(id: string, why: string): void {
     const cell = this.#cells.get(id);
     if (cell === undefined || (cell.claim !== undefined && cell.claim.by.running)) return;
     this.markStopped(id, why);
     cell.forgotten = true;
+    this.#gone.set(id, cell.stoppedWhy ?? why);
+    // Bounded: the oldest are let go (a ref to one of them waits for a new holder, as for any unknown name).
+    for (const oldest of this.#gone.keys()) {
+      if (this.#gone.size <= GONE_NAMES_KEPT) break;
+      this.#gone.delete(oldest);
+    }
     const ref = this.#mainRefs.get(id);
     if (ref !== undefined) {
       this.#mainRefs.delete(id);
@@ -503,6 +528,9 @@ function checkHeartbeatFloor(spec: ActorSpec): void {
     { childId: spec.id },
   );
 }
+
+/** How many names let go by `forget` are remembered as gone (a few dozen kB at most). */
+const GONE_NAMES_KEPT = 1024;
 
 /** Shutdown timeout of an exit signal to an actor spawned without one. */
 const DEFAULT_EXIT_SHUTDOWN_MS = 5000;

@@ -10,7 +10,14 @@ import { HEARTBEAT_FLOORS, heartbeatBelowFloor } from '../runtime/host.js';
 import type { HeartbeatOptions, Shutdown } from '../runtime/host.js';
 import type { BackoffOptions } from './backoff.js';
 
-export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+/**
+ * simple_one_for_one: one child spec, a template; no child starts with the
+ * supervisor, instances are started by `startChild(args)` and restarted as
+ * one_for_one would.
+ */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
+/** When a supervisor ends itself as its significant children end (OTP 24's auto_shutdown). */
+export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 export type ChildKind = 'worker' | 'supervisor';
 
@@ -23,6 +30,12 @@ export interface SupervisorFlags {
   backoff?: Partial<BackoffOptions>;
   /** When intensity is spent: stop every child, back off, start them all again, instead of giving up. */
   neverGiveUp?: boolean;
+  /**
+   * never (the default); any_significant: the supervisor shuts down when a
+   * significant child ends by itself and is not restarted; all_significant:
+   * when the last of them has. Children that need it say `significant: true`.
+   */
+  autoShutdown?: AutoShutdown;
 }
 
 export interface WorkerChildSpec {
@@ -38,6 +51,8 @@ export interface WorkerChildSpec {
   resourceLimits?: ResourceLimits;
   /** How long loading and init may take (default 5000 ms). */
   startTimeoutMs?: number;
+  /** Its end (by itself, not restarted) counts for its supervisor's autoShutdown; not with restart permanent. */
+  significant?: boolean;
 }
 
 export interface SupervisorChildSpec {
@@ -47,6 +62,8 @@ export interface SupervisorChildSpec {
   children: ChildSpec[];
   restart?: RestartType;
   shutdown?: Shutdown;
+  /** As for a worker: its end counts for its parent's autoShutdown. */
+  significant?: boolean;
 }
 
 /** What a root supervisor is built from. */
@@ -65,6 +82,7 @@ export const SUPERVISOR_DEFAULTS = {
   intensity: 1,
   periodMs: 5000,
   neverGiveUp: false,
+  autoShutdown: 'never',
 } as const satisfies Required<Omit<SupervisorFlags, 'backoff'>>;
 
 export const BACKOFF_DEFAULTS: BackoffOptions = {
@@ -77,6 +95,7 @@ export const BACKOFF_DEFAULTS: BackoffOptions = {
 
 export const WORKER_DEFAULTS = {
   restart: 'permanent',
+  significant: false,
   shutdown: 5000,
   heartbeat: { intervalMs: 1000, timeoutMs: 3000 },
   startTimeoutMs: 5000,
@@ -84,6 +103,7 @@ export const WORKER_DEFAULTS = {
 
 export const SUPERVISOR_CHILD_DEFAULTS = {
   restart: 'permanent',
+  significant: false,
   shutdown: 'infinity',
 } as const;
 
@@ -95,6 +115,7 @@ export interface NormalizedFlags {
   periodMs: number;
   backoff: BackoffOptions | undefined;
   neverGiveUp: boolean;
+  autoShutdown: AutoShutdown;
 }
 
 export type NormalizedWorkerSpec = Omit<
@@ -121,6 +142,7 @@ const FLAG_KEYS = [
   'periodMs',
   'backoff',
   'neverGiveUp',
+  'autoShutdown',
 ] as const satisfies ReadonlyArray<keyof SupervisorFlags>;
 const BACKOFF_KEYS = ['minMs', 'maxMs', 'factor', 'jitter', 'resetAfterMs'] as const satisfies ReadonlyArray<
   keyof BackoffOptions
@@ -136,6 +158,7 @@ const WORKER_KEYS = [
   'heartbeat',
   'resourceLimits',
   'startTimeoutMs',
+  'significant',
 ] as const satisfies ReadonlyArray<keyof WorkerChildSpec>;
 const SUPERVISOR_KEYS = [
   'id',
@@ -144,6 +167,7 @@ const SUPERVISOR_KEYS = [
   'children',
   'restart',
   'shutdown',
+  'significant',
 ] as const satisfies ReadonlyArray<keyof SupervisorChildSpec>;
 const HEARTBEAT_KEYS = ['intervalMs', 'timeoutMs'] as const satisfies ReadonlyArray<keyof HeartbeatOptions>;
 const RESOURCE_LIMIT_KEYS = [
@@ -171,14 +195,26 @@ export function normalizeFlags(flags: unknown = {}): NormalizedFlags {
   if (typeof neverGiveUp !== 'boolean')
     flagsError(`invalid neverGiveUp: ${show(neverGiveUp)}`, 'neverGiveUp');
   const backoff = flags['backoff'] === undefined ? undefined : normalizeBackoff(flags['backoff']);
-  return { strategy, intensity, periodMs, backoff, neverGiveUp };
+  const autoShutdown = checkAutoShutdown(flags['autoShutdown'] ?? SUPERVISOR_DEFAULTS.autoShutdown);
+  return { strategy, intensity, periodMs, backoff, neverGiveUp, autoShutdown };
 }
 
+const STRATEGIES: readonly Strategy[] = ['one_for_one', 'one_for_all', 'rest_for_one', 'simple_one_for_one'];
+
 function checkStrategy(strategy: unknown): Strategy {
-  if (strategy !== 'one_for_one' && strategy !== 'one_for_all' && strategy !== 'rest_for_one') {
+  if (!STRATEGIES.includes(strategy as Strategy)) {
     return flagsError(`invalid strategy: ${show(strategy)}`, 'strategy');
   }
-  return strategy;
+  return strategy as Strategy;
+}
+
+const AUTO_SHUTDOWNS: readonly AutoShutdown[] = ['never', 'any_significant', 'all_significant'];
+
+function checkAutoShutdown(autoShutdown: unknown): AutoShutdown {
+  if (!AUTO_SHUTDOWNS.includes(autoShutdown as AutoShutdown)) {
+    return flagsError(`invalid autoShutdown: ${show(autoShutdown)}`, 'autoShutdown');
+  }
+  return autoShutdown as AutoShutdown;
 }
 
 function normalizeBackoff(partial: unknown): BackoffOptions {
@@ -227,24 +263,42 @@ export function normalizeSupervisorSpec(spec: unknown): {
   children: NormalizedChildSpec[];
 } {
   const fail = specErrorFor(undefined);
-  if (!isPlainObject(spec))
+  if (!isPlainObject(spec)) {
     return fail(`invalid supervisor spec: ${show(spec)} (expected an object)`, 'spec');
+  }
   const id = checkId(spec['id'], fail);
   checkKeys(spec, ROOT_KEYS, '', `supervisor spec "${id}"`, specErrorFor(id));
-  const flags = normalizeFlags(spec['flags']);
-  const children = normalizeChildren(spec['children'], specErrorFor(id));
-  return { id, flags, children };
+  return { id, ...normalizeSubtree(spec['flags'], spec['children'], specErrorFor(id)) };
 }
 
-function normalizeChildren(children: unknown, fail: SpecError): NormalizedChildSpec[] {
-  if (!Array.isArray(children))
-    return fail(`invalid children: ${show(children)} (expected a list)`, 'children');
-  const normalized = children.map((child: unknown) => normalizeChildSpec(child));
-  checkUniqueIds(normalized);
-  return normalized;
+/** A supervisor's flags and its children, each child checked against the flags it will live under. */
+function normalizeSubtree(
+  rawFlags: unknown,
+  rawChildren: unknown,
+  fail: SpecError,
+): { flags: NormalizedFlags; children: NormalizedChildSpec[] } {
+  const flags = normalizeFlags(rawFlags);
+  if (!Array.isArray(rawChildren)) {
+    return fail(`invalid children: ${show(rawChildren)} (expected a list)`, 'children');
+  }
+  const children = rawChildren.map((child: unknown) => normalizeChildSpec(child, flags.autoShutdown));
+  checkUniqueIds(children);
+  // OTP's bad_start_spec: the template is the one spec a simple_one_for_one supervisor has.
+  if (flags.strategy === 'simple_one_for_one' && children.length !== 1) {
+    fail(
+      `invalid children: a simple_one_for_one supervisor has exactly one child spec, its template (got ${children.length})`,
+      'children',
+    );
+  }
+  return { flags, children };
 }
 
-export function normalizeChildSpec(spec: unknown): NormalizedChildSpec {
+/**
+ * One child spec with every default filled in. `autoShutdown` is that of the
+ * supervisor it is for; undefined when not known (checkChildSpecs without it),
+ * which leaves out the one check that needs it, as OTP's check_childspecs/1 does.
+ */
+export function normalizeChildSpec(spec: unknown, autoShutdown?: AutoShutdown): NormalizedChildSpec {
   if (!isPlainObject(spec)) {
     return specErrorFor(undefined)(`invalid child spec: ${show(spec)} (expected an object)`, 'spec');
   }
@@ -253,6 +307,7 @@ export function normalizeChildSpec(spec: unknown): NormalizedChildSpec {
   const kind = checkKind(spec['kind'] ?? 'worker', fail);
   checkKeys(spec, kind === 'worker' ? WORKER_KEYS : SUPERVISOR_KEYS, '', `child spec "${id}"`, fail);
   const restart = checkRestart(spec['restart'] ?? WORKER_DEFAULTS.restart, fail);
+  const significant = checkSignificant(spec['significant'] ?? false, restart, autoShutdown, fail);
   if (kind === 'worker') {
     const startTimeoutMs = spec['startTimeoutMs'] ?? WORKER_DEFAULTS.startTimeoutMs;
     checkPositiveInteger(startTimeoutMs, 'startTimeoutMs', fail);
@@ -262,6 +317,7 @@ export function normalizeChildSpec(spec: unknown): NormalizedChildSpec {
       module: checkModule(spec['module'], fail),
       config: spec['config'],
       restart,
+      significant,
       shutdown: checkShutdown(spec['shutdown'] ?? WORKER_DEFAULTS.shutdown, fail),
       heartbeat: checkHeartbeat(spec['heartbeat'], fail),
       resourceLimits: checkResourceLimits(spec['resourceLimits'], fail),
@@ -269,20 +325,41 @@ export function normalizeChildSpec(spec: unknown): NormalizedChildSpec {
     };
   }
   // Validate the whole subtree now, so a bad spec fails before anything starts.
-  const children = spec['children'];
-  normalizeChildren(children, fail);
   const flags = spec['flags'];
-  if (flags !== undefined && !isPlainObject(flags))
+  if (flags !== undefined && !isPlainObject(flags)) {
     fail(`invalid flags: ${show(flags)} (expected an object)`, 'flags');
-  normalizeFlags(flags);
+  }
+  normalizeSubtree(flags, spec['children'], fail);
   return {
     id,
     kind: 'supervisor',
     flags: (flags ?? {}) as SupervisorFlags,
-    children: children as ChildSpec[],
+    children: spec['children'] as ChildSpec[],
     restart,
+    significant,
     shutdown: checkShutdown(spec['shutdown'] ?? SUPERVISOR_CHILD_DEFAULTS.shutdown, fail),
   };
+}
+
+/**
+ * OTP's check_childspecs: undefined when every spec in the list is valid
+ * (for a supervisor with this autoShutdown, when given), else the error the
+ * first bad one gives.
+ */
+export function checkChildSpecs(
+  specs: unknown,
+  autoShutdown?: AutoShutdown,
+): InvalidChildSpecError | InvalidSupervisorFlagsError | undefined {
+  try {
+    if (autoShutdown !== undefined) checkAutoShutdown(autoShutdown);
+    if (!Array.isArray(specs))
+      return new InvalidChildSpecError(`invalid child specs: ${show(specs)} (expected a list)`, 'children');
+    checkUniqueIds(specs.map((spec: unknown) => normalizeChildSpec(spec, autoShutdown)));
+    return undefined;
+  } catch (error) {
+    if (error instanceof InvalidChildSpecError || error instanceof InvalidSupervisorFlagsError) return error;
+    throw error;
+  }
 }
 
 export function checkUniqueIds(specs: readonly NormalizedChildSpec[]): void {
@@ -306,6 +383,27 @@ function checkKind(kind: unknown, fail: SpecError): ChildKind {
 function checkModule(module: unknown, fail: SpecError): string {
   if (typeof module !== 'string' || module === '') return fail(`invalid module: ${show(module)}`, 'module');
   return module;
+}
+
+/** OTP's validSignificant: a boolean; never with restart permanent, nor under autoShutdown never. */
+function checkSignificant(
+  significant: unknown,
+  restart: RestartType,
+  autoShutdown: AutoShutdown | undefined,
+  fail: SpecError,
+): boolean {
+  if (significant === true && autoShutdown === 'never') {
+    return fail(
+      'invalid combination: significant: true under a supervisor whose autoShutdown is never',
+      'significant',
+    );
+  }
+  if (significant === true && restart === 'permanent') {
+    return fail('invalid combination: significant: true with restart permanent', 'significant');
+  }
+  if (typeof significant !== 'boolean')
+    return fail(`invalid significant: ${show(significant)}`, 'significant');
+  return significant;
 }
 
 function checkRestart(restart: unknown, fail: SpecError): RestartType {

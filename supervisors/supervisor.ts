@@ -8,7 +8,14 @@
  * new entries of that queue (OTP's try_again message), never as a wait that
  * holds it, so the API stays answerable during a restart loop.
  *
- * Sections: public API, message handling, restart logic, reporting.
+ * A simple_one_for_one supervisor keeps its one child spec as a template:
+ * no child starts with it; `startChild(args)` starts an instance with its
+ * own arguments and an id of its own (so `system.ref(id)` reaches it); an
+ * instance that is not restarted is gone, its name released; they all stop
+ * in parallel.
+ *
+ * Sections: public API, message handling, restart logic, child life cycle,
+ * lookups, reporting.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -19,19 +26,23 @@ import {
   ChildRunningError,
   AlreadyPresentError,
   FailedToStartChildError,
+  InvalidChildSpecError,
+  InvalidSupervisorFlagsError,
+  SimpleOneForOneError,
   SupervisorStoppedError,
   serializeError,
 } from '../runtime/errors.js';
 import type { ExitReason } from '../runtime/exit-reason.js';
-import { isNormalExit } from '../runtime/exit-reason.js';
+import { describeExit, isNormalExit } from '../runtime/exit-reason.js';
 import type { Shutdown } from '../runtime/host.js';
 import type { ActorSystem } from '../runtime/system.js';
 import { backoffDelay } from './backoff.js';
 import { SupervisionEvents } from './events.js';
 import type { SupervisionEvent } from './events.js';
 import { addRestart } from './intensity.js';
-import { normalizeChildSpec, normalizeSupervisorSpec } from './spec.js';
+import { checkChildSpecs, normalizeChildSpec, normalizeSupervisorSpec } from './spec.js';
 import type {
+  AutoShutdown,
   ChildKind,
   ChildSpec,
   NormalizedChildSpec,
@@ -71,6 +82,12 @@ export interface ChildCounts {
   workers: number;
 }
 
+/** Options of `startChild(args)` on a simple_one_for_one supervisor. */
+export interface StartInstanceOptions {
+  /** The instance's id (its name in the runtime); default `<template id>-<n>`. */
+  id?: string;
+}
+
 export interface SupervisorOptions {
   /** The bus every event of the tree goes to; a root makes its own when none is given. */
   events?: SupervisionEvents;
@@ -104,6 +121,10 @@ export class Supervisor implements RunningChild {
   readonly #system: ActorSystem;
   readonly #flags: NormalizedFlags;
   readonly #initialSpecs: readonly NormalizedChildSpec[];
+  /** simple_one_for_one: the one child spec every instance is made from; undefined otherwise. */
+  readonly #template: NormalizedChildSpec | undefined;
+  /** Counts instances started, for their default ids. */
+  #instances = 0;
   readonly #now: () => number;
   readonly #random: () => number;
   #records: ChildRecord[] = [];
@@ -125,7 +146,9 @@ export class Supervisor implements RunningChild {
     this.#system = system;
     this.id = valid.id;
     this.#flags = valid.flags;
-    this.#initialSpecs = valid.children;
+    const dynamic = valid.flags.strategy === 'simple_one_for_one';
+    this.#template = dynamic ? valid.children[0] : undefined;
+    this.#initialSpecs = dynamic ? [] : valid.children;
     this.events = options.events ?? new SupervisionEvents();
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
@@ -200,11 +223,31 @@ export class Supervisor implements RunningChild {
     this.#finish({ kind: 'killed' });
   }
 
-  /** Adds a child at the end of the start order and starts it. */
-  startChild(spec: ChildSpec): Promise<ChildInfo> {
+  /**
+   * Adds a child at the end of the start order and starts it. On a
+   * simple_one_for_one supervisor, give instead the list of arguments of a
+   * new instance (its `ctx.args`), and optionally its id. Resolves with the
+   * child; one whose init returned 'ignore' is not running (and a temporary
+   * or dynamic one is not kept). Rejects with AlreadyStartedError when the
+   * id is taken, FailedToStartChildError when the start fails (the child is
+   * then not kept).
+   */
+  startChild(spec: ChildSpec): Promise<ChildInfo>;
+  startChild(args: readonly unknown[], options?: StartInstanceOptions): Promise<ChildInfo>;
+  startChild(
+    specOrArgs: ChildSpec | readonly unknown[],
+    options: StartInstanceOptions = {},
+  ): Promise<ChildInfo> {
     return this.#serial(async () => {
       this.#assertRunning();
-      const normalized = normalizeChildSpec(spec);
+      if (this.#template !== undefined) return this.#startInstance(this.#template, specOrArgs, options);
+      if (Array.isArray(specOrArgs)) {
+        throw new InvalidChildSpecError(
+          `supervisor "${this.id}" is not simple_one_for_one: startChild takes a child spec, not arguments`,
+          'spec',
+        );
+      }
+      const normalized = normalizeChildSpec(specOrArgs, this.#flags.autoShutdown);
       const existing = this.#find(normalized.id);
       if (existing !== undefined) {
         if (existing.status === 'running') {
@@ -231,7 +274,58 @@ export class Supervisor implements RunningChild {
     });
   }
 
-  /** Stops a child and keeps its spec (a temporary child's spec is removed). */
+  async #startInstance(
+    template: NormalizedChildSpec,
+    args: unknown,
+    options: StartInstanceOptions,
+  ): Promise<ChildInfo> {
+    if (!Array.isArray(args)) {
+      throw new InvalidChildSpecError(
+        `supervisor "${this.id}" is simple_one_for_one: startChild takes the list of arguments of an instance of "${template.id}"`,
+        'args',
+        { childId: template.id },
+      );
+    }
+    const id = this.#instanceId(template, options);
+    const existing = this.#find(id);
+    if (existing !== undefined) {
+      throw new AlreadyStartedError(id, { kind: 'supervisor', id: this.id }, existing.incarnation);
+    }
+    const record = newRecord({ ...template, id }, [...(args as unknown[])]);
+    this.#records.push(record);
+    try {
+      // An instance that ignores is not kept (OTP's {ok, undefined} for simple_one_for_one).
+      if ((await this.#startRecord(record)) === 'ignored')
+        this.#removeForGood(record, 'its init returned ignore');
+    } catch (error) {
+      this.#removeForGood(record, 'it failed to start');
+      if (error instanceof AlreadyStartedError) throw error;
+      throw new FailedToStartChildError(id, error);
+    }
+    return this.#info(record);
+  }
+
+  #instanceId(template: NormalizedChildSpec, options: StartInstanceOptions): string {
+    if (options.id !== undefined) {
+      if (typeof options.id !== 'string' || options.id === '') {
+        throw new InvalidChildSpecError(`invalid id: ${JSON.stringify(options.id)}`, 'id', {
+          childId: template.id,
+        });
+      }
+      return options.id;
+    }
+    // A default id nobody holds: neither an instance here nor any name in the runtime.
+    for (;;) {
+      this.#instances += 1;
+      const id = `${template.id}-${this.#instances}`;
+      if (this.#find(id) === undefined && this.#system.whereis(id) === undefined) return id;
+    }
+  }
+
+  /**
+   * Stops a child and keeps its spec (a temporary child's spec is removed;
+   * an instance of a simple_one_for_one supervisor is removed, its name released).
+   */
   terminateChild(id: string): Promise<void> {
     return this.#serial(async () => {
       this.#assertRunning();
@@ -240,8 +334,11 @@ export class Supervisor implements RunningChild {
       this.#cancelRetry(record);
       await this.#terminate(record);
       record.status = 'stopped';
-      if (record.spec.restart === 'temporary') this.#remove(record);
-      this.#markStopped(record, 'terminated by its supervisor');
+      if (record.spec.restart === 'temporary' || this.#template !== undefined) {
+        this.#removeForGood(record, 'terminated by its supervisor');
+      } else {
+        this.#markStopped(record, 'terminated by its supervisor');
+      }
     });
   }
 
@@ -249,6 +346,7 @@ export class Supervisor implements RunningChild {
   restartChild(id: string): Promise<ChildInfo> {
     return this.#serial(async () => {
       this.#assertRunning();
+      if (this.#template !== undefined) throw new SimpleOneForOneError(this.id, 'restartChild');
       const record = this.#require(id);
       if (record.status === 'running') throw new ChildRunningError(id);
       if (record.status === 'restarting') throw new ChildRestartingError(id);
@@ -267,11 +365,27 @@ export class Supervisor implements RunningChild {
   deleteChild(id: string): Promise<void> {
     return this.#serial(async () => {
       this.#assertRunning();
+      if (this.#template !== undefined) throw new SimpleOneForOneError(this.id, 'deleteChild');
       const record = this.#require(id);
       if (record.status === 'running') throw new ChildRunningError(id);
       if (record.status === 'restarting') throw new ChildRestartingError(id);
       this.#remove(record);
     });
+  }
+
+  /**
+   * The child's spec with every default filled in (OTP's get_childspec);
+   * for an instance of a simple_one_for_one supervisor, the template.
+   * Throws ChildNotFoundError.
+   */
+  getChildSpec(id: string): NormalizedChildSpec {
+    const record = this.#require(id);
+    return { ...(this.#template ?? record.spec) };
+  }
+
+  /** One child's info (OTP 27's which_child); throws ChildNotFoundError. */
+  whichChild(id: string): ChildInfo {
+    return this.#info(this.#require(id));
   }
 
   /** A snapshot of the children in start order (answers at once, even mid-restart). */
@@ -292,7 +406,45 @@ export class Supervisor implements RunningChild {
     return undefined;
   }
 
+  /**
+   * This supervisor, or the running child supervisor below it with this id:
+   * so a child supervisor can be addressed (to start children in it, say),
+   * even one that has no children to find it by.
+   */
+  findSupervisor(id: string): Supervisor | undefined {
+    if (this.id === id) return this;
+    for (const record of this.#records) {
+      const found = record.supervisor?.findSupervisor(id);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * OTP's check_childspecs: undefined when every spec of the list is valid
+   * (for a supervisor with this autoShutdown, when given), else the error of
+   * the first bad one. Throws nothing.
+   */
+  static checkChildSpecs(
+    specs: unknown,
+    autoShutdown?: AutoShutdown,
+  ): InvalidChildSpecError | InvalidSupervisorFlagsError | undefined {
+    return checkChildSpecs(specs, autoShutdown);
+  }
+
+  /**
+   * OTP's count_children. For a simple_one_for_one supervisor, the template
+   * is the one spec and every instance counts as a worker (or supervisor).
+   */
   countChildren(): ChildCounts {
+    const template = this.#template;
+    if (template !== undefined) {
+      const active = this.#records.filter((r) => r.status === 'running').length;
+      const all = this.#records.length;
+      return template.kind === 'supervisor'
+        ? { specs: 1, active, supervisors: all, workers: 0 }
+        : { specs: 1, active, supervisors: 0, workers: all };
+    }
     const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
     for (const record of this.#records) {
       counts.specs += 1;
@@ -372,18 +524,36 @@ export class Supervisor implements RunningChild {
     const restart = record.spec.restart;
     const restarting = restart === 'permanent' || (restart === 'transient' && !isNormalExit(reason));
     this.#emit({ type: 'child-exited', childId: record.spec.id, reason, restarting });
+    if (restarting) {
+      record.status = 'restarting';
+      await this.#restart(record, reason);
+      return;
+    }
+    // Not restarted: a temporary child, or an instance of a simple_one_for_one supervisor, is gone.
+    if (restart === 'temporary' || this.#template !== undefined) this.#removeForGood(record, reason);
+    else this.#markStopped(record, reason);
+    await this.#autoShutdown(record);
+  }
 
-    if (restart === 'temporary') {
-      this.#remove(record);
-      this.#markStopped(record, reason);
+  /**
+   * OTP's auto_shutdown: a significant child ended by itself and is not
+   * restarted. any_significant: the supervisor shuts down; all_significant:
+   * it does once no significant child is left running (or restarting).
+   */
+  async #autoShutdown(record: ChildRecord): Promise<void> {
+    const autoShutdown = this.#flags.autoShutdown;
+    if (autoShutdown === 'never' || !record.spec.significant) return;
+    if (
+      autoShutdown === 'all_significant' &&
+      this.#records.some((r) => r.spec.significant && (r.handle !== undefined || r.status === 'restarting'))
+    ) {
       return;
     }
-    if (restart === 'transient' && isNormalExit(reason)) {
-      this.#markStopped(record, reason);
-      return;
-    }
-    record.status = 'restarting';
-    await this.#restart(record, reason);
+    this.#emit({ type: 'auto-shutdown', childId: record.spec.id, autoShutdown });
+    this.#state = 'stopping';
+    this.#cancelTimers();
+    await this.#terminateAll();
+    this.#finish({ kind: 'shutdown' });
   }
 
   // ----------------------------------------------------------- restart logic
@@ -420,6 +590,7 @@ export class Supervisor implements RunningChild {
   #groupOf(record: ChildRecord): ChildRecord[] {
     switch (this.#flags.strategy) {
       case 'one_for_one':
+      case 'simple_one_for_one':
         return [record];
       case 'one_for_all':
         return [...this.#records];
@@ -436,8 +607,7 @@ export class Supervisor implements RunningChild {
       if (other === record || other.handle === undefined) continue;
       await this.#terminate(other);
       if (other.spec.restart === 'temporary') {
-        this.#remove(other);
-        this.#markStopped(other, 'a temporary child stopped by a group restart');
+        this.#removeForGood(other, 'a temporary child stopped by a group restart');
       }
     }
     const toStart = group.filter((r) => this.#records.includes(r) && r.handle === undefined);
@@ -490,8 +660,7 @@ export class Supervisor implements RunningChild {
     // Never give up: stop everything, wait, start everything again with a fresh window.
     await this.#terminateAll();
     for (const r of this.#records.filter((r) => r.spec.restart === 'temporary')) {
-      this.#remove(r);
-      this.#markStopped(r, 'a temporary child stopped when its supervisor restarted all');
+      this.#removeForGood(r, 'a temporary child stopped when its supervisor restarted all');
     }
     for (const r of this.#records) {
       this.#cancelRetry(r);
@@ -625,8 +794,18 @@ export class Supervisor implements RunningChild {
     this.#emit({ type: 'child-terminated', childId: record.spec.id, reason });
   }
 
-  /** Every child, in reverse start order. */
+  /**
+   * Every child, in reverse start order; the instances of a
+   * simple_one_for_one supervisor all at once (OTP: they may be many, and
+   * their order means nothing), each within its own shutdown timeout.
+   */
   async #terminateAll(): Promise<void> {
+    if (this.#template !== undefined) {
+      const records = [...this.#records];
+      await Promise.all(records.map((record) => this.#terminate(record)));
+      for (const record of records) this.#markStopped(record, 'its supervisor stopped it');
+      return;
+    }
     for (const record of [...this.#records].reverse()) {
       await this.#terminate(record);
       this.#markStopped(record, 'its supervisor stopped it');
@@ -637,6 +816,11 @@ export class Supervisor implements RunningChild {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
     this.#cancelTimers();
+    // Instances are gone with their supervisor: their names released, nothing kept of them.
+    if (this.#template !== undefined) {
+      for (const record of this.#records) this.#release(record, 'its supervisor stopped');
+      this.#records = [];
+    }
     if (report) this.#emit({ type: 'supervisor-stopped', reason });
     this.#resolveExited(reason);
   }
@@ -648,6 +832,18 @@ export class Supervisor implements RunningChild {
 
   #markStopped(record: ChildRecord, why: ExitReason | string): void {
     if (record.spec.kind === 'worker') this.#system.markStopped(record.spec.id, why);
+  }
+
+  /** A child that will never come back: its record goes, and an instance's name is released. */
+  #removeForGood(record: ChildRecord, why: ExitReason | string): void {
+    this.#remove(record);
+    if (this.#template !== undefined) this.#release(record, why);
+    else this.#markStopped(record, why);
+  }
+
+  #release(record: ChildRecord, why: ExitReason | string): void {
+    if (record.spec.kind !== 'worker') return;
+    this.#system.forget(record.spec.id, typeof why === 'string' ? why : `stopped after ${describeExit(why)}`);
   }
 
   // ----------------------------------------------------------------- lookups
