@@ -71,8 +71,10 @@ export class ActorHost {
   readonly #logger: Logger;
   readonly #events: HostEvents;
   #heartbeatTimer: NodeJS.Timeout | undefined;
-  /** The answer deadline of the last ping: its timeout, then the immediate that confirms it. */
-  #deadlineTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The answer deadline of the last ping. */
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  /** Set when that deadline passed: the check, once the event loop has taken what arrived. */
+  #deadlineCheck: NodeJS.Immediate | undefined;
   #awaitingPong = false;
   #pingSeq = 0;
   #pingSentAt = 0;
@@ -263,11 +265,12 @@ export class ActorHost {
     this.slot.post({ type: 'ping', seq: this.#pingSeq });
     const seq = this.#pingSeq;
     this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = undefined;
       // The deadline may fire late, after this thread was busy: the answer may have arrived
       // meanwhile and wait in the queue behind the timers. setImmediate runs after the event
       // loop has taken what arrived, so a busy main thread never reads as a hung actor.
-      this.#deadlineTimer = setImmediate(() => {
-        this.#deadlineTimer = undefined;
+      this.#deadlineCheck = setImmediate(() => {
+        this.#deadlineCheck = undefined;
         if (seq !== this.#pingSeq || !this.#awaitingPong || !this.running) return;
         this.#logger.warn({ actor: this.id, timeoutMs: heartbeat.timeoutMs }, 'actor missed its heartbeat');
         this.#finish({ kind: 'hung', timeoutMs: heartbeat.timeoutMs });
@@ -286,12 +289,10 @@ export class ActorHost {
   }
 
   #clearDeadline(): void {
-    const timer = this.#deadlineTimer;
+    clearTimeout(this.#deadlineTimer);
+    clearImmediate(this.#deadlineCheck);
     this.#deadlineTimer = undefined;
-    if (timer === undefined) return;
-    // Either the timeout or the confirming immediate: clearing one with the other's function is a no-op.
-    clearTimeout(timer as NodeJS.Timeout);
-    clearImmediate(timer as NodeJS.Immediate);
+    this.#deadlineCheck = undefined;
   }
 
   // ---------------------------------------------------------------- end
