@@ -310,6 +310,7 @@ const KNOWN_CLASSES = new Map<string, { prototype: object }>([
   ['TETHER_RUNTIME_CLOSED', RuntimeClosedError],
   ['TETHER_ALREADY_STARTED', AlreadyStartedError],
   ['TETHER_ACTOR_IGNORED', ActorIgnoredError],
+  ['TETHER_SIMPLE_ONE_FOR_ONE', SimpleOneForOneError],
   ['TETHER_FAILED_TO_START_CHILD', FailedToStartChildError],
 ]);
 
