@@ -31,7 +31,7 @@ const CASTS = 500_000;
 const RESTARTS = 200;
 const BACK_TO_BACK = 30;
 const IDLE_ACTORS = 20;
-const RSS_ROUNDS = 3;
+const RSS_ROUNDS = 5;
 
 // ------------------------------------------------------------------ helpers
 
@@ -230,22 +230,11 @@ async function main(): Promise<void> {
   };
   const firstOfPair: number[] = [];
   const backToBack: number[] = [];
-  for (let i = 0; i < BACK_TO_BACK; i += 1) {
-    // Long enough for the standby to be loaded again, as it is in service between incidents.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    firstOfPair.push(await crashAndRecover());
-    backToBack.push(await crashAndRecover());
-  }
   const spawnSamples: number[] = [];
-  for (let i = 0; i < 20; i += 1) {
-    const fresh = await startRawWorker();
-    spawnSamples.push(fresh.spawnMs);
-    await fresh.worker.terminate();
-  }
   // The same actor spawned fresh by the runtime (no standby), until it answers: the runtime's own floor.
   const freshSystem = new ActorSystem({ logger, warmStandby: false });
   const freshActorSamples: number[] = [];
-  for (let i = 0; i < 20; i += 1) {
+  const spawnFreshActor = async (i: number): Promise<number> => {
     const started = performance.now();
     const host = await freshSystem.spawn({
       id: `fresh-${i}`,
@@ -254,8 +243,24 @@ async function main(): Promise<void> {
       startTimeoutMs: 10_000,
     });
     await freshSystem.ref<EchoApi>(`fresh-${i}`).call('echo', 1);
-    freshActorSamples.push(performance.now() - started);
+    const took = performance.now() - started;
     await host.stop(1000);
+    return took;
+  };
+  // Each round: a pair of crashes, then the two references, every side once per round, so all
+  // share the machine's moods; a pause before each, so the standby is loaded again before the
+  // pair (as it is in service between incidents) and nothing loads beside the references.
+  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 400));
+  for (let i = 0; i < BACK_TO_BACK; i += 1) {
+    await pause();
+    firstOfPair.push(await crashAndRecover());
+    backToBack.push(await crashAndRecover());
+    await pause();
+    const fresh = await startRawWorker();
+    spawnSamples.push(fresh.spawnMs);
+    fresh.port.close();
+    await fresh.worker.terminate();
+    freshActorSamples.push(await spawnFreshActor(i));
   }
   await freshSystem.shutdown();
   const restart = summarize(restartSamples);

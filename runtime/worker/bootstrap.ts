@@ -133,11 +133,13 @@ try {
     );
   }
   telemetry?.setTraceContext(definition.traceContext);
-  await warmCallPath();
   post({ type: 'loaded' });
 } catch (error) {
   post({ type: 'load-failed', error: serializeError(error) });
 }
+// After 'loaded', not before: a restart waiting for this standby (a crash right after another)
+// need not wait for the warm-up too; init interleaves with it at its awaits.
+if (isActorDefinition(definition)) void warmCallPath().catch(() => undefined);
 
 control.on('message', (message: HostToWorker) => {
   switch (message.type) {
