@@ -8,10 +8,10 @@
  * a start of the same key is in progress: a new thread loading competes for
  * the cores with the start it would replace, and a second crash coming
  * before the standby has loaded would then wait for two threads loading at
- * once (slower than one fresh spawn). So the replacement is spawned the
- * moment the last start of its key has finished (its init has run): a crash
- * right after a restart finds a standby already loading, ahead of any fresh
- * spawn, and nothing competes with the restart itself.
+ * once (slower than one fresh spawn). So the replacement is spawned shortly
+ * after the last start of its key has finished, once the restarted actor
+ * has had a moment to answer the calls that waited for it; a crash in that
+ * moment spawns fresh, which costs what loading the replacement would have.
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { WorkerSlot } from './worker-slot.js';
@@ -23,6 +23,12 @@ import type { SlotOptions } from './worker-slot.js';
  * threads competing for the cores just when start-up time matters most.
  */
 const FIRST_WARM_DELAY_MS = 1500;
+/**
+ * Delay after a start before its replacement loads: spawning a Worker takes
+ * the main thread a moment and a core for tens of ms, which the restarted
+ * actor's first answers should not wait behind.
+ */
+const REWARM_DELAY_MS = 10;
 
 export function standbyKey(module: string, resourceLimits: ResourceLimits | undefined): string {
   return resourceLimits === undefined ? module : `${module}\u0000${JSON.stringify(resourceLimits)}`;
@@ -78,15 +84,13 @@ export class StandbyPool {
   #replenish(key: string, options: SlotOptions): void {
     if (!this.#enabled || this.#closed || this.#ready.has(key) || this.#starting.has(key)) return;
     if (this.#timers.has(key)) return;
-    if (!this.#warmedBefore.has(key)) {
-      const timer = setTimeout(() => {
-        this.#timers.delete(key);
-        if (!this.#starting.has(key)) this.#warm(key, options);
-      }, FIRST_WARM_DELAY_MS);
-      this.#timers.set(key, timer);
-      return;
-    }
-    this.#warm(key, options);
+    const delayMs = this.#warmedBefore.has(key) ? REWARM_DELAY_MS : FIRST_WARM_DELAY_MS;
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      // A start begun meanwhile warms one when it is over.
+      if (!this.#starting.has(key)) this.#warm(key, options);
+    }, delayMs);
+    this.#timers.set(key, timer);
   }
 
   #warm(key: string, options: SlotOptions): void {

@@ -288,13 +288,18 @@ export class ActorSystem {
     let outcome: 'ready' | 'ignored';
     try {
       outcome = await host.start();
-    } finally {
-      // Only now may a replacement standby load: it would compete with this start.
+    } catch (error) {
       started();
+      throw error;
     }
-    if (outcome === 'ignored') throw new ActorIgnoredError(spec.id);
+    if (outcome === 'ignored') {
+      started();
+      throw new ActorIgnoredError(spec.id);
+    }
     cell.current = host;
     for (const sink of cell.sinks) this.#wire(host, sink);
+    // Only now may a replacement standby load: it would compete with this start.
+    started();
     return host;
   }
 
