@@ -96,7 +96,7 @@ export class StandbyPool {
   #warm(key: string, options: SlotOptions): void {
     if (this.#closed || this.#ready.has(key)) return;
     this.#warmedBefore.add(key);
-    const slot = new WorkerSlot(options);
+    const slot = new WorkerSlot(options, true);
     this.#ready.set(key, slot);
     // A standby that fails to load or dies is dropped; the next take spawns fresh.
     slot.loaded.catch(() => {

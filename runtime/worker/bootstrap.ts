@@ -29,6 +29,13 @@ export interface BootstrapData {
   /** Default deadline for calls this actor makes. */
   callTimeoutMs: number;
   stashLimit: number;
+  /**
+   * A standby: run a call through the call path while waiting, so the first
+   * calls after the restart that takes it are compiled already. Not for a
+   * worker started for a new child: its first real call does that compiling
+   * anyway, and an idle actor would keep the warm-up's code for nothing.
+   */
+  warmCallPath: boolean;
   /** Set when telemetry is on: a module to load first (see WorkerTelemetryModule). */
   telemetry?: WorkerTelemetryInit;
 }
@@ -139,7 +146,7 @@ try {
 }
 // After 'loaded', not before: a restart waiting for this standby (a crash right after another)
 // need not wait for the warm-up too; init interleaves with it at its awaits.
-if (isActorDefinition(definition)) void warmCallPath().catch(() => undefined);
+if (data.warmCallPath && isActorDefinition(definition)) void warmCallPath().catch(() => undefined);
 
 control.on('message', (message: HostToWorker) => {
   switch (message.type) {
