@@ -25,7 +25,7 @@ import type { z } from 'zod';
 import type { ConfigProblem } from './errors.js';
 import { setIn, type Plain } from './merge.js';
 import { allPaths, isList, isText, schemaAt } from './shape.js';
-import { closest } from './suggest.js';
+import { closest } from '../runtime/suggest.js';
 import { checkKeys, toPlain } from './yaml-file.js';
 
 const PREFIX = 'TETHER_';

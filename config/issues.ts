@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import { fieldsOf, schemaAt } from './shape.js';
-import { closest } from './suggest.js';
+import { closest } from '../runtime/suggest.js';
 
 type Issue = z.core.$ZodIssue;
 

@@ -13,6 +13,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { HEARTBEAT_FLOORS } from '../runtime/host.js';
 import { isAllowedHostEntry } from './address.js';
 
 // ----------------------------------------------------------------- defaults
@@ -404,10 +405,16 @@ const childPolicy = z
       .union(
         [
           z.strictObject({
-            intervalMs: ms(CHILD_DEFAULTS.heartbeat.intervalMs, 'Ping the actor this often'),
+            // The runtime's floors: tighter settings would take healthy actors on a busy machine for hung.
+            intervalMs: ms(
+              CHILD_DEFAULTS.heartbeat.intervalMs,
+              `Ping the actor this often (at least ${HEARTBEAT_FLOORS.intervalMs})`,
+              HEARTBEAT_FLOORS.intervalMs,
+            ),
             timeoutMs: ms(
               CHILD_DEFAULTS.heartbeat.timeoutMs,
-              'An actor that does not answer a ping this long is hung',
+              `An actor that does not answer a ping this long is hung (at least ${HEARTBEAT_FLOORS.timeoutMs})`,
+              HEARTBEAT_FLOORS.timeoutMs,
             ),
           }),
           z.literal(false),

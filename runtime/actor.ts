@@ -20,6 +20,13 @@ import type { LogLevel } from './messages.js';
 
 export type ExitKind = 'normal' | 'shutdown';
 
+/**
+ * How an actor may end itself: normal, shutdown, or shutdown with a term
+ * (OTP's `{shutdown, Term}`; the term must be structured-cloneable). None
+ * is a failure. To fail, throw.
+ */
+export type SelfExit = ExitKind | { shutdown: unknown };
+
 export interface ActorLogger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -34,17 +41,23 @@ export interface ActorContext<Config = unknown> {
   readonly incarnation: number;
   /** The child spec's config, structured-cloned into the worker. */
   readonly config: Config;
+  /**
+   * The arguments this child was started with by `startChild(args)` of a
+   * simple_one_for_one supervisor (OTP's ExtraArgs), the same for each of its
+   * incarnations; empty for any other child.
+   */
+  readonly args: readonly unknown[];
   readonly log: ActorLogger;
   /** A ref to another actor by id; it follows that actor across its restarts. */
   ref<Api>(peerId: string): ActorRef<Api>;
   /** The W3C traceparent of the message being handled ('' outside a handler or when none came). */
   traceparent(): string;
   /**
-   * Ends this incarnation with reason normal (the default) or shutdown, after
-   * running terminate. Neither is a failure: a transient child stays stopped,
-   * a permanent one is restarted.
+   * Ends this incarnation with reason normal (the default), shutdown, or
+   * `{ shutdown: term }`, after running terminate. None is a failure: a
+   * transient child stays stopped, a permanent one is restarted.
    */
-  exit(reason?: ExitKind): void;
+  exit(reason?: SelfExit): void;
 }
 
 export interface ActorInstance<Api extends ApiShape> {
@@ -70,14 +83,23 @@ export interface ActorOptions {
   traceContext?: TraceContextMode;
 }
 
+/**
+ * What init may return instead of an instance: OTP's `ignore`. The child is
+ * not started and, under a supervisor, is kept as not running (a temporary
+ * child or a dynamic one is not kept at all). Not a failure.
+ */
+export type Ignore = 'ignore';
+
+export type InitResult<Api extends ApiShape> = ActorInstance<Api> | Ignore;
+
 export interface ActorDefinition<Api extends ApiShape, Config = unknown> {
   readonly kind: 'tether.actor';
-  init(ctx: ActorContext<Config>): ActorInstance<Api> | Promise<ActorInstance<Api>>;
+  init(ctx: ActorContext<Config>): InitResult<Api> | Promise<InitResult<Api>>;
   readonly traceContext: TraceContextMode;
 }
 
 export function defineActor<Api extends ApiShape, Config = unknown>(
-  init: (ctx: ActorContext<Config>) => ActorInstance<Api> | Promise<ActorInstance<Api>>,
+  init: (ctx: ActorContext<Config>) => InitResult<Api> | Promise<InitResult<Api>>,
   options: ActorOptions = {},
 ): ActorDefinition<Api, Config> {
   return { kind: 'tether.actor', init, traceContext: options.traceContext ?? 'async' };

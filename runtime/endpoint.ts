@@ -5,6 +5,7 @@
  * and one event on the other side instead of one each. Messages travel in
  * the flat layout of wire.ts, which clones faster than objects.
  */
+import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import type { CallMessage, CallPacket } from './messages.js';
 import { appendMessage, readPacket } from './wire.js';
@@ -21,6 +22,7 @@ export class BatchingEndpoint {
   #closed = false;
 
   readonly #onUndeliverable: (message: CallMessage, error: unknown) => void;
+  readonly #onMessage: (message: CallMessage) => void;
 
   /**
    * @param onUndeliverable called for a message that cannot be cloned (a function in the
@@ -38,6 +40,7 @@ export class BatchingEndpoint {
   ) {
     this.#port = port;
     this.#onUndeliverable = onUndeliverable;
+    this.#onMessage = onMessage;
     port.on('message', (packet: CallPacket) => {
       if (Array.isArray(packet)) readPacket(packet, onMessage);
     });
@@ -90,6 +93,28 @@ export class BatchingEndpoint {
         }
       });
     }
+  }
+
+  /**
+   * The peer is gone: takes at once, in order, every message it sent that
+   * has arrived but not yet been handled (they are in this port's queue the
+   * moment the peer's postMessage returned), then closes the port. What the
+   * peer did before it ended is seen; nothing more can come.
+   */
+  drainAndClose(): void {
+    if (this.#closed) return;
+    for (
+      let next = receiveMessageOnPort(this.#port);
+      next !== undefined;
+      next = receiveMessageOnPort(this.#port)
+    ) {
+      const packet = next.message as CallPacket;
+      if (Array.isArray(packet)) readPacket(packet, this.#onMessage);
+    }
+    this.#packet = [];
+    this.#queued = 0;
+    this.#closed = true;
+    this.#port.close();
   }
 
   /** Sends what is queued, then closes the port; the peer sees 'close'. */

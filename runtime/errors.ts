@@ -86,6 +86,19 @@ export class MessageUnreadableError extends TetherError {
   }
 }
 
+/**
+ * The actor's init returned 'ignore' (OTP's `ignore`): `system.spawn` started
+ * nothing. Not a failure; a supervisor keeps such a child as not running.
+ */
+export class ActorIgnoredError extends TetherError {
+  declare readonly code: 'TETHER_ACTOR_IGNORED';
+  constructor(actorId: string) {
+    super('TETHER_ACTOR_IGNORED', `actor "${actorId}" returned 'ignore' from init: not started`, {
+      detail: { actorId },
+    });
+  }
+}
+
 /** The runtime was shut down; nothing new can start. */
 export class RuntimeClosedError extends TetherError {
   declare readonly code: 'TETHER_RUNTIME_CLOSED';
@@ -94,19 +107,55 @@ export class RuntimeClosedError extends TetherError {
   }
 }
 
-// ------------------------------------------------------------ supervisors
+/** Who holds a name: a supervisor (by its id), a service in the main thread, or a direct `system.spawn`. */
+export type NameHolder = { kind: 'supervisor'; id: string } | { kind: 'serve' } | { kind: 'spawn' };
 
-export class InvalidChildSpecError extends TetherError {
-  declare readonly code: 'TETHER_INVALID_CHILD_SPEC';
-  constructor(message: string, field: string) {
-    super('TETHER_INVALID_CHILD_SPEC', message, { detail: { field } });
+/**
+ * OTP's `{error, {already_started, Pid}}`: the name is served or run already,
+ * by this supervisor or anyone else. `detail.holder` says who, `detail.incarnation`
+ * which incarnation (0 for a service in the main thread).
+ */
+export class AlreadyStartedError extends TetherError {
+  declare readonly code: 'TETHER_ALREADY_STARTED';
+  constructor(name: string, holder: NameHolder, incarnation: number) {
+    super('TETHER_ALREADY_STARTED', `"${name}" is already started, by ${describeHolder(holder)}`, {
+      detail: { name, holder, incarnation },
+    });
   }
 }
 
+export function describeHolder(holder: NameHolder): string {
+  switch (holder.kind) {
+    case 'supervisor':
+      return `supervisor "${holder.id}"`;
+    case 'serve':
+      return 'a service in the main thread (system.serve)';
+    case 'spawn':
+      return 'system.spawn';
+  }
+}
+
+// ------------------------------------------------------------ supervisors
+
+/** Where a spec problem is: the field (a dotted path), the child it is in, the known key a typo was meant to be. */
+export interface SpecProblemDetail {
+  childId?: string;
+  suggestion?: string;
+}
+
+/** A child spec (or a root supervisor's spec) is malformed; `detail.field` names the field. */
+export class InvalidChildSpecError extends TetherError {
+  declare readonly code: 'TETHER_INVALID_CHILD_SPEC';
+  constructor(message: string, field: string, where: SpecProblemDetail = {}) {
+    super('TETHER_INVALID_CHILD_SPEC', message, { detail: { field, ...where } });
+  }
+}
+
+/** Supervisor flags are malformed; `detail.field` names the field. */
 export class InvalidSupervisorFlagsError extends TetherError {
   declare readonly code: 'TETHER_INVALID_SUPERVISOR_FLAGS';
-  constructor(message: string, field: string) {
-    super('TETHER_INVALID_SUPERVISOR_FLAGS', message, { detail: { field } });
+  constructor(message: string, field: string, where: SpecProblemDetail = {}) {
+    super('TETHER_INVALID_SUPERVISOR_FLAGS', message, { detail: { field, ...where } });
   }
 }
 
@@ -120,7 +169,7 @@ export class AlreadyPresentError extends TetherError {
   }
 }
 
-/** OTP's `{error, {already_started, Pid}}` / `{error, running}`. */
+/** OTP's `{error, running}`: restartChild or deleteChild of a child that runs. */
 export class ChildRunningError extends TetherError {
   declare readonly code: 'TETHER_CHILD_RUNNING';
   constructor(childId: string) {
@@ -133,6 +182,22 @@ export class ChildRestartingError extends TetherError {
   declare readonly code: 'TETHER_CHILD_RESTARTING';
   constructor(childId: string) {
     super('TETHER_CHILD_RESTARTING', `child "${childId}" is restarting`, { detail: { childId } });
+  }
+}
+
+/**
+ * OTP's `{error, simple_one_for_one}`: restartChild and deleteChild have no
+ * meaning for the instances of a simple_one_for_one supervisor (an instance
+ * that is not running is gone); terminateChild removes one.
+ */
+export class SimpleOneForOneError extends TetherError {
+  declare readonly code: 'TETHER_SIMPLE_ONE_FOR_ONE';
+  constructor(supervisorId: string, operation: string) {
+    super(
+      'TETHER_SIMPLE_ONE_FOR_ONE',
+      `${operation} is not for the children of simple_one_for_one supervisor "${supervisorId}"`,
+      { detail: { supervisorId, operation } },
+    );
   }
 }
 
@@ -173,6 +238,9 @@ for (const [code, errorClass] of [
   ['TETHER_ACTOR_INIT', ActorInitError],
   ['TETHER_RUNTIME_CLOSED', RuntimeClosedError],
   ['TETHER_MESSAGE_UNREADABLE', MessageUnreadableError],
+  ['TETHER_ALREADY_STARTED', AlreadyStartedError],
+  ['TETHER_ACTOR_IGNORED', ActorIgnoredError],
+  ['TETHER_SIMPLE_ONE_FOR_ONE', SimpleOneForOneError],
   ['TETHER_FAILED_TO_START_CHILD', FailedToStartChildError],
 ] as const) {
   registerErrorClass(code, errorClass);

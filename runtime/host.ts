@@ -20,6 +20,25 @@ export interface HeartbeatOptions {
   timeoutMs: number;
 }
 
+/**
+ * The tightest heartbeat allowed, in the API and the configuration alike.
+ * A deadline that fires late because the main thread was busy is confirmed
+ * only after that thread has taken what arrived (see `#ping`), so a busy
+ * main thread cannot trip it; what these floors cover is the actor's own
+ * thread waiting for a core on a loaded machine. Measured on 2 cores at a
+ * load average of 15, with the main thread blocked 30 ms of every 100 ms:
+ * 10/20 ms saw false hangs, 50/100 ms and above none (test/runtime/heartbeat.test.ts
+ * holds the floors to it).
+ */
+export const HEARTBEAT_FLOORS = { intervalMs: 100, timeoutMs: 250 } as const;
+
+/** A heartbeat within the floors; returns the field that is not, if any. */
+export function heartbeatBelowFloor(heartbeat: HeartbeatOptions): keyof HeartbeatOptions | undefined {
+  if (!(heartbeat.intervalMs >= HEARTBEAT_FLOORS.intervalMs)) return 'intervalMs';
+  if (!(heartbeat.timeoutMs >= HEARTBEAT_FLOORS.timeoutMs)) return 'timeoutMs';
+  return undefined;
+}
+
 /** How a child is stopped: a graceful timeout in ms, then kill; kill at once; or wait as long as it takes. */
 export type Shutdown = number | 'brutal_kill' | 'infinity';
 
@@ -27,6 +46,7 @@ export interface IncarnationSpec {
   id: string;
   incarnation: number;
   config: unknown;
+  args: readonly unknown[];
   heartbeat: HeartbeatOptions | false;
   startTimeoutMs: number;
   traceparent: string;
@@ -51,11 +71,17 @@ export class ActorHost {
   readonly #logger: Logger;
   readonly #events: HostEvents;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** The answer deadline of the last ping. */
   #deadlineTimer: NodeJS.Timeout | undefined;
+  /** Set when that deadline passed: the check, once the event loop has taken what arrived. */
+  #deadlineCheck: NodeJS.Immediate | undefined;
+  #awaitingPong = false;
   #pingSeq = 0;
   #pingSentAt = 0;
   /** Set when we asked the worker to stop, so its answer means shutdown. */
   #stopRequested = false;
+  /** The term of a `{shutdown, Term}` stop (system.exit), for its exit reason. */
+  #stopTerm: unknown;
   #killTimer: NodeJS.Timeout | undefined;
   /** The error event of an out-of-memory or an uncaught error our hooks did not catch. */
   #workerError: SerializedError | undefined;
@@ -78,8 +104,12 @@ export class ActorHost {
     return this.#reason === undefined;
   }
 
-  /** Resolves once init has run in the worker; rejects with ActorInitError (and ends the worker) otherwise. */
-  async start(): Promise<void> {
+  /**
+   * Resolves 'ready' once init has run in the worker, or 'ignored' when init
+   * returned 'ignore' (the incarnation then ends, reason normal); rejects
+   * with ActorInitError (and ends the worker) otherwise.
+   */
+  async start(): Promise<'ready' | 'ignored'> {
     const { id, startTimeoutMs } = this.#spec;
     let startTimer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -88,9 +118,10 @@ export class ActorHost {
         startTimeoutMs,
       );
     });
-    const readiness = new Promise<void>((resolve, reject) => {
+    const readiness = new Promise<'ready' | 'ignored'>((resolve, reject) => {
       const onMessage = (message: WorkerToHost): void => {
-        if (message.type === 'ready') resolve();
+        if (message.type === 'ready') resolve('ready');
+        else if (message.type === 'ignored') resolve('ignored');
         else if (message.type === 'init-failed')
           reject(new ActorInitError(id, 'init threw', { cause: deserializeError(message.error) }));
         else return;
@@ -109,9 +140,12 @@ export class ActorHost {
         id,
         incarnation: this.incarnation,
         config: this.#spec.config,
+        args: this.#spec.args,
         traceparent: this.#spec.traceparent,
       });
-      await Promise.race([readiness, deadline]);
+      const outcome = await Promise.race([readiness, deadline]);
+      if (outcome === 'ignored') this.#finish({ kind: 'normal' });
+      return outcome;
     } catch (error) {
       readiness.catch(() => undefined);
       this.#finish({ kind: 'killed' });
@@ -140,7 +174,7 @@ export class ActorHost {
    * shutdown when it stopped in time, killed when it had to be terminated,
    * or whatever ended it first.
    */
-  stop(shutdown: Shutdown): Promise<ExitReason> {
+  stop(shutdown: Shutdown, term?: unknown): Promise<ExitReason> {
     if (!this.running) return this.exited;
     if (shutdown === 'brutal_kill') {
       this.kill();
@@ -148,6 +182,7 @@ export class ActorHost {
     }
     if (!this.#stopRequested) {
       this.#stopRequested = true;
+      this.#stopTerm = term;
       this.slot.post({ type: 'stop', reason: 'shutdown' });
       if (shutdown !== 'infinity') this.#killTimer = setTimeout(() => this.kill(), shutdown);
     }
@@ -159,6 +194,11 @@ export class ActorHost {
     this.#finish({ kind: 'killed' });
   }
 
+  /** Terminates the thread at once with a reason of the caller's (an exit signal from outside). */
+  exitWith(reason: ExitReason): void {
+    this.#finish(reason);
+  }
+
   // ------------------------------------------------------------ messages
 
   readonly #onMessage = (message: WorkerToHost): void => {
@@ -167,10 +207,10 @@ export class ActorHost {
         this.#onPong(message.seq);
         return;
       case 'stopped':
-        if (this.#stopRequested) this.#finish({ kind: 'shutdown' });
+        if (this.#stopRequested) this.#finish(shutdownReason(this.#stopTerm));
         return;
       case 'exit-self':
-        this.#finish({ kind: message.reason });
+        this.#finish(message.reason === 'normal' ? { kind: 'normal' } : shutdownReason(message.term));
         return;
       case 'crash':
         this.#finish({ kind: 'crash', error: message.error, origin: message.origin });
@@ -223,19 +263,36 @@ export class ActorHost {
     this.#pingSeq += 1;
     this.#pingSentAt = performance.now();
     this.slot.post({ type: 'ping', seq: this.#pingSeq });
+    const seq = this.#pingSeq;
     this.#deadlineTimer = setTimeout(() => {
-      this.#logger.warn({ actor: this.id, timeoutMs: heartbeat.timeoutMs }, 'actor missed its heartbeat');
-      this.#finish({ kind: 'hung', timeoutMs: heartbeat.timeoutMs });
+      this.#deadlineTimer = undefined;
+      // The deadline may fire late, after this thread was busy: the answer may have arrived
+      // meanwhile and wait in the queue behind the timers. setImmediate runs after the event
+      // loop has taken what arrived, so a busy main thread never reads as a hung actor.
+      this.#deadlineCheck = setImmediate(() => {
+        this.#deadlineCheck = undefined;
+        if (seq !== this.#pingSeq || !this.#awaitingPong || !this.running) return;
+        this.#logger.warn({ actor: this.id, timeoutMs: heartbeat.timeoutMs }, 'actor missed its heartbeat');
+        this.#finish({ kind: 'hung', timeoutMs: heartbeat.timeoutMs });
+      });
     }, heartbeat.timeoutMs);
+    this.#awaitingPong = true;
   }
 
   #onPong(seq: number): void {
     const heartbeat = this.#spec.heartbeat;
     if (seq !== this.#pingSeq || heartbeat === false || !this.running) return;
-    clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = undefined;
+    this.#clearDeadline();
+    this.#awaitingPong = false;
     this.#events.onHeartbeat(performance.now() - this.#pingSentAt);
     this.#heartbeatTimer = setTimeout(() => this.#ping(heartbeat), heartbeat.intervalMs);
+  }
+
+  #clearDeadline(): void {
+    clearTimeout(this.#deadlineTimer);
+    clearImmediate(this.#deadlineCheck);
+    this.#deadlineTimer = undefined;
+    this.#deadlineCheck = undefined;
   }
 
   // ---------------------------------------------------------------- end
@@ -245,11 +302,15 @@ export class ActorHost {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     clearTimeout(this.#heartbeatTimer);
-    clearTimeout(this.#deadlineTimer);
+    this.#clearDeadline();
     clearTimeout(this.#killTimer);
-    this.#heartbeatTimer = this.#deadlineTimer = this.#killTimer = undefined;
+    this.#heartbeatTimer = this.#killTimer = undefined;
     this.slot.worker.off('message', this.#onMessage);
     void this.slot.terminate();
     this.#resolveExit(reason);
   }
+}
+
+function shutdownReason(term: unknown): ExitReason {
+  return term === undefined ? { kind: 'shutdown' } : { kind: 'shutdown', term };
 }

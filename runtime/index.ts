@@ -1,10 +1,28 @@
 /** The actor runtime's public surface. */
 export { defineActor, isActorDefinition } from './actor.js';
-export type { ActorContext, ActorDefinition, ActorInstance, ActorLogger, ApiOf } from './actor.js';
+export type {
+  ActorContext,
+  ActorDefinition,
+  ActorInstance,
+  ActorLogger,
+  ApiOf,
+  Ignore,
+  InitResult,
+  SelfExit,
+} from './actor.js';
 export type { ActorRef, ApiShape, CallOptions } from './ref.js';
 export { ActorSystem } from './system.js';
-export type { ActorSpec, SystemOptions } from './system.js';
+export type {
+  ActorMonitor,
+  ActorSpec,
+  DownNotice,
+  DownReason,
+  ExitSignal,
+  NameInfo,
+  SystemOptions,
+} from './system.js';
 export type { HeartbeatOptions, Shutdown } from './host.js';
+export { HEARTBEAT_FLOORS } from './host.js';
 export type { ExitReason, ExitKind } from './exit-reason.js';
 export { describeExit, isNormalExit } from './exit-reason.js';
 export { liveWorkerCount } from './worker-slot.js';

@@ -20,6 +20,8 @@ export type HostToWorker =
       id: string;
       incarnation: number;
       config: unknown;
+      /** simple_one_for_one start arguments; [] for other children. */
+      args: readonly unknown[];
       traceparent: string;
     }
   | { type: 'ping'; seq: number }
@@ -40,11 +42,13 @@ export type WorkerToHost =
   | { type: 'loaded' }
   | { type: 'load-failed'; error: SerializedError }
   | { type: 'ready' }
+  /** Init returned 'ignore': no incarnation, and not a failure. */
+  | { type: 'ignored' }
   | { type: 'init-failed'; error: SerializedError }
   | { type: 'pong'; seq: number }
   | { type: 'stopped' }
-  /** The actor asked to end itself with this reason. */
-  | { type: 'exit-self'; reason: 'normal' | 'shutdown' }
+  /** The actor asked to end itself with this reason (a shutdown may carry a term). */
+  | { type: 'exit-self'; reason: 'normal' | 'shutdown'; term?: unknown }
   /** Sent from the uncaught-exception / unhandled-rejection hooks just before the worker exits. */
   | { type: 'crash'; error: SerializedError; origin: 'uncaughtException' | 'unhandledRejection' }
   /** The actor wants a ref to a peer: the host wires it up and keeps it wired across restarts. */

@@ -57,6 +57,8 @@ export interface ActorRef<Api> {
   ): Promise<ResultOf<Api[K]>>;
   /** Fire-and-forget. Waits in the stash like a call while the actor restarts; dropped when it is stopped. */
   cast<K extends MethodOf<Api>>(method: K, ...args: ArgsOf<Api[K]>): void;
+  /** Casts dropped so far: sent while the actor was stopped for good, beyond the stash limit, or not cloneable. */
+  readonly droppedCasts: number;
 }
 
 export interface RefOptions {
@@ -217,14 +219,16 @@ export class RefCore<Api> implements ActorRef<Api> {
   }
 
   /**
-   * The incarnation is gone (or going). New calls wait for the next one or,
-   * when `stopped` (nothing will restart it), reject at once, as do those
-   * waiting. Calls in flight settle as their port says: a reply the old
-   * incarnation sent before it ended still arrives (the port's close comes
-   * after its last message), the rest reject with ActorDownError at close.
+   * The incarnation is gone. New calls wait for the next one or, when
+   * `stopped` (nothing will restart it), reject at once, as do those
+   * waiting. Calls in flight settle at once as the incarnation left them: a
+   * reply it sent before it ended is taken from the port (messages arrive
+   * in order, so it is there already), every other call rejects with
+   * ActorDownError. Waiting for the port's close instead would take as long
+   * as the thread's teardown, or forever for a thread that was terminated.
    */
   disconnect(stopped: boolean, why: string): void {
-    this.#release();
+    this.#endConnection(why);
     if (!stopped) {
       if (this.#state.kind !== 'waiting') this.#state = { kind: 'waiting' };
       return;
@@ -236,6 +240,14 @@ export class RefCore<Api> implements ActorRef<Api> {
       if (call === undefined) this.#droppedCasts += 1;
       else settle(call, () => call.reject(new ActorDownError(this.id, why)));
     }
+  }
+
+  #endConnection(why: string): void {
+    const state = this.#state;
+    if (state.kind !== 'connected') return;
+    this.#state = { kind: 'waiting' };
+    state.connection.endpoint.drainAndClose();
+    this.#failInFlight(state.connection, why);
   }
 
   /** Stops sending on the current connection; it drains until its port closes. */

@@ -10,12 +10,19 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { RuntimeClosedError, serializeError } from './errors.js';
+import {
+  ActorIgnoredError,
+  AlreadyStartedError,
+  InvalidChildSpecError,
+  RuntimeClosedError,
+  serializeError,
+} from './errors.js';
+import type { NameHolder } from './errors.js';
 import { CallServer } from './server.js';
 import type { ExitReason } from './exit-reason.js';
 import { describeExit } from './exit-reason.js';
-import { ActorHost } from './host.js';
-import type { HeartbeatOptions } from './host.js';
+import { ActorHost, HEARTBEAT_FLOORS, heartbeatBelowFloor } from './host.js';
+import type { HeartbeatOptions, Shutdown } from './host.js';
 import type { Logger } from './logger.js';
 import { createLogger } from './logger.js';
 import { REF_DEFAULTS, RefCore } from './ref.js';
@@ -63,6 +70,47 @@ export interface ActorSpec {
   heartbeat: HeartbeatOptions | false;
   resourceLimits?: ResourceLimits;
   startTimeoutMs: number;
+  /** Who starts it, for AlreadyStartedError and `whereis` (a supervisor gives its id); default spawn. */
+  holder?: NameHolder;
+  /** Arguments for `ctx.args` (a simple_one_for_one child's); default []. */
+  args?: readonly unknown[];
+  /** How long a `system.exit(ref, 'shutdown')` lets it run terminate before killing it (default 5000 ms). */
+  shutdown?: Shutdown;
+}
+
+/** Why a monitored incarnation is gone: its exit reason, or noproc when there was none to monitor. */
+export type DownReason = ExitReason | { kind: 'noproc' };
+
+/** The one notification a monitor gives (OTP's 'DOWN' message). */
+export interface DownNotice {
+  id: string;
+  /** The incarnation that ended; undefined with noproc. */
+  incarnation: number | undefined;
+  reason: DownReason;
+}
+
+export interface ActorMonitor {
+  readonly id: string;
+  /** The incarnation watched; undefined when none was running (the notice is then noproc). */
+  readonly incarnation: number | undefined;
+  /** No notification after this; true when one was still to come. */
+  demonitor(): boolean;
+}
+
+/**
+ * An exit signal from outside (OTP's exit(Pid, Reason)): 'kill' ends the
+ * actor at once (killed, terminate not run); 'shutdown' or `{ shutdown:
+ * term }` stops it in order (terminate runs, within its shutdown timeout);
+ * 'normal' does nothing, as in OTP for a process that does not trap exits;
+ * `{ error: term }` (or any other value) ends it at once, terminate not
+ * run, with the abnormal reason `{ kind: 'exit', term }`.
+ */
+export type ExitSignal = 'kill' | 'normal' | 'shutdown' | { shutdown: unknown } | { error: unknown };
+
+/** Who holds a name now, and which incarnation answers for it (0 for a service in the main thread). */
+export interface NameInfo {
+  holder: NameHolder;
+  incarnation: number;
 }
 
 /** Something that holds a ref to an actor id and must follow its incarnations. */
@@ -73,8 +121,18 @@ interface RefSink {
 
 /** What currently answers for an id: a worker incarnation, or a service in this thread. */
 interface Incarnation {
+  /** False from the moment it ends (a kill ends it at once), before the system hears of it. */
+  readonly running: boolean;
+  /** Resolves once, with why it ended. */
+  readonly exited: Promise<ExitReason>;
   accept(port: MessagePort): void;
   kill(): void;
+}
+
+/** A name taken: by an incarnation from the moment its start begins, or by a service. */
+interface Claim extends NameInfo {
+  readonly by: Incarnation;
+  readonly shutdown: Shutdown;
 }
 
 /** Everything about one actor id that outlives its incarnations. */
@@ -82,9 +140,13 @@ interface Cell {
   readonly id: string;
   incarnations: number;
   current: Incarnation | undefined;
+  /** Who holds the name; an incarnation that has ended holds it no more, whether or not this was cleared yet. */
+  claim: Claim | undefined;
   /** Why the actor is not running and will not be restarted; undefined while it is or may be. */
   stoppedWhy: string | undefined;
   readonly sinks: Set<RefSink>;
+  /** Gone for good (see `forget`): dropped from the map as soon as nothing holds a ref to it. */
+  forgotten: boolean;
 }
 
 export class ActorSystem {
@@ -97,6 +159,13 @@ export class ActorSystem {
   readonly #cells = new Map<string, Cell>();
   readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
   readonly #hosts = new Set<ActorHost>();
+  readonly #shutdownHooks = new Set<() => void>();
+  /**
+   * Names let go by `forget`, with why, most recent last: a ref taken to one
+   * of them afterwards rejects at once instead of waiting for a holder that
+   * will not come. Bounded (GONE_NAMES_KEPT); a name started again leaves it.
+   */
+  readonly #gone = new Map<string, string>();
   /** Trace context of calls served in this thread (see `serve`). */
   #closed = false;
 
@@ -129,6 +198,12 @@ export class ActorSystem {
         stashLimit: this.#options.stashLimit,
         currentTraceparent: this.#options.currentTraceparent,
       });
+      const gone = this.#gone.get(id);
+      if (gone !== undefined) {
+        // Gone for good: a ref of its own that rejects at once, and nothing kept for it.
+        ref.disconnect(true, gone);
+        return ref as unknown as ActorRef<Api>;
+      }
       this.#mainRefs.set(id, ref);
       this.#addSink(this.#cell(id), ref);
     }
@@ -142,10 +217,14 @@ export class ActorSystem {
    */
   async spawn(spec: ActorSpec, traceparent = this.#options.currentTraceparent()): Promise<ActorHost> {
     if (this.#closed) throw new RuntimeClosedError();
+    checkHeartbeatFloor(spec);
     const cell = this.#cell(spec.id);
+    this.#assertFree(cell);
+    this.#gone.delete(spec.id);
     cell.stoppedWhy = undefined;
+    cell.forgotten = false;
     cell.incarnations += 1;
-    const slot = this.#standby.take({
+    const { slot, started } = this.#standby.take({
       module: spec.module,
       resourceLimits: spec.resourceLimits,
       callTimeoutMs: this.#options.callTimeoutMs,
@@ -160,6 +239,7 @@ export class ActorSystem {
         id: spec.id,
         incarnation: cell.incarnations,
         config: spec.config,
+        args: spec.args ?? [],
         heartbeat: spec.heartbeat,
         startTimeoutMs: spec.startTimeoutMs,
         traceparent,
@@ -167,11 +247,16 @@ export class ActorSystem {
       this.logger,
       {
         onWantPeer: (peerId) => {
-          const peerCell = this.#cell(peerId);
           const sink: RefSink = {
             connect: (port) => host.post({ type: 'peer-up', peerId, port }),
             disconnect: (stopped, why) => host.post({ type: 'peer-down', peerId, stopped, why }),
           };
+          const gone = this.#gone.get(peerId);
+          if (gone !== undefined) {
+            sink.disconnect(true, gone);
+            return;
+          }
+          const peerCell = this.#cell(peerId);
           heldPeers.push({ cell: peerCell, sink });
           this.#addSink(peerCell, sink);
         },
@@ -180,8 +265,19 @@ export class ActorSystem {
       },
     );
     this.#hosts.add(host);
+    // Taken before the first await, so two starts of one name cannot both pass the check.
+    cell.claim = {
+      holder: spec.holder ?? { kind: 'spawn' },
+      incarnation: cell.incarnations,
+      by: host,
+      shutdown: spec.shutdown ?? DEFAULT_EXIT_SHUTDOWN_MS,
+    };
     void host.exited.then((reason) => {
-      for (const { cell: peerCell, sink } of heldPeers) peerCell.sinks.delete(sink);
+      if (cell.claim?.by === host) cell.claim = undefined;
+      for (const { cell: peerCell, sink } of heldPeers) {
+        peerCell.sinks.delete(sink);
+        this.#collect(peerCell);
+      }
       if (cell.current === host) {
         cell.current = undefined;
         // Until the supervisor decides, callers wait for a next incarnation.
@@ -189,9 +285,21 @@ export class ActorSystem {
       }
       void host.slot.gone.then(() => this.#hosts.delete(host));
     });
-    await host.start();
+    let outcome: 'ready' | 'ignored';
+    try {
+      outcome = await host.start();
+    } catch (error) {
+      started();
+      throw error;
+    }
+    if (outcome === 'ignored') {
+      started();
+      throw new ActorIgnoredError(spec.id);
+    }
     cell.current = host;
     for (const sink of cell.sinks) this.#wire(host, sink);
+    // Only now may a replacement standby load: it would compete with this start.
+    started();
     return host;
   }
 
@@ -203,21 +311,115 @@ export class ActorSystem {
   serve<Api extends ApiShape>(id: string, handlers: Api): { close(): void } {
     if (this.#closed) throw new RuntimeClosedError();
     const cell = this.#cell(id);
+    this.#assertFree(cell);
+    this.#gone.delete(id);
     const server = new CallServer(id, handlers, untraced, (method, error) =>
       this.logger.error({ actor: id, method, err: serializeError(error) }, 'cast failed'),
     );
-    const local: Incarnation = { accept: (port) => server.accept(port), kill: () => server.closeAll() };
+    const local: LocalService = new LocalService(server, () => {
+      // At once, not a turn later: a call made right after close() must already see it stopped.
+      if (cell.claim?.by === local) cell.claim = undefined;
+      this.markStopped(id, 'closed');
+    });
     cell.stoppedWhy = undefined;
+    cell.forgotten = false;
     cell.current = local;
+    cell.claim = { holder: { kind: 'serve' }, incarnation: 0, by: local, shutdown: 0 };
     for (const sink of cell.sinks) this.#wire(local, sink);
+    return { close: () => local.end({ kind: 'shutdown' }) };
+  }
+
+  /**
+   * Watches the incarnation that holds `target` now (OTP's monitor): `onDown`
+   * is called exactly once, with the exit reason, when that incarnation ends
+   * (a restart is a new incarnation: watch it with a new monitor), or at once
+   * with reason noproc when none holds the name. Never synchronously.
+   */
+  monitor(target: string | { readonly id: string }, onDown: (notice: DownNotice) => void): ActorMonitor {
+    const id = typeof target === 'string' ? target : target.id;
+    const claim = this.#cells.get(id)?.claim;
+    const watched = claim !== undefined && claim.by.running ? claim : undefined;
+    let active = true;
+    const fire = (reason: DownReason): void => {
+      if (!active) return;
+      active = false;
+      try {
+        onDown({ id, incarnation: watched?.incarnation, reason });
+      } catch (error) {
+        this.logger.error({ actor: id, err: serializeError(error) }, 'a monitor callback threw');
+      }
+    };
+    if (watched === undefined) queueMicrotask(() => fire({ kind: 'noproc' }));
+    else void watched.by.exited.then(fire);
     return {
-      close: () => {
-        if (cell.current !== local) return;
-        server.closeAll();
-        cell.current = undefined;
-        this.markStopped(id, 'closed');
+      id,
+      incarnation: watched?.incarnation,
+      demonitor: () => {
+        const was = active;
+        active = false;
+        return was;
       },
     };
+  }
+
+  /**
+   * Sends an exit signal to the incarnation holding `target` (OTP's
+   * exit(Pid, Reason); see ExitSignal for what each reason does). Its
+   * supervisor sees the exit as any other. Returns false when nothing holds
+   * the name or the signal does nothing ('normal').
+   */
+  exit(target: string | { readonly id: string }, reason: ExitSignal): boolean {
+    const id = typeof target === 'string' ? target : target.id;
+    const claim = this.#cells.get(id)?.claim;
+    if (claim === undefined || !claim.by.running || (reason as unknown) === 'normal') return false;
+    const by = claim.by;
+    if (by instanceof LocalService) {
+      by.end(exitReasonOf(reason));
+      return true;
+    }
+    if (!(by instanceof ActorHost)) return false;
+    if (reason === 'kill') by.kill();
+    else if (reason === 'shutdown') void by.stop(claim.shutdown);
+    else if (isShutdownTerm(reason)) void by.stop(claim.shutdown, reason.shutdown);
+    else by.exitWith(exitReasonOf(reason));
+    return true;
+  }
+
+  /**
+   * The name is gone for good (a dynamic child removed): its callers get
+   * ActorDownError at once, and its entry is dropped as soon as no actor
+   * holds a ref to it. Refs taken to it afterwards reject at once too (the
+   * last GONE_NAMES_KEPT names are remembered), until it is started again.
+   */
+  forget(id: string, why: string): void {
+    const cell = this.#cells.get(id);
+    if (cell === undefined || (cell.claim !== undefined && cell.claim.by.running)) return;
+    this.markStopped(id, why);
+    cell.forgotten = true;
+    this.#gone.set(id, cell.stoppedWhy ?? why);
+    // Bounded: the oldest are let go (a ref to one of them waits for a new holder, as for any unknown name).
+    for (const oldest of this.#gone.keys()) {
+      if (this.#gone.size <= GONE_NAMES_KEPT) break;
+      this.#gone.delete(oldest);
+    }
+    const ref = this.#mainRefs.get(id);
+    if (ref !== undefined) {
+      this.#mainRefs.delete(id);
+      cell.sinks.delete(ref);
+    }
+    this.#collect(cell);
+  }
+
+  /** How many names, main-thread refs and worker incarnations the system holds (for leak checks). */
+  census(): { names: number; refs: number; incarnations: number } {
+    return { names: this.#cells.size, refs: this.#mainRefs.size, incarnations: this.#hosts.size };
+  }
+
+  /** Who holds a name now (OTP's whereis), or undefined when it is free. */
+  whereis(id: string): NameInfo | undefined {
+    const claim = this.#cells.get(id)?.claim;
+    if (claim === undefined || !claim.by.running) return undefined;
+    return { holder: claim.holder, incarnation: claim.incarnation };
   }
 
   /**
@@ -232,17 +434,38 @@ export class ActorSystem {
     return true;
   }
 
-  /** The supervisor will not restart this actor (for now): its callers get ActorDownError at once. */
+  /**
+   * The supervisor will not restart this actor (for now): its callers get
+   * ActorDownError at once. An incarnation that has just been killed counts
+   * as gone already, though the system hears of its end only a moment later.
+   */
   markStopped(id: string, reason: ExitReason | string): void {
     const cell = this.#cells.get(id);
-    if (cell === undefined || cell.current !== undefined) return;
+    if (cell === undefined) return;
+    if (cell.current !== undefined) {
+      if (cell.current.running) return;
+      cell.current = undefined;
+    }
     cell.stoppedWhy = typeof reason === 'string' ? reason : `stopped after ${describeExit(reason)}`;
     for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
+  }
+
+  /**
+   * Runs `hook` when the runtime shuts down, before its actors are ended (a
+   * supervisor kills itself there, so nothing tries to restart them).
+   * Returns a function that removes the hook.
+   */
+  onShutdown(hook: () => void): () => void {
+    this.#shutdownHooks.add(hook);
+    return () => this.#shutdownHooks.delete(hook);
   }
 
   /** Stops taking spawns, marks every actor stopped, ends standbys and waits until every thread is gone. */
   async shutdown(): Promise<void> {
     this.#closed = true;
+    // Supervisors first: killed, they stop restarting and release their timers.
+    for (const hook of [...this.#shutdownHooks]) hook();
+    this.#shutdownHooks.clear();
     for (const cell of this.#cells.values()) {
       cell.current?.kill();
       cell.current = undefined;
@@ -256,10 +479,33 @@ export class ActorSystem {
   #cell(id: string): Cell {
     let cell = this.#cells.get(id);
     if (cell === undefined) {
-      cell = { id, incarnations: 0, current: undefined, stoppedWhy: undefined, sinks: new Set() };
+      cell = {
+        id,
+        incarnations: 0,
+        current: undefined,
+        claim: undefined,
+        stoppedWhy: undefined,
+        sinks: new Set(),
+        forgotten: false,
+      };
       this.#cells.set(id, cell);
     }
     return cell;
+  }
+
+  /** Drops a forgotten name once nothing holds it or a ref to it. */
+  #collect(cell: Cell): void {
+    if (!cell.forgotten || cell.sinks.size > 0 || cell.current !== undefined) return;
+    if (cell.claim !== undefined && cell.claim.by.running) return;
+    if (this.#cells.get(cell.id) === cell) this.#cells.delete(cell.id);
+  }
+
+  /** A name is started by one holder at a time: a second start would rewire every ref to it. */
+  #assertFree(cell: Cell): void {
+    const claim = cell.claim;
+    if (claim !== undefined && claim.by.running) {
+      throw new AlreadyStartedError(cell.id, claim.holder, claim.incarnation);
+    }
   }
 
   #addSink(cell: Cell, sink: RefSink): void {
@@ -274,4 +520,86 @@ export class ActorSystem {
     incarnation.accept(port2);
     sink.connect(port1);
   }
+}
+
+/** The supervisors check the floors in the spec; a direct spawn is held to them here. */
+function checkHeartbeatFloor(spec: ActorSpec): void {
+  if (spec.heartbeat === false) return;
+  const field = heartbeatBelowFloor(spec.heartbeat);
+  if (field === undefined) return;
+  throw new InvalidChildSpecError(
+    `heartbeat.${field} ${spec.heartbeat[field]} is below the floor of ${HEARTBEAT_FLOORS[field]} ms`,
+    `heartbeat.${field}`,
+    { childId: spec.id },
+  );
+}
+
+/** How many names let go by `forget` are remembered as gone (a few dozen kB at most). */
+const GONE_NAMES_KEPT = 1024;
+
+/** Shutdown timeout of an exit signal to an actor spawned without one. */
+const DEFAULT_EXIT_SHUTDOWN_MS = 5000;
+
+/** A service served from the main thread, as an incarnation: it ends when closed (or sent an exit). */
+class LocalService implements Incarnation {
+  readonly exited: Promise<ExitReason>;
+  readonly #server: CallServer;
+  readonly #onEnd: () => void;
+  #resolve!: (reason: ExitReason) => void;
+  #running = true;
+
+  constructor(server: CallServer, onEnd: () => void) {
+    this.#server = server;
+    this.#onEnd = onEnd;
+    this.exited = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  accept(port: MessagePort): void {
+    this.#server.accept(port);
+  }
+
+  kill(): void {
+    this.end({ kind: 'killed' });
+  }
+
+  end(reason: ExitReason): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#server.closeAll();
+    this.#onEnd();
+    this.#resolve(reason);
+  }
+}
+
+function isShutdownTerm(reason: unknown): reason is { shutdown: unknown } {
+  return (
+    typeof reason === 'object' &&
+    reason !== null &&
+    Object.keys(reason).length === 1 &&
+    Object.hasOwn(reason, 'shutdown')
+  );
+}
+
+function exitReasonOf(signal: unknown): ExitReason {
+  if (signal === 'kill') return { kind: 'killed' };
+  if (signal === 'shutdown') return { kind: 'shutdown' };
+  if (isShutdownTerm(signal)) return { kind: 'shutdown', term: signal.shutdown };
+  return { kind: 'exit', term: errorTermOf(signal) };
+}
+
+/** The term of `{ error: term }`; any other value (from untyped code) is a term itself, as in OTP. */
+function errorTermOf(signal: unknown): unknown {
+  if (
+    typeof signal === 'object' &&
+    signal !== null &&
+    Object.keys(signal).length === 1 &&
+    Object.hasOwn(signal, 'error')
+  ) {
+    return (signal as { error: unknown }).error;
+  }
+  return signal;
 }

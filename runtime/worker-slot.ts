@@ -44,11 +44,13 @@ export class WorkerSlot {
   lastError: Error | undefined;
   #alive = true;
 
-  constructor(options: SlotOptions) {
+  /** @param standby a standby waits for a restart: it warms its call path meanwhile (see the bootstrap). */
+  constructor(options: SlotOptions, standby = false) {
     const data: BootstrapData = {
       module: options.module,
       callTimeoutMs: options.callTimeoutMs,
       stashLimit: options.stashLimit,
+      warmCallPath: standby,
       ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     };
     this.worker = new Worker(BOOTSTRAP, {

@@ -5,7 +5,7 @@
  */
 import type { SerializedError } from '../runtime/errors.js';
 import type { ExitReason } from '../runtime/exit-reason.js';
-import type { ChildKind, Strategy } from './spec.js';
+import type { AutoShutdown, ChildKind, Strategy } from './spec.js';
 
 interface Base {
   /** The supervisor's id. */
@@ -27,8 +27,12 @@ export type SupervisionEvent = Base &
     /** The supervisor stopped a child: on request, as a bystander of a group restart, or when shutting down. */
     | { type: 'child-terminated'; childId: string; reason: ExitReason }
     | { type: 'child-start-failed'; childId: string; error: SerializedError }
+    /** Its init returned 'ignore' (OTP's `ignore`): not started, not a failure, not retried. */
+    | { type: 'child-ignored'; childId: string }
     /** A failure of `childId` restarted `group` (in start order) under `strategy`. */
     | { type: 'child-restarted'; childId: string; strategy: Strategy; group: string[]; cause: ExitReason }
+    /** A significant child ended and autoShutdown says so: the supervisor stops its children and exits with reason shutdown. */
+    | { type: 'auto-shutdown'; childId: string; autoShutdown: AutoShutdown }
     /** Restart intensity ran out: the supervisor stops its children and exits with reason shutdown. */
     | { type: 'give-up'; childId: string; intensity: number; periodMs: number }
     /** A restart waits `delayMs` first; `childId` is absent when the whole tree restarts after its intensity ran out. */

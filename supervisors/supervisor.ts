@@ -8,34 +8,47 @@
  * new entries of that queue (OTP's try_again message), never as a wait that
  * holds it, so the API stays answerable during a restart loop.
  *
- * Sections: public API, message handling, restart logic, reporting.
+ * A simple_one_for_one supervisor keeps its one child spec as a template:
+ * no child starts with it; `startChild(args)` starts an instance with its
+ * own arguments and an id of its own (so `system.ref(id)` reaches it); an
+ * instance that is not restarted is gone, its name released; they all stop
+ * in parallel.
+ *
+ * Sections: public API, message handling, restart logic, child life cycle,
+ * lookups, reporting.
  */
 import { performance } from 'node:perf_hooks';
 import {
+  ActorIgnoredError,
+  AlreadyStartedError,
   ChildNotFoundError,
   ChildRestartingError,
   ChildRunningError,
   AlreadyPresentError,
   FailedToStartChildError,
+  InvalidChildSpecError,
+  InvalidSupervisorFlagsError,
+  SimpleOneForOneError,
   SupervisorStoppedError,
   serializeError,
 } from '../runtime/errors.js';
 import type { ExitReason } from '../runtime/exit-reason.js';
-import { isNormalExit } from '../runtime/exit-reason.js';
+import { describeExit, isNormalExit } from '../runtime/exit-reason.js';
 import type { Shutdown } from '../runtime/host.js';
 import type { ActorSystem } from '../runtime/system.js';
 import { backoffDelay } from './backoff.js';
 import { SupervisionEvents } from './events.js';
 import type { SupervisionEvent } from './events.js';
 import { addRestart } from './intensity.js';
-import { checkUniqueIds, normalizeChildSpec, normalizeFlags } from './spec.js';
+import { checkChildSpecs, normalizeChildSpec, normalizeSupervisorSpec } from './spec.js';
 import type {
+  AutoShutdown,
   ChildKind,
   ChildSpec,
   NormalizedChildSpec,
   NormalizedFlags,
   RestartType,
-  SupervisorFlags,
+  SupervisorSpec,
 } from './spec.js';
 
 /** What a supervisor holds of a running child, whether a worker or a supervisor. */
@@ -69,6 +82,12 @@ export interface ChildCounts {
   workers: number;
 }
 
+/** Options of `startChild(args)` on a simple_one_for_one supervisor. */
+export interface StartInstanceOptions {
+  /** The instance's id (its name in the runtime); default `<template id>-<n>`. */
+  id?: string;
+}
+
 export interface SupervisorOptions {
   /** The bus every event of the tree goes to; a root makes its own when none is given. */
   events?: SupervisionEvents;
@@ -89,6 +108,8 @@ interface ChildRecord {
   supervisor: Supervisor | undefined;
   /** The timer of a pending restart (backoff or retry), so an operator's action can cancel it. */
   retry: NodeJS.Timeout | undefined;
+  /** A simple_one_for_one child's start arguments, the same for every incarnation; [] otherwise. */
+  readonly args: readonly unknown[];
 }
 
 type SupervisorState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -100,6 +121,10 @@ export class Supervisor implements RunningChild {
   readonly #system: ActorSystem;
   readonly #flags: NormalizedFlags;
   readonly #initialSpecs: readonly NormalizedChildSpec[];
+  /** simple_one_for_one: the one child spec every instance is made from; undefined otherwise. */
+  readonly #template: NormalizedChildSpec | undefined;
+  /** Counts instances started, for their default ids. */
+  #instances = 0;
   readonly #now: () => number;
   readonly #random: () => number;
   #records: ChildRecord[] = [];
@@ -116,20 +141,21 @@ export class Supervisor implements RunningChild {
   #resolveExited!: (reason: ExitReason) => void;
   incarnation = 1;
 
-  constructor(
-    system: ActorSystem,
-    spec: { id: string; flags?: SupervisorFlags; children: ChildSpec[] },
-    options: SupervisorOptions = {},
-  ) {
+  constructor(system: ActorSystem, spec: SupervisorSpec, options: SupervisorOptions = {}) {
+    const valid = normalizeSupervisorSpec(spec);
     this.#system = system;
-    this.id = spec.id;
-    this.#flags = normalizeFlags(spec.flags);
-    this.#initialSpecs = spec.children.map(normalizeChildSpec);
-    checkUniqueIds(this.#initialSpecs);
+    this.id = valid.id;
+    this.#flags = valid.flags;
+    const dynamic = valid.flags.strategy === 'simple_one_for_one';
+    this.#template = dynamic ? valid.children[0] : undefined;
+    this.#initialSpecs = dynamic ? [] : valid.children;
     this.events = options.events ?? new SupervisionEvents();
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+    // A runtime shut down under a running tree takes the tree with it, timers and all.
+    const removeHook = system.onShutdown(() => this.kill());
+    void this.exited.then(removeHook);
   }
 
   // -------------------------------------------------------------- public API
@@ -143,10 +169,12 @@ export class Supervisor implements RunningChild {
     return this.#serial(async () => {
       if (this.#state !== 'idle') throw new SupervisorStoppedError(this.id);
       this.#state = 'running';
-      this.#records = this.#initialSpecs.map(newRecord);
-      for (const record of this.#records) {
+      this.#records = this.#initialSpecs.map((spec) => newRecord(spec));
+      for (const record of [...this.#records]) {
         try {
-          await this.#startRecord(record);
+          // A temporary child that ignores is not kept (OTP); any other is kept as not running.
+          const outcome = await this.#startRecord(record);
+          if (outcome === 'ignored' && record.spec.restart === 'temporary') this.#remove(record);
         } catch (error) {
           await this.#terminateAll();
           this.#records = [];
@@ -195,29 +223,109 @@ export class Supervisor implements RunningChild {
     this.#finish({ kind: 'killed' });
   }
 
-  /** Adds a child at the end of the start order and starts it. */
-  startChild(spec: ChildSpec): Promise<ChildInfo> {
+  /**
+   * Adds a child at the end of the start order and starts it. On a
+   * simple_one_for_one supervisor, give instead the list of arguments of a
+   * new instance (its `ctx.args`), and optionally its id. Resolves with the
+   * child; one whose init returned 'ignore' is not running (and a temporary
+   * or dynamic one is not kept). Rejects with AlreadyStartedError when the
+   * id is taken, FailedToStartChildError when the start fails (the child is
+   * then not kept).
+   */
+  startChild(spec: ChildSpec): Promise<ChildInfo>;
+  startChild(args: readonly unknown[], options?: StartInstanceOptions): Promise<ChildInfo>;
+  startChild(
+    specOrArgs: ChildSpec | readonly unknown[],
+    options: StartInstanceOptions = {},
+  ): Promise<ChildInfo> {
     return this.#serial(async () => {
       this.#assertRunning();
-      const normalized = normalizeChildSpec(spec);
+      if (this.#template !== undefined) return this.#startInstance(this.#template, specOrArgs, options);
+      if (Array.isArray(specOrArgs)) {
+        throw new InvalidChildSpecError(
+          `supervisor "${this.id}" is not simple_one_for_one: startChild takes a child spec, not arguments`,
+          'spec',
+        );
+      }
+      const normalized = normalizeChildSpec(specOrArgs, this.#flags.autoShutdown);
       const existing = this.#find(normalized.id);
       if (existing !== undefined) {
-        if (existing.status === 'running') throw new ChildRunningError(normalized.id);
+        if (existing.status === 'running') {
+          throw new AlreadyStartedError(
+            normalized.id,
+            { kind: 'supervisor', id: this.id },
+            existing.incarnation,
+          );
+        }
         throw new AlreadyPresentError(normalized.id);
       }
       const record = newRecord(normalized);
       this.#records.push(record);
       try {
-        await this.#startRecord(record);
+        const outcome = await this.#startRecord(record);
+        if (outcome === 'ignored' && record.spec.restart === 'temporary') this.#remove(record);
       } catch (error) {
         this.#records = this.#records.filter((r) => r !== record);
+        // OTP passes {already_started, Pid} through as it is: the caller asked for a name that is taken.
+        if (error instanceof AlreadyStartedError) throw error;
         throw new FailedToStartChildError(normalized.id, error);
       }
       return this.#info(record);
     });
   }
 
-  /** Stops a child and keeps its spec (a temporary child's spec is removed). */
+  async #startInstance(
+    template: NormalizedChildSpec,
+    args: unknown,
+    options: StartInstanceOptions,
+  ): Promise<ChildInfo> {
+    if (!Array.isArray(args)) {
+      throw new InvalidChildSpecError(
+        `supervisor "${this.id}" is simple_one_for_one: startChild takes the list of arguments of an instance of "${template.id}"`,
+        'args',
+        { childId: template.id },
+      );
+    }
+    const id = this.#instanceId(template, options);
+    const existing = this.#find(id);
+    if (existing !== undefined) {
+      throw new AlreadyStartedError(id, { kind: 'supervisor', id: this.id }, existing.incarnation);
+    }
+    const record = newRecord({ ...template, id }, [...(args as unknown[])]);
+    this.#records.push(record);
+    try {
+      // An instance that ignores is not kept (OTP's {ok, undefined} for simple_one_for_one).
+      if ((await this.#startRecord(record)) === 'ignored')
+        this.#removeForGood(record, 'its init returned ignore');
+    } catch (error) {
+      this.#removeForGood(record, 'it failed to start');
+      if (error instanceof AlreadyStartedError) throw error;
+      throw new FailedToStartChildError(id, error);
+    }
+    return this.#info(record);
+  }
+
+  #instanceId(template: NormalizedChildSpec, options: StartInstanceOptions): string {
+    if (options.id !== undefined) {
+      if (typeof options.id !== 'string' || options.id === '') {
+        throw new InvalidChildSpecError(`invalid id: ${JSON.stringify(options.id)}`, 'id', {
+          childId: template.id,
+        });
+      }
+      return options.id;
+    }
+    // A default id nobody holds: neither an instance here nor any name in the runtime.
+    for (;;) {
+      this.#instances += 1;
+      const id = `${template.id}-${this.#instances}`;
+      if (this.#find(id) === undefined && this.#system.whereis(id) === undefined) return id;
+    }
+  }
+
+  /**
+   * Stops a child and keeps its spec (a temporary child's spec is removed;
+   * an instance of a simple_one_for_one supervisor is removed, its name released).
+   */
   terminateChild(id: string): Promise<void> {
     return this.#serial(async () => {
       this.#assertRunning();
@@ -226,8 +334,11 @@ export class Supervisor implements RunningChild {
       this.#cancelRetry(record);
       await this.#terminate(record);
       record.status = 'stopped';
-      if (record.spec.restart === 'temporary') this.#remove(record);
-      this.#markStopped(record, 'terminated by its supervisor');
+      if (record.spec.restart === 'temporary' || this.#template !== undefined) {
+        this.#removeForGood(record, 'terminated by its supervisor');
+      } else {
+        this.#markStopped(record, 'terminated by its supervisor');
+      }
     });
   }
 
@@ -235,12 +346,15 @@ export class Supervisor implements RunningChild {
   restartChild(id: string): Promise<ChildInfo> {
     return this.#serial(async () => {
       this.#assertRunning();
+      if (this.#template !== undefined) throw new SimpleOneForOneError(this.id, 'restartChild');
       const record = this.#require(id);
       if (record.status === 'running') throw new ChildRunningError(id);
       if (record.status === 'restarting') throw new ChildRestartingError(id);
       try {
         await this.#startRecord(record);
       } catch (error) {
+        // Not running and not to be restarted by anyone but an operator (OTP's undefined pid).
+        record.status = 'stopped';
         throw new FailedToStartChildError(id, error);
       }
       return this.#info(record);
@@ -251,11 +365,27 @@ export class Supervisor implements RunningChild {
   deleteChild(id: string): Promise<void> {
     return this.#serial(async () => {
       this.#assertRunning();
+      if (this.#template !== undefined) throw new SimpleOneForOneError(this.id, 'deleteChild');
       const record = this.#require(id);
       if (record.status === 'running') throw new ChildRunningError(id);
       if (record.status === 'restarting') throw new ChildRestartingError(id);
       this.#remove(record);
     });
+  }
+
+  /**
+   * The child's spec with every default filled in (OTP's get_childspec);
+   * for an instance of a simple_one_for_one supervisor, the template.
+   * Throws ChildNotFoundError.
+   */
+  getChildSpec(id: string): NormalizedChildSpec {
+    const record = this.#require(id);
+    return { ...(this.#template ?? record.spec) };
+  }
+
+  /** One child's info (OTP 27's which_child); throws ChildNotFoundError. */
+  whichChild(id: string): ChildInfo {
+    return this.#info(this.#require(id));
   }
 
   /** A snapshot of the children in start order (answers at once, even mid-restart). */
@@ -276,7 +406,45 @@ export class Supervisor implements RunningChild {
     return undefined;
   }
 
+  /**
+   * This supervisor, or the running child supervisor below it with this id:
+   * so a child supervisor can be addressed (to start children in it, say),
+   * even one that has no children to find it by.
+   */
+  findSupervisor(id: string): Supervisor | undefined {
+    if (this.id === id) return this;
+    for (const record of this.#records) {
+      const found = record.supervisor?.findSupervisor(id);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /**
+   * OTP's check_childspecs: undefined when every spec of the list is valid
+   * (for a supervisor with this autoShutdown, when given), else the error of
+   * the first bad one. Throws nothing.
+   */
+  static checkChildSpecs(
+    specs: unknown,
+    autoShutdown?: AutoShutdown,
+  ): InvalidChildSpecError | InvalidSupervisorFlagsError | undefined {
+    return checkChildSpecs(specs, autoShutdown);
+  }
+
+  /**
+   * OTP's count_children. For a simple_one_for_one supervisor, the template
+   * is the one spec and every instance counts as a worker (or supervisor).
+   */
   countChildren(): ChildCounts {
+    const template = this.#template;
+    if (template !== undefined) {
+      const active = this.#records.filter((r) => r.status === 'running').length;
+      const all = this.#records.length;
+      return template.kind === 'supervisor'
+        ? { specs: 1, active, supervisors: all, workers: 0 }
+        : { specs: 1, active, supervisors: 0, workers: all };
+    }
     const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
     for (const record of this.#records) {
       counts.specs += 1;
@@ -356,18 +524,36 @@ export class Supervisor implements RunningChild {
     const restart = record.spec.restart;
     const restarting = restart === 'permanent' || (restart === 'transient' && !isNormalExit(reason));
     this.#emit({ type: 'child-exited', childId: record.spec.id, reason, restarting });
+    if (restarting) {
+      record.status = 'restarting';
+      await this.#restart(record, reason);
+      return;
+    }
+    // Not restarted: a temporary child, or an instance of a simple_one_for_one supervisor, is gone.
+    if (restart === 'temporary' || this.#template !== undefined) this.#removeForGood(record, reason);
+    else this.#markStopped(record, reason);
+    await this.#autoShutdown(record);
+  }
 
-    if (restart === 'temporary') {
-      this.#remove(record);
-      this.#markStopped(record, reason);
+  /**
+   * OTP's auto_shutdown: a significant child ended by itself and is not
+   * restarted. any_significant: the supervisor shuts down; all_significant:
+   * it does once no significant child is left running (or restarting).
+   */
+  async #autoShutdown(record: ChildRecord): Promise<void> {
+    const autoShutdown = this.#flags.autoShutdown;
+    if (autoShutdown === 'never' || !record.spec.significant) return;
+    if (
+      autoShutdown === 'all_significant' &&
+      this.#records.some((r) => r.spec.significant && (r.handle !== undefined || r.status === 'restarting'))
+    ) {
       return;
     }
-    if (restart === 'transient' && isNormalExit(reason)) {
-      this.#markStopped(record, reason);
-      return;
-    }
-    record.status = 'restarting';
-    await this.#restart(record, reason);
+    this.#emit({ type: 'auto-shutdown', childId: record.spec.id, autoShutdown });
+    this.#state = 'stopping';
+    this.#cancelTimers();
+    await this.#terminateAll();
+    this.#finish({ kind: 'shutdown' });
   }
 
   // ----------------------------------------------------------- restart logic
@@ -404,6 +590,7 @@ export class Supervisor implements RunningChild {
   #groupOf(record: ChildRecord): ChildRecord[] {
     switch (this.#flags.strategy) {
       case 'one_for_one':
+      case 'simple_one_for_one':
         return [record];
       case 'one_for_all':
         return [...this.#records];
@@ -420,8 +607,7 @@ export class Supervisor implements RunningChild {
       if (other === record || other.handle === undefined) continue;
       await this.#terminate(other);
       if (other.spec.restart === 'temporary') {
-        this.#remove(other);
-        this.#markStopped(other, 'a temporary child stopped by a group restart');
+        this.#removeForGood(other, 'a temporary child stopped by a group restart');
       }
     }
     const toStart = group.filter((r) => this.#records.includes(r) && r.handle === undefined);
@@ -429,12 +615,19 @@ export class Supervisor implements RunningChild {
       this.#cancelRetry(member);
       member.status = 'restarting';
     }
-    for (const member of toStart) {
+    for (const [index, member] of toStart.entries()) {
       try {
-        await this.#startRecord(member);
-        member.restarts += 1;
+        // One that ignores is left not running, and the others start (OTP's start_children).
+        if ((await this.#startRecord(member)) === 'started') member.restarts += 1;
       } catch {
         if (this.#state !== 'running') return;
+        // As OTP does: the failed member is retried (its retry restarts its group again, so
+        // those after it with it); the members after it are not running until then.
+        for (const after of toStart.slice(index + 1)) {
+          after.status = 'stopped';
+          // Not running until that retry: their callers learn it now rather than at their deadline.
+          this.#markStopped(after, 'not restarted yet: a child before it failed to start');
+        }
         // Each retry costs a restart, so a child that can never start escalates.
         this.#schedule(0, () => this.#restart(member, cause), member);
         return;
@@ -467,8 +660,7 @@ export class Supervisor implements RunningChild {
     // Never give up: stop everything, wait, start everything again with a fresh window.
     await this.#terminateAll();
     for (const r of this.#records.filter((r) => r.spec.restart === 'temporary')) {
-      this.#remove(r);
-      this.#markStopped(r, 'a temporary child stopped when its supervisor restarted all');
+      this.#removeForGood(r, 'a temporary child stopped when its supervisor restarted all');
     }
     for (const r of this.#records) {
       this.#cancelRetry(r);
@@ -492,12 +684,14 @@ export class Supervisor implements RunningChild {
       // Skip what an operator stopped meanwhile, or what already runs.
       if (record.status !== 'restarting' || record.handle !== undefined) continue;
       try {
-        await this.#startRecord(record);
+        if ((await this.#startRecord(record)) === 'ignored') continue;
         record.restarts += 1;
         started.push(record.spec.id);
       } catch {
         if (this.#state !== 'running') return;
-        this.#schedule(0, () => this.#restart(record, cause), record);
+        // The rest are still to start: the retry starts them all again (each one a restart counted),
+        // whatever the strategy, so none is left restarting with nothing scheduled.
+        this.#schedule(0, () => this.#retryAll(record, cause));
         return;
       }
     }
@@ -513,11 +707,28 @@ export class Supervisor implements RunningChild {
     }
   }
 
+  /** A start in `#restartAll` failed: one more restart counted, then the rest start again. */
+  async #retryAll(record: ChildRecord, cause: ExitReason): Promise<void> {
+    if (this.#state !== 'running') return;
+    const verdict = addRestart(this.#restarts, this.#now(), this.#flags.intensity, this.#flags.periodMs);
+    this.#restarts = verdict.restarts;
+    if (verdict.exceeded) {
+      await this.#intensitySpent(record, cause);
+      return;
+    }
+    await this.#restartAll(cause);
+  }
+
   // ------------------------------------------------------- child life cycle
 
-  async #startRecord(record: ChildRecord): Promise<void> {
+  /**
+   * Starts one child. 'ignored' when its init returned 'ignore' (OTP's
+   * `{ok, undefined}`): the record is then left not running, and the caller
+   * decides whether it is kept. Throws when the start fails.
+   */
+  async #startRecord(record: ChildRecord): Promise<'started' | 'ignored'> {
     // Never two incarnations of one child.
-    if (record.handle !== undefined) return;
+    if (record.handle !== undefined) return 'started';
     const spec = record.spec;
     let handle: RunningChild;
     try {
@@ -526,8 +737,11 @@ export class Supervisor implements RunningChild {
           id: spec.id,
           module: spec.module,
           config: spec.config,
+          args: record.args,
           heartbeat: spec.heartbeat,
           startTimeoutMs: spec.startTimeoutMs,
+          shutdown: spec.shutdown,
+          holder: { kind: 'supervisor', id: this.id },
           ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
         });
       } else {
@@ -542,7 +756,14 @@ export class Supervisor implements RunningChild {
         handle = child;
       }
     } catch (error) {
-      record.status = 'restarting';
+      if (error instanceof ActorIgnoredError) {
+        record.status = 'stopped';
+        this.#markStopped(record, 'its init returned ignore');
+        this.#emit({ type: 'child-ignored', childId: spec.id });
+        if (this.#state !== 'running' && this.#state !== 'idle') throw new SupervisorStoppedError(this.id);
+        return 'ignored';
+      }
+      // The caller decides what the child is now: retried (restarting), or not running.
       this.#emit({ type: 'child-start-failed', childId: spec.id, error: serializeError(error) });
       throw error;
     }
@@ -557,6 +778,7 @@ export class Supervisor implements RunningChild {
     record.incarnation = handle.incarnation;
     this.#emit({ type: 'child-started', childId: spec.id, kind: spec.kind, incarnation: handle.incarnation });
     this.#watch(record, handle);
+    return 'started';
   }
 
   /** Stops one child as its shutdown says; its exit is not treated as a failure. */
@@ -572,8 +794,18 @@ export class Supervisor implements RunningChild {
     this.#emit({ type: 'child-terminated', childId: record.spec.id, reason });
   }
 
-  /** Every child, in reverse start order. */
+  /**
+   * Every child, in reverse start order; the instances of a
+   * simple_one_for_one supervisor all at once (OTP: they may be many, and
+   * their order means nothing), each within its own shutdown timeout.
+   */
   async #terminateAll(): Promise<void> {
+    if (this.#template !== undefined) {
+      const records = [...this.#records];
+      await Promise.all(records.map((record) => this.#terminate(record)));
+      for (const record of records) this.#markStopped(record, 'its supervisor stopped it');
+      return;
+    }
     for (const record of [...this.#records].reverse()) {
       await this.#terminate(record);
       this.#markStopped(record, 'its supervisor stopped it');
@@ -584,6 +816,11 @@ export class Supervisor implements RunningChild {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
     this.#cancelTimers();
+    // Instances are gone with their supervisor: their names released, nothing kept of them.
+    if (this.#template !== undefined) {
+      for (const record of this.#records) this.#release(record, 'its supervisor stopped');
+      this.#records = [];
+    }
     if (report) this.#emit({ type: 'supervisor-stopped', reason });
     this.#resolveExited(reason);
   }
@@ -595,6 +832,18 @@ export class Supervisor implements RunningChild {
 
   #markStopped(record: ChildRecord, why: ExitReason | string): void {
     if (record.spec.kind === 'worker') this.#system.markStopped(record.spec.id, why);
+  }
+
+  /** A child that will never come back: its record goes, and an instance's name is released. */
+  #removeForGood(record: ChildRecord, why: ExitReason | string): void {
+    this.#remove(record);
+    if (this.#template !== undefined) this.#release(record, why);
+    else this.#markStopped(record, why);
+  }
+
+  #release(record: ChildRecord, why: ExitReason | string): void {
+    if (record.spec.kind !== 'worker') return;
+    this.#system.forget(record.spec.id, typeof why === 'string' ? why : `stopped after ${describeExit(why)}`);
   }
 
   // ----------------------------------------------------------------- lookups
@@ -657,8 +906,9 @@ const BACKOFF_FOR_NEVER_GIVE_UP = {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-function newRecord(spec: NormalizedChildSpec): ChildRecord {
+function newRecord(spec: NormalizedChildSpec, args: readonly unknown[] = []): ChildRecord {
   return {
+    args,
     spec,
     handle: undefined,
     status: 'stopped',

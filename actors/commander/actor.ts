@@ -4,7 +4,7 @@
  * as a timeout, as a lost byte on the wire would); the kernel is asked for
  * its state and for disconnects with calls that have their own deadline.
  */
-import { defineActor, type ActorContext } from '../../runtime/actor.js';
+import { defineActor, type ActorContext } from '../../runtime/actor-entry.js';
 import type { TetherConfig } from '../../config/schema.js';
 import type { CommanderApi, ConnectionApi, KernelApi } from '../../contracts/actors.js';
 import { ACTOR_IDS } from '../../contracts/actors.js';

@@ -4,7 +4,7 @@
  * cast (the hot path never waits for a reply); only the kernel is called.
  */
 import type { TetherConfig } from '../../config/index.js';
-import { defineActor, type ActorContext, type ApiOf } from '../../runtime/actor.js';
+import { defineActor, type ActorContext, type ApiOf } from '../../runtime/actor-entry.js';
 import {
   ACTOR_IDS,
   type CommanderApi,

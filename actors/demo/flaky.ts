@@ -2,8 +2,8 @@
  * The demo tree's actor: counts ticks, and crashes, hangs or exits now and
  * then (as the demo asks), so a newcomer sees supervision at work.
  */
-import { defineActor } from '../../runtime/actor.js';
-import type { ActorContext, ApiOf } from '../../runtime/actor.js';
+import { defineActor } from '../../runtime/actor-entry.js';
+import type { ActorContext, ApiOf } from '../../runtime/actor-entry.js';
 
 const flaky = defineActor((ctx: ActorContext<unknown>) => {
   let ticks = 0;

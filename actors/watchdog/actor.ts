@@ -4,7 +4,7 @@
  * gets a deadline a little past the request's own timeout, so the check
  * settles even if the commander is restarting or stuck.
  */
-import { defineActor, type ActorContext } from '../../runtime/actor.js';
+import { defineActor, type ActorContext } from '../../runtime/actor-entry.js';
 import type { TetherConfig } from '../../config/schema.js';
 import type { CommanderApi, KernelApi, WatchdogApi } from '../../contracts/actors.js';
 import { ACTOR_IDS } from '../../contracts/actors.js';

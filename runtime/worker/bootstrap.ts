@@ -7,7 +7,14 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { MessageChannel, parentPort, workerData } from 'node:worker_threads';
-import type { ActorContext, ActorInstance, ActorLogger, ExitKind, TraceContextMode } from '../actor.js';
+import type {
+  ActorContext,
+  ActorInstance,
+  ActorLogger,
+  ExitKind,
+  SelfExit,
+  TraceContextMode,
+} from '../actor.js';
 import { isActorDefinition } from '../actor.js';
 import { TetherError, serializeError } from '../errors.js';
 import type { HostToWorker, LogLevel, WorkerToHost } from '../messages.js';
@@ -22,6 +29,13 @@ export interface BootstrapData {
   /** Default deadline for calls this actor makes. */
   callTimeoutMs: number;
   stashLimit: number;
+  /**
+   * A standby: run a call through the call path while waiting, so the first
+   * calls after the restart that takes it are compiled already. Not for a
+   * worker started for a new child: its first real call does that compiling
+   * anyway, and an idle actor would keep the warm-up's code for nothing.
+   */
+  warmCallPath: boolean;
   /** Set when telemetry is on: a module to load first (see WorkerTelemetryModule). */
   telemetry?: WorkerTelemetryInit;
 }
@@ -124,11 +138,13 @@ try {
     );
   }
   telemetry?.setTraceContext(definition.traceContext);
-  await warmCallPath();
   post({ type: 'loaded' });
 } catch (error) {
   post({ type: 'load-failed', error: serializeError(error) });
 }
+// After 'loaded', not before: a restart waiting for this standby (a crash right after another)
+// need not wait for the warm-up too; init interleaves with it at its awaits.
+if (data.warmCallPath && isActorDefinition(definition)) void warmCallPath().catch(() => undefined);
 
 control.on('message', (message: HostToWorker) => {
   switch (message.type) {
@@ -136,7 +152,7 @@ control.on('message', (message: HostToWorker) => {
       post({ type: 'pong', seq: message.seq });
       return;
     case 'init':
-      void init(message.id, message.incarnation, message.config, message.traceparent);
+      void init(message.id, message.incarnation, message.config, message.args, message.traceparent);
       return;
     case 'accept':
       server?.accept(message.port);
@@ -160,27 +176,39 @@ control.on('message', (message: HostToWorker) => {
   }
 });
 
-async function init(id: string, incarnation: number, config: unknown, traceparent: string): Promise<void> {
+async function init(
+  id: string,
+  incarnation: number,
+  config: unknown,
+  args: readonly unknown[],
+  traceparent: string,
+): Promise<void> {
   if (!isActorDefinition(definition)) return;
   const actor = definition;
   const ctx: ActorContext = {
     id,
     incarnation,
     config,
+    args,
     log: makeLogger(),
     ref: <Api>(peerId: string): ActorRef<Api> => peerRef(peerId) as unknown as ActorRef<Api>,
     traceparent: () => currentTraceparent(),
-    exit: (reason: ExitKind = 'normal') => void end(reason, true),
+    exit: (reason: SelfExit = 'normal') => void end(reason, true),
   };
   // Init runs in the trace context of whoever started this incarnation (a restart, an attempt).
   const runInit = (() => actor.init(ctx)) as AnyHandler;
   try {
-    instance = await ((telemetry?.inTrace ?? inRuntimeTrace)(traceparent, runInit, []) as ReturnType<
+    const result = await ((telemetry?.inTrace ?? inRuntimeTrace)(traceparent, runInit, []) as ReturnType<
       typeof actor.init
     >);
-    if (typeof instance !== 'object' || instance === null || typeof instance.handlers !== 'object') {
-      throw new TetherError('TETHER_NOT_AN_ACTOR', `init of ${id} did not return { handlers }`);
+    if (result === 'ignore') {
+      post({ type: 'ignored' });
+      return;
     }
+    if (typeof result !== 'object' || result === null || typeof result.handlers !== 'object') {
+      throw new TetherError('TETHER_NOT_AN_ACTOR', `init of ${id} did not return { handlers } or 'ignore'`);
+    }
+    instance = result;
   } catch (error) {
     post({ type: 'init-failed', error: serializeError(error) });
     return;
@@ -197,9 +225,10 @@ async function init(id: string, incarnation: number, config: unknown, traceparen
 }
 
 /** Orderly end: run terminate, close every port, then tell the host, which ends the thread. */
-async function end(reason: ExitKind, byItself = false): Promise<void> {
+async function end(exit: SelfExit, byItself = false): Promise<void> {
   if (ending) return;
   ending = true;
+  const reason: ExitKind = typeof exit === 'string' ? exit : 'shutdown';
   try {
     await instance?.terminate?.(reason);
   } catch (error) {
@@ -209,7 +238,18 @@ async function end(reason: ExitKind, byItself = false): Promise<void> {
   await telemetry?.flush().catch(() => undefined);
   server?.closeAll();
   for (const ref of peers.values()) ref.disconnect(true, 'the calling actor stopped');
-  post(byItself ? { type: 'exit-self', reason } : { type: 'stopped' });
+  if (!byItself) {
+    post({ type: 'stopped' });
+  } else if (typeof exit === 'string') {
+    post({ type: 'exit-self', reason });
+  } else {
+    try {
+      post({ type: 'exit-self', reason, term: exit.shutdown });
+    } catch {
+      // A term that cannot cross the thread still ends the actor as asked, described.
+      post({ type: 'exit-self', reason, term: String(exit.shutdown) });
+    }
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type ConfigProblem,
 } from '../../config/index.js';
 import { deserializeError, serializeError } from '../../runtime/errors.js';
+import { HEARTBEAT_FLOORS } from '../../runtime/index.js';
 import { onlyProblem, problemsOf, resolveText, tempDir } from './helpers.js';
 
 function fileProblem(problem: ConfigProblem): Extract<ConfigProblem, { source: 'file' }> {
@@ -104,6 +105,18 @@ describe('file errors name file, line, column and key', () => {
       [problem.line, problem.column, problem.key],
       [3, 48, 'supervision.children.commander.heartbeat.every'],
     );
+  });
+
+  it('a heartbeat tighter than the runtime allows is refused, naming the key, and the floors themselves pass', () => {
+    const below = `supervision:\n  children:\n    commander: { heartbeat: { intervalMs: ${HEARTBEAT_FLOORS.intervalMs - 1}, timeoutMs: ${HEARTBEAT_FLOORS.timeoutMs - 1} } }\n`;
+    const problems = problemsOf(() => resolveText(below));
+    assert.deepEqual(problems.map((p) => p.key).sort(), [
+      'supervision.children.commander.heartbeat.intervalMs',
+      'supervision.children.commander.heartbeat.timeoutMs',
+    ]);
+    const at = `supervision:\n  children:\n    commander: { heartbeat: { intervalMs: ${HEARTBEAT_FLOORS.intervalMs}, timeoutMs: ${HEARTBEAT_FLOORS.timeoutMs} } }\n`;
+    const { config } = resolveText(at);
+    assert.deepEqual(config.supervision.children.commander.heartbeat, HEARTBEAT_FLOORS);
   });
 
   it('a value of the wrong type is reported with line, column and key', () => {

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   ActorDownError,
+  ActorIgnoredError,
+  AlreadyStartedError,
+  SimpleOneForOneError,
   RemoteError,
   TetherError,
   deserializeError,
@@ -36,5 +39,13 @@ describe('errors across a thread boundary', () => {
     const back = acrossThreads({ code: 'E_PLAIN', message: 'not an Error' });
     assert.equal((back as RemoteError).code, 'E_PLAIN');
     assert.equal(back.message, 'not an Error');
+  });
+
+  it('the errors of names, ignore and simple_one_for_one come back as their own classes, detail kept', () => {
+    const taken = acrossThreads(new AlreadyStartedError('x', { kind: 'supervisor', id: 'root' }, 2));
+    assert.ok(taken instanceof AlreadyStartedError);
+    assert.deepEqual(taken.detail, { name: 'x', holder: { kind: 'supervisor', id: 'root' }, incarnation: 2 });
+    assert.ok(acrossThreads(new ActorIgnoredError('x')) instanceof ActorIgnoredError);
+    assert.ok(acrossThreads(new SimpleOneForOneError('pool', 'deleteChild')) instanceof SimpleOneForOneError);
   });
 });

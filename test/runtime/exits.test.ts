@@ -64,9 +64,9 @@ describe('exit reasons the runtime tells apart', () => {
 
   it('a busy loop (while(true)) misses its heartbeat, is terminated, and exits as hung', async () => {
     const { reason, incarnationAfter } = await exitReasonOf((a) => a.call('hang'), {
-      heartbeat: { intervalMs: 50, timeoutMs: 200 },
+      heartbeat: { intervalMs: 100, timeoutMs: 250 },
     });
-    assert.deepEqual(reason, { kind: 'hung', timeoutMs: 200 });
+    assert.deepEqual(reason, { kind: 'hung', timeoutMs: 250 });
     assert.equal(incarnationAfter, 2);
   });
 
@@ -75,7 +75,7 @@ describe('exit reasons the runtime tells apart', () => {
       const sup = new Supervisor(system, {
         id: 'root',
         flags: { intensity: 5 },
-        children: [probe('a', { heartbeat: { intervalMs: 50, timeoutMs: 200 } })],
+        children: [probe('a', { heartbeat: { intervalMs: 100, timeoutMs: 250 } })],
       });
       const log = new EventLog(sup.events);
       await sup.start();

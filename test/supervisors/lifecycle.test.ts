@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   AlreadyPresentError,
+  AlreadyStartedError,
   ChildNotFoundError,
   ChildRestartingError,
   ChildRunningError,
@@ -129,7 +130,7 @@ describe('the child API', () => {
         sup.whichChildren().map((c) => c.id),
         ['a', 'b'],
       );
-      await assert.rejects(sup.startChild(probe('b')), ChildRunningError);
+      await assert.rejects(sup.startChild(probe('b')), AlreadyStartedError);
       await assert.rejects(sup.restartChild('b'), ChildRunningError);
       await assert.rejects(sup.deleteChild('b'), ChildRunningError);
       await assert.rejects(sup.terminateChild('zzz'), ChildNotFoundError);
