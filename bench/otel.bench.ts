@@ -25,7 +25,8 @@
  *   npm run bench:otel
  *
  * BENCH_ROUNDS (default 6), BENCH_RATE (commands/s, default 1000),
- * BENCH_SECONDS (per round, default 10), BENCH_SAMPLER / BENCH_SAMPLER_ARG
+ * BENCH_SECONDS (per round, default 10), BENCH_LEAD (seconds driven before each
+ * side's measured part, not counted, default 2), BENCH_SAMPLER / BENCH_SAMPLER_ARG
  * (default always_on), BENCH_WRITE_SPANS=1 (a span per written frame too),
  * BENCH_PROFILE_DIR (CPU profiles of the services' threads, in on/ and off/),
  * BENCH_VARIANTS (the traced sides instead of the one `on`, each with
@@ -50,6 +51,8 @@ import { median, summarize } from './measure.js';
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
 const RATE = Number(process.env['BENCH_RATE'] ?? 1000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+/** Seconds each side is driven, not counted, before its measured part of a round (in turn only). */
+const LEAD = Number(process.env['BENCH_LEAD'] ?? 2);
 /** 1 % of one core, per command at RATE: µs of CPU. */
 const TARGET_US = (0.01 * 1e6) / RATE;
 /** Commands outstanding at most; past it the driver skips (and counts) rather than pile up. */
@@ -363,6 +366,9 @@ async function main(): Promise<void> {
       // In turn, each round starting with the next side, so none always goes first.
       for (let k = 0; k < sides.length; k += 1) {
         const side = sides[(round + k) % sides.length] as Side;
+        // A lead-in, not counted: a process idle for a round's length costs tens of µs more per
+        // command in its first seconds (its heap shrunk, its threads asleep), whichever side it is.
+        if (LEAD > 0) await drive([side], LEAD);
         const [result] = await drive([side], SECONDS);
         report(round, side, result as Round);
       }

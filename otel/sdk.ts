@@ -33,7 +33,7 @@ import type { CommanderApi } from '../contracts/actors.js';
 import { ACTOR_IDS } from '../contracts/actors.js';
 import type { ActorSystem, Logger } from '../runtime/index.js';
 import { ExportErrorLog } from './export-errors.js';
-import { fromPlainSpan, isMetricsHandOver, isSpansHandOver } from './hand-over.js';
+import { fromSpansHandOver, isMetricsHandOver, isSpansHandOver } from './hand-over.js';
 import { markTelemetryOn, meter } from './instruments.js';
 import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
@@ -138,7 +138,7 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
   const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
     if (isSpansHandOver(payload)) {
       const extra = { [ATTR.actorId]: actorId };
-      for (const span of payload.spans) spans?.onEnd(fromPlainSpan(span, resource, extra));
+      for (const span of fromSpansHandOver(payload, resource, extra)) spans?.onEnd(span);
     } else if (isMetricsHandOver(payload)) {
       workerMetrics.take(actorId, payload.metrics);
     }
