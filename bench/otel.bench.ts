@@ -31,7 +31,9 @@
  * BENCH_PROFILE_DIR (CPU profiles of the services' threads, in on/ and off/),
  * BENCH_VARIANTS (the traced sides instead of the one `on`, each with
  * environment variables of its own: `name:KEY=VALUE,KEY=VALUE;name2:...`,
- * e.g. `on:;ratio:OTEL_TRACES_SAMPLER=traceidratio,OTEL_TRACES_SAMPLER_ARG=0.1`).
+ * e.g. `on:;ratio:OTEL_TRACES_SAMPLER=traceidratio,OTEL_TRACES_SAMPLER_ARG=0.1`;
+ * BENCH_CLI=<path of another build's dist/cli/tether.js> in a variant's list
+ * runs that build for it, e.g. `before:BENCH_CLI=/tmp/old/dist/cli/tether.js;after:`).
  * The machine must keep up with every side at RATE: three sides at 1,000 a
  * second are about what two loaded cores carry.
  */
@@ -73,6 +75,8 @@ interface Side {
 interface Round {
   /** CPU of the service process per completed command, µs. */
   cpuPerCommandUs: number;
+  /** Of which its main thread's (HTTP API, kernel, exporters); the rest is the actors' threads and V8's. */
+  mainPerCommandUs: number;
   /** Share of one core over the round. */
   core: number;
   commands: number;
@@ -121,9 +125,12 @@ class Load {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-/** CPU time used so far by every thread of `pid`, in clock ticks. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU time used so far by every thread of `pid` (or by its thread `thread`), in clock ticks. */
+function cpuTicks(pid: number, thread?: number): number {
+  const stat = readFileSync(
+    thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+    'utf8',
+  );
   // Fields after the command name (which may hold spaces) start at state (field 3).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime (14), stime (15)
@@ -189,7 +196,7 @@ function logLine(
   });
 }
 
-async function startSide(name: string, env: NodeJS.ProcessEnv): Promise<Side> {
+async function startSide(name: string, env: NodeJS.ProcessEnv, cli = CLI): Promise<Side> {
   const sim = await startSimulator({ port: 0 });
   const stateDir = await mkdtemp(join(tmpdir(), 'tether-otel-bench-'));
   // BENCH_PROFILE_DIR: a V8 CPU profile of each thread of each service, written at its stop.
@@ -199,7 +206,7 @@ async function startSide(name: string, env: NodeJS.ProcessEnv): Promise<Side> {
     process.execPath,
     [
       ...profile,
-      CLI,
+      cli,
       'run',
       '--discovery',
       'tcp',
@@ -249,7 +256,9 @@ async function stopSide(side: Side): Promise<void> {
 async function drive(sides: Side[], seconds: number): Promise<Round[]> {
   const loads = sides.map((side) => new Load(side));
   const pids = sides.map((side) => side.child.pid as number);
-  const ticksBefore = pids.map(cpuTicks);
+  const ticksBefore = pids.map((pid) => cpuTicks(pid));
+  // The main thread's task id is the process id.
+  const mainBefore = pids.map((pid) => cpuTicks(pid, pid));
   const started = performance.now();
   let sent = 0;
   await new Promise<void>((resolve) => {
@@ -266,9 +275,12 @@ async function drive(sides: Side[], seconds: number): Promise<Round[]> {
   await Promise.all(loads.flatMap((load) => [...load.pending]));
   const wall = (performance.now() - started) / 1000;
   return loads.map((load, i) => {
-    const cpuSeconds = (cpuTicks(pids[i] as number) - (ticksBefore[i] as number)) / TICKS_PER_SECOND;
+    const pid = pids[i] as number;
+    const cpuSeconds = (cpuTicks(pid) - (ticksBefore[i] as number)) / TICKS_PER_SECOND;
+    const mainSeconds = (cpuTicks(pid, pid) - (mainBefore[i] as number)) / TICKS_PER_SECOND;
     return {
       cpuPerCommandUs: (cpuSeconds * 1e6) / Math.max(1, load.latencies.length),
+      mainPerCommandUs: (mainSeconds * 1e6) / Math.max(1, load.latencies.length),
       core: cpuSeconds / wall,
       commands: load.latencies.length,
       failed: load.failed,
@@ -330,15 +342,21 @@ async function main(): Promise<void> {
     // A sink of its own per traced side, so each side's exported spans can be counted.
     const sink = await startSink();
     sinks.set(name, sink);
+    // BENCH_CLI in a variant's list runs another build of tether for it (a before/after in one run).
+    const { BENCH_CLI: cli, ...serviceEnv } = env;
     sides.push(
-      await startSide(name, {
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}`,
-        OTEL_TRACES_SAMPLER: process.env['BENCH_SAMPLER'] ?? 'always_on',
-        ...(process.env['BENCH_SAMPLER_ARG'] === undefined
-          ? {}
-          : { OTEL_TRACES_SAMPLER_ARG: process.env['BENCH_SAMPLER_ARG'] }),
-        ...env,
-      }),
+      await startSide(
+        name,
+        {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}`,
+          OTEL_TRACES_SAMPLER: process.env['BENCH_SAMPLER'] ?? 'always_on',
+          ...(process.env['BENCH_SAMPLER_ARG'] === undefined
+            ? {}
+            : { OTEL_TRACES_SAMPLER_ARG: process.env['BENCH_SAMPLER_ARG'] }),
+          ...serviceEnv,
+        },
+        cli,
+      ),
     );
   }
   const rounds = new Map<string, Round[]>(sides.map((side) => [side.name, []]));
@@ -349,7 +367,8 @@ async function main(): Promise<void> {
     rounds.get(side.name)?.push(result);
     completed.set(side.name, (completed.get(side.name) ?? 0) + result.commands);
     console.error(
-      `round ${round + 1} ${side.name}: ${fmt(result.cpuPerCommandUs)} µs/command, ` +
+      `round ${round + 1} ${side.name}: ${fmt(result.cpuPerCommandUs)} µs/command ` +
+        `(main thread ${fmt(result.mainPerCommandUs)}), ` +
         `${fmt(result.core * 100)} % of a core, ${result.commands} ok, ${result.failed} failed, ${result.skipped} skipped`,
     );
   };
@@ -368,7 +387,10 @@ async function main(): Promise<void> {
         const side = sides[(round + k) % sides.length] as Side;
         // A lead-in, not counted: a process idle for a round's length costs tens of µs more per
         // command in its first seconds (its heap shrunk, its threads asleep), whichever side it is.
-        if (LEAD > 0) await drive([side], LEAD);
+        if (LEAD > 0) {
+          const [lead] = await drive([side], LEAD);
+          completed.set(side.name, (completed.get(side.name) ?? 0) + (lead?.commands ?? 0));
+        }
         const [result] = await drive([side], SECONDS);
         report(round, side, result as Round);
       }
@@ -395,8 +417,8 @@ async function main(): Promise<void> {
   const of = (name: string): Round[] => rounds.get(name) ?? [];
   const off = of('off');
   const cpu = (name: string): number => median(of(name).map((r) => r.cpuPerCommandUs));
-  const deltas = (name: string): number[] =>
-    of(name).map((r, i) => r.cpuPerCommandUs - (off[i] as Round).cpuPerCommandUs);
+  const deltas = (name: string, key: 'cpuPerCommandUs' | 'mainPerCommandUs' = 'cpuPerCommandUs'): number[] =>
+    of(name).map((r, i) => r[key] - (off[i] as Round)[key]);
   const sum = (name: string, key: 'commands' | 'failed' | 'skipped'): number =>
     of(name).reduce((n, r) => n + r[key], 0);
 
@@ -412,9 +434,9 @@ async function main(): Promise<void> {
   );
   console.log(
     '| side | CPU per command, µs (median) | − off, µs (median of rounds) | share of one core at ' +
-      `${RATE}/s, − off | latency p50 / p99, ms | command spans exported |`,
+      `${RATE}/s, − off | of which main thread − off, µs | latency p50 / p99, ms | command spans exported |`,
   );
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const side of sides) {
     const lat = summarize(of(side.name).flatMap((r) => r.latencies));
     const delta = side.name === 'off' ? undefined : median(deltas(side.name));
@@ -422,6 +444,7 @@ async function main(): Promise<void> {
     console.log(
       `| ${side.name} | ${fmt(cpu(side.name))} | ${delta === undefined ? '' : fmt(delta)} | ` +
         `${delta === undefined ? '' : `${fmt((delta * RATE) / 1e4, 2)} %`} | ` +
+        `${delta === undefined ? '' : fmt(median(deltas(side.name, 'mainPerCommandUs')))} | ` +
         `${fmt(lat.p50 / 1000, 2)} / ${fmt(lat.p99 / 1000, 2)} | ` +
         `${spans === undefined ? '' : `${spans.commandSpans} of ${completed.get(side.name) ?? 0} (${spans.exports} requests)`} |`,
     );

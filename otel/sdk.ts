@@ -27,7 +27,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { CollectionResult, MetricProducer, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, StackContextManager } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { CommanderApi } from '../contracts/actors.js';
 import { ACTOR_IDS } from '../contracts/actors.js';
@@ -39,7 +39,7 @@ import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
 import { makeSampler } from './sampler.js';
 import type { TelemetrySettings } from './settings.js';
-import type { Telemetry } from './telemetry.js';
+import type { Telemetry, TelemetryOptions } from './telemetry.js';
 import { activeTraceparent } from './traceparent.js';
 import type { WorkerTelemetryOptions } from './worker.js';
 
@@ -56,7 +56,11 @@ const MAX_WORKER_SPAN_DELAY_MS = 1000;
 
 const WORKER_MODULE = new URL('./worker.js', import.meta.url).href;
 
-export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry {
+export function startSdk(
+  settings: TelemetrySettings,
+  logger: Logger,
+  options: TelemetryOptions = {},
+): Telemetry {
   const errors = new ExportErrorLog(logger);
   if (settings.protocolWarning !== undefined) logger.warn({ event: 'telemetry' }, settings.protocolWarning);
 
@@ -101,7 +105,8 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     logRecordProcessors: [],
     sampler: makeSampler(settings.sampler),
     instrumentations: [],
-    // The context manager is the SDK's default: an AsyncLocalStorageContextManager.
+    // The SDK's default (an AsyncLocalStorageContextManager) unless told `sync` (see TelemetryOptions).
+    ...(options.mainThreadContext === 'sync' ? { contextManager: new StackContextManager() } : {}),
   });
   sdk.start();
   // After NodeSDK, which sets a console logger of its own when OTEL_LOG_LEVEL is set.
