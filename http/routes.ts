@@ -13,6 +13,8 @@
  *   PUT  /api/autoconnecting           {"enabled": bool}
  *   POST /api/actors/{id}/restart      terminate and restart one child of the tree
  *   POST /api/commands                 {"opcode", "payload"?, "timeoutMs"?}: the controller's answer
+ *
+ * With `http.drills` on, the failure-drill routes of drills.ts too.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -24,6 +26,7 @@ import type { PhaseName } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
 import { ChildNotFoundError } from '../runtime/index.js';
 import { readJson } from './body.js';
+import { DRILL_ROUTES } from './drills.js';
 import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
 import type { SseHub } from './sse.js';
 import { nodeView, phaseAtLeast, stateView, statusView, treeView } from './views.js';
@@ -50,6 +53,8 @@ export interface Route {
   path: string;
   /** Needs the token, and is refused while the service stops. */
   mutating: boolean;
+  /** A failure-drill route: absent (404) unless `http.drills` is on. */
+  drill?: boolean;
   /** A Reply, or undefined when the handler answered itself (a stream). */
   handle(context: RouteContext): Promise<Reply | undefined>;
 }
@@ -207,16 +212,18 @@ export type Match =
   | { kind: 'wrong-method'; allowed: string[] }
   | { kind: 'none' };
 
-const COMPILED = ROUTES.map((route) => ({
+const COMPILED = [...ROUTES, ...DRILL_ROUTES].map((route) => ({
   route,
   pattern: new RegExp(
     `^${route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`,
   ),
 }));
 
-export function matchRoute(method: string, path: string): Match {
+/** `drills`: whether the failure-drill routes exist (http.drills); when not, they are unknown paths. */
+export function matchRoute(method: string, path: string, drills = false): Match {
   const allowed: string[] = [];
   for (const { route, pattern } of COMPILED) {
+    if (route.drill === true && !drills) continue;
     const found = pattern.exec(path);
     if (found === null) continue;
     if (route.method !== method) {

@@ -83,7 +83,7 @@ export async function startHttpApi(
         allowedHosts: http.allowedHosts,
       });
       guard.check(request);
-      const match = matchRoute(method, path);
+      const match = matchRoute(method, path, http.drills);
       if (match.kind === 'none') throw new RouteNotFoundError(method, path);
       if (match.kind === 'wrong-method') {
         response.setHeader('allow', match.allowed.join(', '));
