@@ -18,6 +18,7 @@ import type { Duplex } from 'node:stream';
 import type { TetherConfig } from '../config/index.js';
 import type { Service } from '../kernel/service.js';
 import type { Logger } from '../runtime/index.js';
+import type { TetherError } from '../errors/index.js';
 import { serializeError } from '../runtime/index.js';
 import { assertNotExposed, authorize } from './auth.js';
 import { requireJson } from './body.js';
@@ -150,6 +151,13 @@ export async function startHttpApi(
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
     answerClientError(error, socket as Socket),
   );
+  // CONNECT is no method of this API; unanswered, Node would just close the connection.
+  server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    const path = request.url ?? '';
+    const match = matchRoute('GET', pathOf(path), http.drills);
+    const allowed = match.kind === 'found' ? ['GET'] : match.kind === 'wrong-method' ? match.allowed : [];
+    answerRaw(socket as Socket, new MethodNotAllowedError('CONNECT', path, allowed));
+  });
 
   const unsubscribe = [
     service.kernel.onPhaseChange((change) => sse.publish('phase', transitionView(change))),
@@ -218,13 +226,19 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const typed =
+  answerRaw(
+    socket,
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new HeadersTooLargeError()
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? new RequestTimeoutError()
-        : new BadRequestError(error.code ?? 'unknown');
-  const { status, body } = toHttpError(typed);
+        : new BadRequestError(error.code ?? 'unknown'),
+  );
+}
+
+/** An error answer written straight to the socket (no ServerResponse exists), then the connection closed. */
+function answerRaw(socket: Socket, error: TetherError): void {
+  const { status, body } = toHttpError(error);
   const text = JSON.stringify(body);
   const head = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,

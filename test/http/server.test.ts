@@ -55,6 +55,14 @@ describe('the HTTP server before routing', () => {
       assert.equal(codeOfRaw(answer), 'TETHER_HTTP_HEADERS_TOO_LARGE');
     }));
 
+  it('CONNECT is a 405 with code TETHER_HTTP_METHOD_NOT_ALLOWED, not a connection closed without a word', () =>
+    withApi(async ({ api }) => {
+      const { host } = new URL(api.address.url);
+      const answer = await rawRequest(api.address.url, `CONNECT ${host} HTTP/1.1\r\nHost: ${host}`);
+      assert.equal(answer.status, 405);
+      assert.equal(codeOfRaw(answer), 'TETHER_HTTP_METHOD_NOT_ALLOWED');
+    }));
+
   it('an HTTP/1.1 request without Host is refused by the host check with its code', () =>
     withApi(async ({ api }) => {
       const answer = await rawRequest(api.address.url, 'GET /api/status HTTP/1.1\r\nAccept: */*');
