@@ -378,7 +378,7 @@ export function fuzzCodec(options: CodecFuzzOptions): FuzzOutcome {
             }
           }),
       ),
-      share(0.4),
+      share(0.35),
       seed + 1,
     ),
   );
@@ -464,7 +464,7 @@ export function fuzzCodec(options: CodecFuzzOptions): FuzzOutcome {
 
   return {
     target: 'codec',
-    inputs: share(0.4) + share(0.4) + share(0.15) + share(0.05) + share(0.05),
+    inputs: share(0.4) + share(0.35) + share(0.15) + share(0.05) + share(0.05),
     ms: performance.now() - started,
     heapGrowthBytes: heapUsed() - heapBefore,
     slowestMs: watch.slowestMs,

@@ -537,8 +537,8 @@ export async function fuzzHttp(options: HttpFuzzOptions): Promise<FuzzOutcome> {
   let sim: Simulator | undefined;
   let service: Service | undefined;
   let api: HttpApi | undefined;
-  let heapBefore = 0;
-  let heapAfter = 0;
+  let heapBefore: number;
+  let heapAfter: number;
   const share = (fraction: number): number => Math.max(1, Math.round(runs * fraction));
   try {
     sim = await startSimulator({ port: 0 });

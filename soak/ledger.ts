@@ -120,10 +120,24 @@ export function summaryText(ledger: Ledger, facts: SummaryFacts): string {
   for (const [code, count] of sorted(ledger.errorsByCode()))
     lines.push(`  ${String(count).padStart(5)}  ${code}`);
   for (const [key, count] of sorted(ledger.failures)) lines.push(`  ${String(count).padStart(5)}  ${key}`);
+  const beyond = ledger.recoveries.map((r) => Math.max(0, r.ms - r.backoffMs));
   lines.push(
     `recovery (fault over -> Synchronized, every child running): max ${Math.round(worst?.ms ?? 0)} ms` +
       (worst === undefined ? '' : ` (${worst.faults.join(' + ')})`) +
-      `, p50 ${Math.round(percentile(recoveryMs, 50))} ms, p90 ${Math.round(percentile(recoveryMs, 90))} ms`,
+      `, p50 ${Math.round(percentile(recoveryMs, 50))} ms, p90 ${Math.round(percentile(recoveryMs, 90))} ms; ` +
+      `beyond announced supervisor backoff: max ${Math.round(Math.max(0, ...beyond))} ms`,
+  );
+  const slowest = [...ledger.recoveries]
+    .sort((a, b) => b.ms - b.backoffMs - (a.ms - a.backoffMs))
+    .slice(0, 5);
+  for (const r of slowest) {
+    lines.push(
+      `  ${String(Math.round(r.ms)).padStart(6)} ms` +
+        (r.backoffMs > 0 ? ` (backoff ${r.backoffMs} ms)` : '') +
+        `  ${r.faults.join(' + ')}`,
+    );
+  }
+  lines.push(
     `phase transitions ${facts.transitions}, last generation ${facts.generation}`,
     `RSS start ${mib(facts.rss.startBytes)}, end ${mib(facts.rss.endBytes)}, peak ${mib(facts.rss.peakBytes)}`,
     `workers start ${facts.workers.start}, end ${facts.workers.end}, peak ${facts.workers.peak}; main-thread handles start ${handleText(facts.handles.start)}, end ${handleText(facts.handles.end)}`,

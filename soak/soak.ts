@@ -76,6 +76,8 @@ const WORKER_SLACK = 6;
 /** Main-thread handles of one type at the end beyond those at the start. */
 const HANDLE_SLACK = 3;
 const SHUTDOWN_DEADLINE_MS = 20_000;
+/** After the last fault, how long the workers, handles and the simulator's connections may take to settle. */
+const SETTLE_DEADLINE_MS = 20_000;
 
 // ----------------------------------------------------------------- helpers
 
@@ -379,23 +381,36 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     load = undefined;
     clearInterval(sampler);
     if (proc.running) {
-      // Quiet now: the workers settle back to the start's count, the handles too.
-      const final = await settledWorkers().catch(() => resources());
+      // Quiet now: within a while the workers are back to the start's count, the handles too, and the
+      // simulator has one connection (a restart or a reconnect may still be finishing when the faults end).
+      let final = await resources();
+      const leaks = (view: ResourcesView): string[] => {
+        const found: string[] = [];
+        if (view.workers > facts.workers.start) {
+          found.push(`${view.workers} workers at the end, ${facts.workers.start} at the start`);
+        }
+        for (const [type, count] of Object.entries(view.handles)) {
+          const before = facts.handles.start[type] ?? 0;
+          if (count > before + HANDLE_SLACK)
+            found.push(`${count} ${type} handles at the end, ${before} at the start`);
+        }
+        if (simulator.connections !== 1) {
+          found.push(`${simulator.connections} connections at the simulator at the end (expected 1)`);
+        }
+        return found;
+      };
+      await until(
+        'no leak',
+        SETTLE_DEADLINE_MS,
+        async () => {
+          final = await resources();
+          return leaks(final).length === 0 ? true : undefined;
+        },
+        500,
+      ).catch(() => leaks(final).forEach((why) => ledger.violation(why)));
       facts.workers.end = final.workers;
       facts.handles.end = final.handles;
       facts.workers.peak = Math.max(facts.workers.peak, final.workers);
-      if (final.workers > facts.workers.start) {
-        ledger.violation(`${final.workers} workers at the end, ${facts.workers.start} at the start`);
-      }
-      for (const [type, count] of Object.entries(final.handles)) {
-        const before = facts.handles.start[type] ?? 0;
-        if (count > before + HANDLE_SLACK) {
-          ledger.violation(`${count} ${type} handles at the end, ${before} at the start`);
-        }
-      }
-      if (simulator.connections !== 1) {
-        ledger.violation(`${simulator.connections} connections at the simulator at the end (expected 1)`);
-      }
       facts.rss.endBytes = await proc.rssBytes();
       if (facts.rss.endBytes - facts.rss.startBytes > RSS_GROWTH_BOUND_BYTES) {
         ledger.violation(
