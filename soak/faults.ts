@@ -209,9 +209,18 @@ export const SERVICE_FAULTS: readonly Fault[] = [
       expectStatus(ctx, paused, 'PUT /api/autoconnecting', [200]);
       const dropped = await ctx.api.request('POST', '/api/reconnect', {});
       expectStatus(ctx, dropped, 'POST /api/reconnect', [200]);
+      // Paused, no new link opens (one already being opened may finish: a second's grace).
+      let settled: number | undefined;
+      const grace = setTimeout(() => (settled = ctx.events.generation), 1000);
       return {
         kind: 'autoconnecting paused',
         end: async () => {
+          clearTimeout(grace);
+          if (settled !== undefined && ctx.events.generation > settled) {
+            ctx.violation(
+              `a new link (generation ${ctx.events.generation}) opened while autoconnecting was paused`,
+            );
+          }
           const resumed = await ctx.api.request('PUT', '/api/autoconnecting', { enabled: true });
           expectStatus(ctx, resumed, 'PUT /api/autoconnecting', [200]);
           return performance.now();
