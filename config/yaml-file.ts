@@ -179,11 +179,12 @@ export function checkKeys(doc: Document.Parsed | Document): KeyProblem[] {
         const name = keyName(pair.key);
         const inner: Entry = { node: pair.value, parent: entry, key: name };
         const offset = (pair.key as Node | null)?.range?.[0] ?? 0;
-        // `? [a, b]: 1` is YAML, but no setting is named by a list or a mapping (and the library would warn on stderr).
-        if (isMap(pair.key) || isSeq(pair.key)) {
+        // `? [a, b]: 1` and `!!binary aGk=: 1` are YAML, but no setting is named by a list, a mapping,
+        // bytes or a date (and the library would warn on stderr as it turned them into text).
+        if (!isNameKey(pair.key)) {
           problems.push({
             path: pathOf(inner),
-            message: 'a key must be a name, not a list or a mapping',
+            message: 'a key must be a plain name, not a list, a mapping, bytes or a date',
             offset,
           });
         } else if (FORBIDDEN_KEYS.has(name))
@@ -282,6 +283,13 @@ function keepText(node: unknown, path: string[], isTextField: (path: readonly st
       keepText(value, inner, isTextField);
     }
   }
+}
+
+/** A key that is a name: a scalar of text, a number, a boolean or null (an empty key). */
+function isNameKey(key: unknown): boolean {
+  if (isMap(key) || isSeq(key)) return false;
+  const value = isScalar(key) ? key.value : key;
+  return value === null || ['string', 'number', 'boolean', 'bigint'].includes(typeof value);
 }
 
 function keyName(key: unknown): string {

@@ -68,7 +68,7 @@ describe('configuration text: aliases', () => {
 });
 
 describe('configuration text: keys', () => {
-  it('a key that is a list or a mapping is refused at its line and column, with no warning on stderr', async () => {
+  it('a key that is a list, a mapping, bytes or a date is refused at its line and column, with no warning on stderr', async () => {
     // Found by npm run fuzz: the YAML library turned it into text and printed a Node warning.
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => void warnings.push(warning);
@@ -76,6 +76,11 @@ describe('configuration text: keys', () => {
     try {
       const problem = onlyProblem(() => resolveText('log:\n  ? [a, b]\n  : 1\n'));
       assert.equal(at(problem).split(' ')[0], '2:5');
+      // Tagged keys whose value is bytes or a date are no names either.
+      const binary = onlyProblem(() => resolveText('log:\n  !!binary aGVsbG8=: 1\n'));
+      assert.equal(at(binary).split(' ')[0], '2:12');
+      const date = onlyProblem(() => resolveText('!!timestamp 2001-12-14: 1\n'));
+      assert.equal(at(date).split(' ')[0], '1:13');
       // Warnings are emitted on a later tick.
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
