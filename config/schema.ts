@@ -99,7 +99,14 @@ export const CONFIG_DEFAULTS = {
     },
   },
   log: { level: 'info', format: 'auto' },
-  http: { host: '127.0.0.1', port: 8331, token: '', readyWhen: 'synchronized', allowedHosts: [] },
+  http: {
+    host: '127.0.0.1',
+    port: 8331,
+    token: '',
+    readyWhen: 'synchronized',
+    allowedHosts: [],
+    drills: false,
+  },
   telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on', writeSpans: false },
   mqtt: {
     url: '',
@@ -518,6 +525,10 @@ const http = z
       .describe(
         'Host names a request may address the API by, besides loopback names and addresses and http.host (requests naming another host get 421: DNS rebinding)',
       ),
+    drills: flag(
+      CONFIG_DEFAULTS.http.drills,
+      'Failure-drill routes (/api/drills/...: make an actor crash, hang or run out of memory; resource counts), for the soak; never in production',
+    ),
   })
   .describe('The HTTP API (health, status, tree, commands, operator actions)');
 

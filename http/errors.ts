@@ -149,6 +149,36 @@ export class ExposedWithoutTokenError extends TetherError {
   }
 }
 
+/**
+ * The request is not HTTP the server's parser accepts (a broken request
+ * line, a header name that is not a token, two different Content-Lengths,
+ * broken chunked encoding), or its body was cut short. `reason` is Node's
+ * code for it (HPE_INVALID_METHOD, ECONNRESET, ...).
+ */
+export class BadRequestError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_BAD_REQUEST';
+  constructor(reason: string, why = 'malformed HTTP request') {
+    const shown = quote(reason);
+    super('TETHER_HTTP_BAD_REQUEST', `${why} (${shown})`, { detail: { reason: shown } });
+  }
+}
+
+/** The request line and headers together pass Node's bound (16 KiB by default). */
+export class HeadersTooLargeError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_HEADERS_TOO_LARGE';
+  constructor() {
+    super('TETHER_HTTP_HEADERS_TOO_LARGE', 'the request line and headers are too large');
+  }
+}
+
+/** The request's head or body did not arrive within the server's timeouts. */
+export class RequestTimeoutError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_REQUEST_TIMEOUT';
+  constructor() {
+    super('TETHER_HTTP_REQUEST_TIMEOUT', 'the request did not arrive in time');
+  }
+}
+
 registerErrorClass('TETHER_HTTP_NOT_FOUND', RouteNotFoundError);
 registerErrorClass('TETHER_HTTP_METHOD_NOT_ALLOWED', MethodNotAllowedError);
 registerErrorClass('TETHER_HTTP_INVALID_BODY', InvalidBodyError);
@@ -162,6 +192,9 @@ registerErrorClass('TETHER_UNHEALTHY', UnhealthyError);
 registerErrorClass('TETHER_UNREADY', UnreadyError);
 registerErrorClass('TETHER_HTTP_TOO_MANY_STREAMS', TooManyStreamsError);
 registerErrorClass('TETHER_HTTP_EXPOSED_WITHOUT_TOKEN', ExposedWithoutTokenError);
+registerErrorClass('TETHER_HTTP_BAD_REQUEST', BadRequestError);
+registerErrorClass('TETHER_HTTP_HEADERS_TOO_LARGE', HeadersTooLargeError);
+registerErrorClass('TETHER_HTTP_REQUEST_TIMEOUT', RequestTimeoutError);
 
 /**
  * Domain code -> HTTP status. Anything not listed is a 500: a code that
@@ -178,6 +211,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_HTTP_ORIGIN_NOT_ALLOWED: 403,
   TETHER_HTTP_UNAUTHORIZED: 401,
   TETHER_HTTP_TOO_MANY_STREAMS: 503,
+  TETHER_HTTP_BAD_REQUEST: 400,
+  TETHER_HTTP_HEADERS_TOO_LARGE: 431,
+  TETHER_HTTP_REQUEST_TIMEOUT: 408,
   TETHER_SHUTTING_DOWN: 503,
   TETHER_UNHEALTHY: 503,
   TETHER_UNREADY: 503,

@@ -18,6 +18,8 @@
  *
  * The operator actions run through kernel/operator.ts, the same functions
  * MQTT requests reach; a route reads its body with the action's schema.
+ *
+ * With `http.drills` on, the failure-drill routes of drills.ts too.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -30,6 +32,7 @@ import type { TriggerSource } from '../kernel/lifecycle.js';
 import { lifecycleJson } from '../kernel/views.js';
 import { ChildNotFoundError } from '../runtime/index.js';
 import { readJson } from './body.js';
+import { DRILL_ROUTES } from './drills.js';
 import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
 import type { SseHub } from './sse.js';
 import { phaseAtLeast, stateView, statusView, treeView } from './views.js';
@@ -56,6 +59,8 @@ export interface Route {
   path: string;
   /** Needs the token, and is refused while the service stops. */
   mutating: boolean;
+  /** A failure-drill route: absent (404) unless `http.drills` is on. */
+  drill?: boolean;
   /** A Reply, or undefined when the handler answered itself (a stream). */
   handle(context: RouteContext): Promise<Reply | undefined>;
 }
@@ -206,16 +211,18 @@ export type Match =
   | { kind: 'wrong-method'; allowed: string[] }
   | { kind: 'none' };
 
-const COMPILED = ROUTES.map((route) => ({
+const COMPILED = [...ROUTES, ...DRILL_ROUTES].map((route) => ({
   route,
   pattern: new RegExp(
     `^${route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`,
   ),
 }));
 
-export function matchRoute(method: string, path: string): Match {
+/** `drills`: whether the failure-drill routes exist (http.drills); when not, they are unknown paths. */
+export function matchRoute(method: string, path: string, drills = false): Match {
   const allowed: string[] = [];
   for (const { route, pattern } of COMPILED) {
+    if (route.drill === true && !drills) continue;
     const found = pattern.exec(path);
     if (found === null) continue;
     if (route.method !== method) {

@@ -26,6 +26,7 @@ import {
   type RequestFrame,
   type RequestPayload,
 } from '../protocol/index.js';
+import { EncodeError } from '../protocol/errors.js';
 import { BlockStore, type StoreResult } from './block-store.js';
 import {
   FAULT_RESET,
@@ -383,10 +384,26 @@ export class Session {
     let bytes = this.#annotate(
       depth > 0 && isBlockReply(reply)
         ? nestedFrame(request.msgId, reply.payload, depth)
-        : encodeResponse({ msgId: request.msgId, ...reply }),
+        : this.#encode(request.msgId, reply),
     );
     if (handshake) bytes = Buffer.concat([bytes, encodeEvent(controller.handshake())]);
     this.#enqueue(bytes, after);
+  }
+
+  /**
+   * The response's frame. One that cannot be one line (a BLOCK_LIST of many
+   * blocks passes the 8192-byte bound) is answered UNKNOWN_ERROR, as firmware
+   * that cannot build an answer does, rather than thrown out of the
+   * decoder's callback (which would end the process hosting the simulator).
+   */
+  #encode(msgId: number, reply: Reply): Buffer {
+    try {
+      return encodeResponse({ msgId, ...reply });
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      this.#controller.log(`response to msgId ${msgId} cannot be sent (${error.message}): UNKNOWN_ERROR`);
+      return encodeResponse({ msgId, error: 'UNKNOWN_ERROR' });
+    }
   }
 
   /** The annotate-lines fault: a log annotation at a random point inside the data line. */
