@@ -43,6 +43,7 @@ const synchronization = defineActor<SynchronizationApi, TetherConfig>((ctx: Acto
     state: () => kernelRef.call('state'),
     transition: (request) => kernelRef.call('transition', request),
     disconnect: (generation, reason) => kernelRef.call('disconnect', generation, reason),
+    component: (generation, report) => kernelRef.cast('component', generation, report),
   };
 
   const synchronizer = new Synchronizer({
