@@ -13,6 +13,8 @@
  *   PUT  /api/autoconnecting           {"enabled": bool}
  *   POST /api/actors/{id}/restart      terminate and restart one child of the tree
  *   POST /api/commands                 {"opcode", "payload"?, "timeoutMs"?}: the controller's answer
+ *
+ * Tasks, backups (task-routes.ts) and blocks (block-routes.ts) follow the same rules.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -26,6 +28,8 @@ import { ChildNotFoundError } from '../runtime/index.js';
 import { readJson } from './body.js';
 import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
 import type { SseHub } from './sse.js';
+import { BLOCK_ROUTES } from './block-routes.js';
+import { TASK_ROUTES } from './task-routes.js';
 import { nodeView, phaseAtLeast, stateView, statusView, treeView } from './views.js';
 
 export interface RouteContext {
@@ -41,15 +45,21 @@ export interface RouteContext {
 
 export interface Reply {
   status: number;
+  /** Sent as JSON, unless `raw` is given. */
   body: unknown;
+  headers?: Record<string, string>;
+  /** Bytes sent as they are (a backup file), with their type. */
+  raw?: { bytes: Uint8Array; contentType: string };
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path with `{name}` segments. */
   path: string;
   /** Needs the token, and is refused while the service stops. */
   mutating: boolean;
+  /** A controller's error code decides the status (routes that name blocks: BLOCK_NOT_FOUND is a 404). */
+  controllerStatuses?: boolean;
   /** A Reply, or undefined when the handler answered itself (a stream). */
   handle(context: RouteContext): Promise<Reply | undefined>;
 }
@@ -72,7 +82,7 @@ const CommandBody = z.strictObject({
   timeoutMs: z.int().min(1).max(MAX_COMMAND_TIMEOUT_MS).optional(),
 });
 
-export const ROUTES: readonly Route[] = [
+const SERVICE_ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/healthz',
@@ -199,6 +209,8 @@ export const ROUTES: readonly Route[] = [
     },
   },
 ];
+
+export const ROUTES: readonly Route[] = [...SERVICE_ROUTES, ...TASK_ROUTES, ...BLOCK_ROUTES];
 
 // ---------------------------------------------------------------- matching
 

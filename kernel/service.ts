@@ -25,6 +25,9 @@ import type { Phase } from '../contracts/phase.js';
 import { RediscoveryGate, createNotifier, startWatchdogPings, watchdogIntervalMs } from '../system/index.js';
 import type { WatchdogPings } from '../system/index.js';
 import type { Telemetry } from '../otel/telemetry.js';
+import type { TaskPool } from '../tasks/index.js';
+import { startTasks } from './tasks.js';
+import type { ServiceTasks } from './tasks.js';
 
 /** sysexits EX_TEMPFAIL: USB rediscovery needs a fresh process (a container restart). */
 export const EXIT_REDISCOVERY = 75;
@@ -46,6 +49,8 @@ export interface ServiceOptions {
    * it: the CLI (and tests) hand it in. Without it, mode `sim` is refused.
    */
   startSimulator?: (settings: { port: number; host: string; deviceId: string }) => Promise<BuiltInController>;
+  /** The task pool (default: piscina over the service's jobs); tests hand in one with jobs of their own. */
+  taskPool?: TaskPool;
 }
 
 /** A controller the service started for itself (discovery mode `sim`). */
@@ -69,6 +74,8 @@ export interface Service {
   readonly root: Supervisor;
   readonly simulator: BuiltInController | undefined;
   readonly logger: Logger;
+  /** Tracked tasks (backup, restore, reboot, firmware update), the blocks API and the backups directory. */
+  readonly tasks: ServiceTasks;
   /** Resolves with the exit code the process should end with, once the service has stopped. */
   readonly exited: Promise<number>;
   /** Stops the tree in reverse order, closes everything; resolves when done. */
@@ -154,7 +161,14 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
   });
 
   const root = new Supervisor(system, serviceTree(config));
-  options.telemetry?.observe({ kernel, system, events: root.events });
+  const tasks = await startTasks({
+    config,
+    kernel,
+    system,
+    logger,
+    ...(options.taskPool === undefined ? {} : { pool: options.taskPool }),
+  });
+  options.telemetry?.observe({ kernel, system, events: root.events, tasks: tasks.tracker });
   root.events.subscribe((event) => {
     logSupervision(logger, event);
     reactToTree(kernel, system, event);
@@ -174,6 +188,7 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
     root,
     simulator,
     logger,
+    tasks,
     exited,
     stop(exitCode = 0): Promise<number> {
       stopping ??= (async () => {
@@ -189,6 +204,8 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
         });
         pings?.stop();
         notifier.stopping(exitCode === EXIT_REDISCOVERY ? 'Stopping for USB rediscovery' : 'Stopping');
+        // Tasks first, while the link is still up: each stops at its next safe point (bounded).
+        await tasks.close();
         // No new link while stopping: the connection must not reconnect as the tree winds down.
         kernel.setAutoconnecting(false);
         const { phase } = kernel.state;

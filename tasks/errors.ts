@@ -109,16 +109,6 @@ export class FirmwareMismatchError extends TetherError {
   }
 }
 
-/** A task that waits for the link to come back cannot run while autoconnecting is off. */
-export class AutoconnectOffError extends TetherError {
-  declare readonly code: 'TETHER_AUTOCONNECT_OFF';
-  constructor(kind: string) {
-    super('TETHER_AUTOCONNECT_OFF', `task "${kind}" needs autoconnecting on: it waits for the link to come back`, {
-      detail: { kind },
-    });
-  }
-}
-
 /** No task by that id: never submitted, or finished long enough ago to be forgotten. */
 export class TaskNotFoundError extends TetherError {
   declare readonly code: 'TETHER_TASK_NOT_FOUND';
@@ -152,7 +142,6 @@ for (const [code, errorClass] of [
   ['TETHER_TASK_STATE_TIMEOUT', TaskStateTimeoutError],
   ['TETHER_UNEXPECTED_RESET', UnexpectedResetError],
   ['TETHER_FIRMWARE_MISMATCH', FirmwareMismatchError],
-  ['TETHER_AUTOCONNECT_OFF', AutoconnectOffError],
   ['TETHER_TASK_NOT_FOUND', TaskNotFoundError],
   ['TETHER_POOL_CLOSED', PoolClosedError],
   ['TETHER_POOL_TASK_FAILED', PoolTaskFailedError],
