@@ -113,7 +113,7 @@ export async function runStatusCommand(
   return 0;
 }
 
-async function urlFromConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+export async function urlFromConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
   const { config } = await loadConfig({ ...(file === undefined ? {} : { file }), env });
   let host = config.http.host;
   // A wildcard is where the service listens, not where to call it.
@@ -123,7 +123,7 @@ async function urlFromConfig(file: string | undefined, env: NodeJS.ProcessEnv): 
   return `http://${host}:${config.http.port}`;
 }
 
-function describeFetchError(error: unknown): string {
+export function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: string } }).cause;
   if (cause?.code !== undefined) return cause.code;
   return error instanceof Error ? error.message : String(error);
@@ -201,6 +201,28 @@ export function formatStatus(status: StatusView, options: { color: boolean }): s
   if (status.firmwareError !== null) field('Firmware', p.red(status.firmwareError));
   if (status.identityError !== null) field('Identity', p.red(status.identityError));
   field('Autoconnect', status.autoconnecting ? 'on' : p.yellow('off'));
+  field(
+    'Communication',
+    status.communication === 'ESTABLISHED' ? p.green(status.communication) : p.yellow(status.communication),
+  );
+  const component = status.component;
+  const facts = [
+    component.reset === null ? undefined : `reset ${component.reset.reasonName} (${component.reset.dataName})`,
+    component.uptimeMs === null ? undefined : `up ${formatDuration(component.uptimeMs)}`,
+    component.blocks === null ? undefined : `${component.blocks.count} blocks`,
+    component.updater === null ? undefined : p.yellow(`in its updater (${component.updater.firmwareVersion})`),
+  ].filter((fact): fact is string => fact !== undefined);
+  field('Controller', facts.length === 0 ? p.dim('nothing known yet') : facts.join(', '));
+  if (component.internalErrors.count > 0 || component.storage.errors > 0) {
+    field(
+      'Errors',
+      p.red(
+        `${component.internalErrors.count} internal (last ${component.internalErrors.last?.code ?? '?'}), ` +
+          `${component.storage.errors} storage (last ${component.storage.last?.code ?? '?'})`,
+      ),
+    );
+  }
+  field('Tasks', `${status.tasks.executing} running, ${status.tasks.queued} queued`);
   field('Uptime', formatDuration(status.uptimeMs));
   const c = status.counters;
   field(

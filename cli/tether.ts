@@ -16,6 +16,8 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerStatusCommands } from './status-command.js';
+import { registerBlockCommands } from './block-command.js';
+import { registerTaskCommands } from './task-command.js';
 import { registerUsbBridgeCommand } from './usb-bridge-command.js';
 import { packageVersion } from './version.js';
 
@@ -29,6 +31,8 @@ registerRunCommand(program);
 registerDemoCommand(program);
 registerSimCommand(program);
 registerStatusCommands(program);
+registerTaskCommands(program);
+registerBlockCommands(program);
 registerUsbBridgeCommand(program);
 try {
   await program.parseAsync(process.argv);
