@@ -108,6 +108,7 @@ export class CommandTracker {
   readonly #finished = new Map<string, TaskView>();
   readonly #listeners = new Set<(event: TaskEvent) => void>();
   #closed = false;
+  #journalDue = false;
 
   constructor(options: TrackerOptions) {
     this.#kinds = new Map(options.kinds.map((spec) => [spec.kind, spec]));
@@ -389,14 +390,22 @@ export class CommandTracker {
     }
   }
 
+  /**
+   * Saves the unfinished tasks once per turn of the event loop, however many
+   * changed in it: a burst of submissions costs one list, not one per task.
+   */
   #saveJournal(): void {
-    if (this.#journal === undefined) return;
-    const entries = [...this.#queued.values(), ...this.#executing.values()].map(({ view }) => ({
-      id: view.id,
-      kind: view.kind,
-      submittedAt: view.submittedAt,
-    }));
-    this.#journal.save(entries);
+    if (this.#journal === undefined || this.#journalDue) return;
+    this.#journalDue = true;
+    queueMicrotask(() => {
+      this.#journalDue = false;
+      const entries = [...this.#queued.values(), ...this.#executing.values()].map(({ view }) => ({
+        id: view.id,
+        kind: view.kind,
+        submittedAt: view.submittedAt,
+      }));
+      this.#journal?.save(entries);
+    });
   }
 
   #emit(change: TaskChange, view: TaskView): void {

@@ -29,6 +29,7 @@ describe('task journal', () => {
       const first = new FileTaskJournal(dir);
       const before = new CommandTracker({ kinds, journal: first });
       const task = before.submit('work', null);
+      await Promise.resolve(); // the tracker saves once per turn
       await first.flush();
       const onDisk = JSON.parse(await readFile(join(dir, JOURNAL_FILE), 'utf8')) as { tasks: Array<{ id: string }> };
       assert.deepEqual(
@@ -46,6 +47,7 @@ describe('task journal', () => {
       const view = after.get(task.id) as TaskView;
       assert.equal(view.status, 'FAILED');
       assert.equal(view.problem?.code, 'TETHER_SERVICE_RESTARTED');
+      await Promise.resolve();
       await second.flush();
       assert.deepEqual((JSON.parse(await readFile(join(dir, JOURNAL_FILE), 'utf8')) as { tasks: unknown[] }).tasks, []);
       await before.close(10);

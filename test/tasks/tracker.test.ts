@@ -279,6 +279,7 @@ describe('command tracker', () => {
     ];
     const first = new CommandTracker({ kinds, journal });
     const task = first.submit('work', null);
+    await Promise.resolve(); // saved once per turn
     assert.deepEqual(
       saved.map((entry) => entry.id),
       [task.id],
@@ -290,6 +291,7 @@ describe('command tracker', () => {
     const view = second.get(task.id) as TaskView;
     assert.equal(view.status, 'FAILED');
     assert.equal(view.problem?.code, 'TETHER_SERVICE_RESTARTED');
+    await Promise.resolve();
     assert.deepEqual(saved, []);
     await first.close(10);
   });
