@@ -60,7 +60,12 @@ function backupText(count: number, pad: number): string {
   return `${JSON.stringify(header).slice(0, -1)},"blocks":[\n${lines.join(',\n')}\n]}\n`;
 }
 
-function waitFor(service: Service, id: string, done: (task: TaskView) => boolean, ms = 600_000): Promise<TaskView> {
+function waitFor(
+  service: Service,
+  id: string,
+  done: (task: TaskView) => boolean,
+  ms = 600_000,
+): Promise<TaskView> {
   const { tracker } = service.tasks;
   return new Promise((resolve, reject) => {
     const check = (): void => {
@@ -79,7 +84,8 @@ function waitFor(service: Service, id: string, done: (task: TaskView) => boolean
   });
 }
 
-const ended = (task: TaskView): boolean => ['COMPLETED', 'FAILED', 'ABORTED', 'REJECTED'].includes(task.status);
+const ended = (task: TaskView): boolean =>
+  ['COMPLETED', 'FAILED', 'ABORTED', 'REJECTED'].includes(task.status);
 
 interface Monitored<T> {
   value: T;
@@ -193,9 +199,7 @@ async function loopDelay(service: Service, rows: Row[]): Promise<void> {
     });
     rows.push({
       what: `event-loop delay while a ${(big.length / 1024 / 1024).toFixed(0)} MB backup is validated on the pool (run ${run})`,
-      figure:
-        `${delays(validate)}; ` +
-        `${validate.value.status} in ${(validate.ms / 1000).toFixed(2)} s`,
+      figure: `${delays(validate)}; ` + `${validate.value.status} in ${(validate.ms / 1000).toFixed(2)} s`,
     });
   }
 }
@@ -227,7 +231,10 @@ async function abortLatency(service: Service, rows: Row[]): Promise<void> {
     return `median ${p50.toFixed(1)} ms, max ${max.toFixed(1)} ms (${samples.length} runs)`;
   };
   rows.push({ what: 'abort of a running restore to ABORTED (stops between blocks)', figure: show(restore) });
-  rows.push({ what: 'abort of a running validation on the pool to ABORTED (worker stopped)', figure: show(pool) });
+  rows.push({
+    what: 'abort of a running validation on the pool to ABORTED (worker stopped)',
+    figure: show(pool),
+  });
 }
 
 async function trackerThroughput(rows: Row[]): Promise<void> {
@@ -277,6 +284,8 @@ await withService(async (service) => {
   await abortLatency(service, rows);
 });
 await trackerThroughput(rows);
-console.log(`\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${new Date().toISOString().slice(0, 10)}\n`);
+console.log(
+  `\nNode ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${new Date().toISOString().slice(0, 10)}\n`,
+);
 console.log('| measure | result |\n|---|---|');
 for (const row of rows) console.log(`| ${row.what} | ${row.figure} |`);

@@ -68,7 +68,12 @@ export class ApiClient {
 
   /** Calls the API; JSON in and out. Throws CliFailure when the service cannot be reached. */
   async call(method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<ApiAnswer> {
-    const response = await this.#fetch(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+    const response = await this.#fetch(
+      method,
+      path,
+      body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs,
+    );
     const json = (await response.json().catch(() => null)) as unknown;
     return { status: response.status, json };
   }
@@ -90,7 +95,12 @@ export class ApiClient {
     return new Uint8Array(await response.arrayBuffer());
   }
 
-  async #fetch(method: string, path: string, body: string | Uint8Array | undefined, timeoutMs: number): Promise<Response> {
+  async #fetch(
+    method: string,
+    path: string,
+    body: string | Uint8Array | undefined,
+    timeoutMs: number,
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     // Every state change says it is JSON, with a body or without (the API refuses anything else).
     if (method !== 'GET') headers['content-type'] = 'application/json';

@@ -143,7 +143,10 @@ export function registerBlockCommands(program: Command, io: () => BlockIo = proc
         return {
           method: 'PATCH',
           path: ref(id),
-          body: { ...(merged === undefined ? {} : { data: merged }), ...(flags.name === undefined ? {} : { name: flags.name }) },
+          body: {
+            ...(merged === undefined ? {} : { data: merged }),
+            ...(flags.name === undefined ? {} : { name: flags.name }),
+          },
         };
       }),
     );

@@ -207,10 +207,14 @@ export function formatStatus(status: StatusView, options: { color: boolean }): s
   );
   const component = status.component;
   const facts = [
-    component.reset === null ? undefined : `reset ${component.reset.reasonName} (${component.reset.dataName})`,
+    component.reset === null
+      ? undefined
+      : `reset ${component.reset.reasonName} (${component.reset.dataName})`,
     component.uptimeMs === null ? undefined : `up ${formatDuration(component.uptimeMs)}`,
     component.blocks === null ? undefined : `${component.blocks.count} blocks`,
-    component.updater === null ? undefined : p.yellow(`in its updater (${component.updater.firmwareVersion})`),
+    component.updater === null
+      ? undefined
+      : p.yellow(`in its updater (${component.updater.firmwareVersion})`),
   ].filter((fact): fact is string => fact !== undefined);
   field('Controller', facts.length === 0 ? p.dim('nothing known yet') : facts.join(', '));
   if (component.internalErrors.count > 0 || component.storage.errors > 0) {

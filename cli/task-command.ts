@@ -87,7 +87,9 @@ async function run(io: TaskIo, body: () => Promise<number>): Promise<number> {
 }
 
 export function registerTaskCommands(program: Command, io: () => TaskIo = processIo): void {
-  const backup = program.command('backup').description("save or load the controller's blocks and their names");
+  const backup = program
+    .command('backup')
+    .description("save or load the controller's blocks and their names");
   common(backup.command('save').argument('<file>', 'where to write the backup'))
     .description('save every block and its name, then download the file')
     .action(async (file: string, flags: CommonFlags) => {
@@ -112,7 +114,10 @@ export function registerTaskCommands(program: Command, io: () => TaskIo = proces
   const firmware = program.command('firmware').description("the controller's firmware");
   common(firmware.command('update'))
     .description('update the firmware and wait until the controller is Synchronized with it')
-    .option('--expect <version>', 'the firmware version to expect afterwards (default: what the updater announces)')
+    .option(
+      '--expect <version>',
+      'the firmware version to expect afterwards (default: what the updater announces)',
+    )
     .action(async (flags: CommonFlags & { expect?: string }) => {
       const args = flags.expect === undefined ? {} : { firmwareVersion: flags.expect };
       process.exitCode = await submitAndFollow('firmware.update', args, flags, io());
@@ -143,7 +148,13 @@ export async function backupSave(file: string, flags: CommonFlags, io: TaskIo): 
   return run(io, async () => {
     const api = await ApiClient.connect(flags, io.env);
     const name = serviceName(file);
-    const { code, task } = await submitFollow(api, 'backup.save', name === undefined ? {} : { name }, flags, io);
+    const { code, task } = await submitFollow(
+      api,
+      'backup.save',
+      name === undefined ? {} : { name },
+      flags,
+      io,
+    );
     if (task?.status !== 'COMPLETED') return code;
     const saved = (task.result as { name?: unknown } | null)?.name;
     if (typeof saved !== 'string') throw new CliFailure('the service did not say which file it wrote', 1);
@@ -154,7 +165,11 @@ export async function backupSave(file: string, flags: CommonFlags, io: TaskIo): 
   });
 }
 
-export async function backupLoad(file: string, flags: CommonFlags & { force?: boolean }, io: TaskIo): Promise<number> {
+export async function backupLoad(
+  file: string,
+  flags: CommonFlags & { force?: boolean },
+  io: TaskIo,
+): Promise<number> {
   return run(io, async () => {
     const api = await ApiClient.connect(flags, io.env);
     const name = await uploadBackup(api, file);
@@ -171,7 +186,12 @@ export async function backupCheck(file: string, flags: CommonFlags, io: TaskIo):
   });
 }
 
-export async function submitAndFollow(kind: string, args: unknown, flags: CommonFlags, io: TaskIo): Promise<number> {
+export async function submitAndFollow(
+  kind: string,
+  args: unknown,
+  flags: CommonFlags,
+  io: TaskIo,
+): Promise<number> {
   return run(io, async () => {
     const api = await ApiClient.connect(flags, io.env);
     return (await submitFollow(api, kind, args, flags, io)).code;
@@ -209,7 +229,11 @@ async function taskShow(id: string, flags: CommonFlags, io: TaskIo): Promise<num
   });
 }
 
-async function taskAbort(id: string | undefined, flags: CommonFlags & { all?: boolean }, io: TaskIo): Promise<number> {
+async function taskAbort(
+  id: string | undefined,
+  flags: CommonFlags & { all?: boolean },
+  io: TaskIo,
+): Promise<number> {
   return run(io, async () => {
     if ((id === undefined) === (flags.all !== true)) throw new CliFailure('give a task id, or --all', 78);
     const api = await ApiClient.connect(flags, io.env);
@@ -222,7 +246,11 @@ async function taskAbort(id: string | undefined, flags: CommonFlags & { all?: bo
     }
     const body = answer.json as { task?: TaskView; tasks?: TaskView[] };
     const tasks = body.tasks ?? (body.task === undefined ? [] : [body.task]);
-    io.stdout(tasks.length === 0 ? 'nothing to abort\n' : `${tasks.map((t) => taskLine(terminalSafe(t) as TaskView)).join('\n')}\n`);
+    io.stdout(
+      tasks.length === 0
+        ? 'nothing to abort\n'
+        : `${tasks.map((t) => taskLine(terminalSafe(t) as TaskView)).join('\n')}\n`,
+    );
     return 0;
   });
 }
@@ -243,9 +271,13 @@ async function uploadBackup(api: ApiClient, file: string): Promise<string> {
     size = stats.size;
   } catch (error) {
     if (error instanceof CliFailure) throw error;
-    throw new CliFailure(`cannot read ${printable(file)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, 1);
+    throw new CliFailure(
+      `cannot read ${printable(file)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      1,
+    );
   }
-  if (size > MAX_UPLOAD_BYTES) throw new CliFailure(`${printable(file)} is larger than ${MAX_UPLOAD_BYTES} bytes`, 1);
+  if (size > MAX_UPLOAD_BYTES)
+    throw new CliFailure(`${printable(file)} is larger than ${MAX_UPLOAD_BYTES} bytes`, 1);
   const bytes = await readFile(file);
   const name = serviceName(file) ?? `upload-${Date.now()}.json`;
   const path = `/api/backups/${encodeURIComponent(name)}`;
@@ -263,12 +295,14 @@ async function submitFollow(
   io: TaskIo,
 ): Promise<{ code: number; task: TaskView | undefined }> {
   const submitted = await api.call('POST', '/api/tasks', { kind, args });
-  const rejected = (submitted.json as { error?: { detail?: { task?: TaskView } } } | null)?.error?.detail?.task;
+  const rejected = (submitted.json as { error?: { detail?: { task?: TaskView } } } | null)?.error?.detail
+    ?.task;
   if (rejected !== undefined) {
     report(rejected, flags, io);
     return { code: TASK_EXIT.REJECTED, task: rejected };
   }
-  if (submitted.status !== 202) throw new CliFailure(errorLine('/api/tasks', submitted.status, submitted.json), 1);
+  if (submitted.status !== 202)
+    throw new CliFailure(errorLine('/api/tasks', submitted.status, submitted.json), 1);
   const first = (submitted.json as { task: TaskView }).task;
   const task = await follow(api, first, flags, io);
   report(task, flags, io);

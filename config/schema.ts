@@ -638,7 +638,9 @@ const tasks = z
               .array(z.enum(RESET_REASON_NAMES))
               .min(1)
               .default([...KIND_DEFAULTS.reboot.resetReasons])
-              .describe('Reset reasons the controller may come back with after REBOOT (any other fails the task)'),
+              .describe(
+                'Reset reasons the controller may come back with after REBOOT (any other fails the task)',
+              ),
             states: z
               .strictObject({
                 command: waitState(REBOOT_STATES.command, 'Sending REBOOT (retried when it gets no answer)'),
@@ -664,8 +666,14 @@ const tasks = z
                   UPDATE_STATES.disconnect,
                   'Waiting for the link to drop (the update itself runs meanwhile)',
                 ),
-                reconnect: waitState(UPDATE_STATES.reconnect, 'Waiting for the controller to answer on a new link'),
-                synchronize: waitState(UPDATE_STATES.synchronize, 'Waiting for Synchronized with the new firmware'),
+                reconnect: waitState(
+                  UPDATE_STATES.reconnect,
+                  'Waiting for the controller to answer on a new link',
+                ),
+                synchronize: waitState(
+                  UPDATE_STATES.synchronize,
+                  'Waiting for Synchronized with the new firmware',
+                ),
               })
               .prefault({}),
           })

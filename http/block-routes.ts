@@ -21,8 +21,17 @@ const data = z.record(z.string(), z.json()).transform((value) => value as JsonOb
 const name = z.string().min(1).max(128);
 const id = z.int().min(1).max(65_535);
 
-const CreateBody = z.strictObject({ id: id.optional(), name: name.optional(), type: z.string().min(1).max(128), data });
-const WriteBody = z.strictObject({ type: z.string().min(1).max(128).optional(), data, name: name.optional() });
+const CreateBody = z.strictObject({
+  id: id.optional(),
+  name: name.optional(),
+  type: z.string().min(1).max(128),
+  data,
+});
+const WriteBody = z.strictObject({
+  type: z.string().min(1).max(128).optional(),
+  data,
+  name: name.optional(),
+});
 const PatchBody = z.strictObject({ data: data.optional(), name: name.optional() });
 
 export const BLOCK_ROUTES: readonly Route[] = [

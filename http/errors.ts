@@ -262,7 +262,9 @@ export function toHttpError(
     const detail = (error as { detail?: unknown }).detail;
     const controllerCode = (detail as { controllerCode?: unknown } | undefined)?.controllerCode;
     const byController =
-      options.controllerStatuses === true && error.code === 'TETHER_CONTROLLER_ERROR' && typeof controllerCode === 'string'
+      options.controllerStatuses === true &&
+      error.code === 'TETHER_CONTROLLER_ERROR' &&
+      typeof controllerCode === 'string'
         ? STATUS_BY_CONTROLLER_CODE[controllerCode]
         : undefined;
     return {

@@ -282,10 +282,14 @@ const iso = (at: number): string => new Date(at).toISOString();
 export function componentView(state: ComponentState, now = Date.now()): ComponentView {
   return {
     reset: state.reset,
-    uptimeMs: state.uptime === null ? null : state.uptime.millisSinceBoot + Math.max(0, now - state.uptime.at),
+    uptimeMs:
+      state.uptime === null ? null : state.uptime.millisSinceBoot + Math.max(0, now - state.uptime.at),
     internalErrors: {
       count: state.internalErrors.count,
-      last: state.internalErrors.last === null ? null : { ...state.internalErrors.last, at: iso(state.internalErrors.last.at) },
+      last:
+        state.internalErrors.last === null
+          ? null
+          : { ...state.internalErrors.last, at: iso(state.internalErrors.last.at) },
     },
     updater: state.updater === null ? null : { ...state.updater, at: iso(state.updater.at) },
     blocks: state.blocks === null ? null : { count: state.blocks.count, at: iso(state.blocks.at) },

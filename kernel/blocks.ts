@@ -113,7 +113,10 @@ export class Blocks implements BlocksApi {
     } catch (error) {
       // The answer did not fit one line (the controller refused it, or it never arrived whole):
       // read the blocks the service knows, one by one.
-      if (!TetherError.is(error, 'TETHER_CONTROLLER_ERROR') && !TetherError.is(error, 'TETHER_COMMAND_TIMEOUT')) {
+      if (
+        !TetherError.is(error, 'TETHER_CONTROLLER_ERROR') &&
+        !TetherError.is(error, 'TETHER_COMMAND_TIMEOUT')
+      ) {
         throw error;
       }
       this.#deps.logger.info(
@@ -177,7 +180,11 @@ export class Blocks implements BlocksApi {
     this.#checkRename(directory, id, input.name);
     let block = await this.#request('BLOCK_READ', { id });
     if (input.data !== undefined) {
-      block = await this.#request('BLOCK_WRITE', { id, type: block.type, data: mergePatch(block.data, input.data) });
+      block = await this.#request('BLOCK_WRITE', {
+        id,
+        type: block.type,
+        data: mergePatch(block.data, input.data),
+      });
     }
     if (input.name !== undefined && !isSystemBlockId(id)) this.#name(directory, id, input.name);
     return this.#view(directory, block);
@@ -226,7 +233,8 @@ export class Blocks implements BlocksApi {
 
   #device(): { deviceId: string; generation: number } {
     const { phase } = this.#deps.kernel.state;
-    if (phase.name !== 'Synchronized') throw new NotReadyError('a blocks API call', phase.name, 'Synchronized');
+    if (phase.name !== 'Synchronized')
+      throw new NotReadyError('a blocks API call', phase.name, 'Synchronized');
     return { deviceId: phase.ack.handshake.deviceId.toLowerCase(), generation: phase.generation };
   }
 
@@ -382,7 +390,11 @@ export class Blocks implements BlocksApi {
       return await this.#deps.commander.request(opcode, payload);
     } catch (error) {
       if (isControllerCode(error, 'INSUFFICIENT_STORAGE')) {
-        this.#deps.kernel.reportComponent(generation, { kind: 'storageError', code: 'INSUFFICIENT_STORAGE', opcode });
+        this.#deps.kernel.reportComponent(generation, {
+          kind: 'storageError',
+          code: 'INSUFFICIENT_STORAGE',
+          opcode,
+        });
       }
       throw error;
     }
@@ -395,7 +407,9 @@ export class Blocks implements BlocksApi {
 }
 
 function isControllerCode(error: unknown, controllerCode: string): boolean {
-  return TetherError.is(error, 'TETHER_CONTROLLER_ERROR') && error.detail['controllerCode'] === controllerCode;
+  return (
+    TetherError.is(error, 'TETHER_CONTROLLER_ERROR') && error.detail['controllerCode'] === controllerCode
+  );
 }
 
 /** `<type>-<id>`, or `block-<id>` for a type that cannot be part of a name, made unique with `-2`, `-3`, .... */

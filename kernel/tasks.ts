@@ -178,7 +178,9 @@ export async function startTasks(options: TasksOptions): Promise<ServiceTasks> {
       const path = backupPath({ backupsDir }, name);
       // Moved to the pool, not copied: a buffer of its own is handed over as it is.
       const own =
-        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
+        bytes.byteOffset === 0 &&
+        bytes.byteLength === bytes.buffer.byteLength &&
+        bytes.buffer instanceof ArrayBuffer
           ? bytes
           : bytes.slice();
       return (await pool.execute(

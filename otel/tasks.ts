@@ -103,7 +103,8 @@ function summary(result: unknown): Attributes {
   let kept = 0;
   for (const [key, value] of Object.entries(result)) {
     if (kept >= MAX_RESULT_FIELDS) break;
-    if (typeof value === 'number' || typeof value === 'boolean') attributes[`${ATTR.taskResult}.${key}`] = value;
+    if (typeof value === 'number' || typeof value === 'boolean')
+      attributes[`${ATTR.taskResult}.${key}`] = value;
     else if (typeof value === 'string') attributes[`${ATTR.taskResult}.${key}`] = value.slice(0, MAX_STRING);
     else continue;
     kept += 1;

@@ -31,7 +31,8 @@ export interface StateLimits {
   retries: number;
 }
 
-export type Observed = { type: 'phase'; change: PhaseChange } | { type: 'component'; change: ComponentChange };
+export type Observed =
+  { type: 'phase'; change: PhaseChange } | { type: 'component'; change: ComponentChange };
 
 export interface GuardProgress {
   /** The states passed, in order. */
@@ -43,7 +44,6 @@ export interface GuardProgress {
 }
 
 export class LifeGuard {
-  readonly #source: PhaseSource & ComponentSource;
   readonly #signal: AbortSignal;
   /** Every change since the guard started, oldest first (bounded: a task lives minutes). */
   readonly seen: Observed[] = [];
@@ -52,7 +52,6 @@ export class LifeGuard {
   readonly progress: GuardProgress = { passed: [], state: null, failures: {} };
 
   constructor(source: PhaseSource & ComponentSource, signal: AbortSignal) {
-    this.#source = source;
     this.#signal = signal;
     this.#unsubscribe = [
       source.onPhaseChange((change) => this.#observe({ type: 'phase', change })),
@@ -83,7 +82,7 @@ export class LifeGuard {
     options: { onTimeout?: (failures: number) => void } = {},
   ): Promise<T> {
     this.#enter(name);
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       const outcome = await this.#attempt(limits.timeoutMs, check);
       if (outcome.done) {
         this.#pass(name);
@@ -101,7 +100,7 @@ export class LifeGuard {
     retryable: (error: unknown) => boolean,
   ): Promise<T> {
     this.#enter(name);
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       this.#checkAbort();
       try {
         const value = await action();
@@ -153,9 +152,11 @@ export class LifeGuard {
   }
 
   /** One attempt: the check's value, or `done: false` at the timeout. Rejects on an abort or a throwing check. */
-  #attempt<T>(timeoutMs: number, check: () => T | undefined): Promise<{ done: true; value: T } | { done: false }> {
+  #attempt<T>(
+    timeoutMs: number,
+    check: () => T | undefined,
+  ): Promise<{ done: true; value: T } | { done: false }> {
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const finish = (): void => {
         clearTimeout(timer);
         this.#wakers.delete(wake);
@@ -173,7 +174,7 @@ export class LifeGuard {
           reject(error instanceof TaskAbortedError ? error : withPartial(error, this.partial()));
         }
       };
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         finish();
         resolve({ done: false });
       }, timeoutMs);

@@ -183,7 +183,12 @@ function checkStore(text: string, deviceId: string): Parsed {
     if (!Array.isArray(value.names)) return { ok: false, reason: 'names is not an array' };
     const seen = new Set<string>();
     for (const [index, entry] of value.names.entries()) {
-      if (!isJsonObject(entry) || !isBlockId(entry.id) || typeof entry.name !== 'string' || entry.name === '') {
+      if (
+        !isJsonObject(entry) ||
+        !isBlockId(entry.id) ||
+        typeof entry.name !== 'string' ||
+        entry.name === ''
+      ) {
         return { ok: false, reason: `names[${index}] is not {id, name}` };
       }
       // A name given twice (a hand edit) keeps its first block rather than costing every name.

@@ -24,7 +24,13 @@ import type { BlockView } from '../../contracts/blocks.js';
 import { TetherError, describe } from '../../errors/index.js';
 import { TaskAbortedError, withPartial } from '../errors.js';
 import type { JobContext } from '../local-executor.js';
-import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, BackupNameInvalidError, backupNameProblem, blockLine } from '../backup/format.js';
+import {
+  BACKUP_FORMAT,
+  BACKUP_FORMAT_VERSION,
+  BackupNameInvalidError,
+  backupNameProblem,
+  blockLine,
+} from '../backup/format.js';
 import type { BackupBlock, BackupHeader, BackupSummary } from '../backup/format.js';
 import type { ValidateArgs, ValidateResult, WriteArgs, WriteResult } from '../pool/backup-jobs.js';
 import type { TaskDeps } from './deps.js';
@@ -98,7 +104,9 @@ export async function saveBackup(
   const lines: string[] = [];
   for (const view of views) {
     if (view.id <= 99) continue;
-    lines.push(blockLine({ id: view.id, name: view.name, type: view.type, data: view.data } satisfies BackupBlock));
+    lines.push(
+      blockLine({ id: view.id, name: view.name, type: view.type, data: view.data } satisfies BackupBlock),
+    );
   }
   if (context.signal.aborted) throw new TaskAbortedError('aborted before writing', { name, written: false });
   const header: BackupHeader = {
@@ -134,7 +142,10 @@ export async function saveBackup(
 
 /** `20260324T120000Z`: sortable, and a plain file name. */
 function stamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 // --------------------------------------------------------------- validate
@@ -146,14 +157,25 @@ export async function validateBackup(
   withBlocks = false,
 ): Promise<ValidateResult> {
   const { phase } = deps.kernel.state;
-  const deviceId = phase.name === 'Acknowledged' || phase.name === 'Synchronized' ? phase.ack.handshake.deviceId : undefined;
+  const deviceId =
+    phase.name === 'Acknowledged' || phase.name === 'Synchronized' ? phase.ack.handshake.deviceId : undefined;
   const validateArgs: ValidateArgs = {
     path: backupPath(deps, args.name),
     maxBytes: deps.settings.backup.maxBytes,
-    expect: { ...(deviceId === undefined ? {} : { deviceId }), protoVersions: deps.protoVersions, force: args.force },
+    expect: {
+      ...(deviceId === undefined ? {} : { deviceId }),
+      protoVersions: deps.protoVersions,
+      force: args.force,
+    },
     withBlocks,
   };
-  return onPool<ValidateResult>(deps, context, { kind: 'backup.validate', args: validateArgs }, 0, withBlocks ? 10 : 100);
+  return onPool<ValidateResult>(
+    deps,
+    context,
+    { kind: 'backup.validate', args: validateArgs },
+    0,
+    withBlocks ? 10 : 100,
+  );
 }
 
 // ------------------------------------------------------------------- load
@@ -207,7 +229,12 @@ export async function loadBackup(
     outcome.errors.push({
       id: block.id,
       name: block.name,
-      code: typeof controllerCode === 'string' ? controllerCode : TetherError.is(error) ? error.code : 'TETHER_INTERNAL',
+      code:
+        typeof controllerCode === 'string'
+          ? controllerCode
+          : TetherError.is(error)
+            ? error.code
+            : 'TETHER_INTERNAL',
       message: `${describe(error)}${note}`,
     });
   };
@@ -225,7 +252,9 @@ export async function loadBackup(
       throw new TaskAbortedError(`aborted after ${outcome.written} of ${total} blocks`, outcome);
     }
     // One line at a time: a 20 MB file never becomes one big object in this thread.
-    const block = JSON.parse(decoder.decode(lines.subarray(offsets[index], offsets[index + 1]))) as BackupBlock;
+    const block = JSON.parse(
+      decoder.decode(lines.subarray(offsets[index], offsets[index + 1])),
+    ) as BackupBlock;
     try {
       await createBlock(deps, block, fail);
       outcome.written += 1;
@@ -259,7 +288,10 @@ async function createBlock(
   try {
     await deps.blocks.create({ ...input, name: block.name });
   } catch (error) {
-    if (!TetherError.is(error, 'TETHER_BLOCK_NAME_TAKEN') && !TetherError.is(error, 'TETHER_BLOCK_NAME_INVALID')) {
+    if (
+      !TetherError.is(error, 'TETHER_BLOCK_NAME_TAKEN') &&
+      !TetherError.is(error, 'TETHER_BLOCK_NAME_INVALID')
+    ) {
       throw error;
     }
     await deps.blocks.create(input);

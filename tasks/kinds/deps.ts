@@ -50,10 +50,17 @@ export function synchronizedPhase(kernel: PhaseSource, what: string): Synchroniz
 }
 
 /** The precondition of every controller task: a Synchronized link (and, for some, autoconnecting on). */
-export function controllerReady(kernel: PhaseSource, kind: string, needsAutoconnect: boolean): TaskProblem | undefined {
+export function controllerReady(
+  kernel: PhaseSource,
+  kind: string,
+  needsAutoconnect: boolean,
+): TaskProblem | undefined {
   const { phase, autoconnecting } = kernel.state;
   if (phase.name !== 'Synchronized') {
-    return { code: 'TETHER_NOT_READY', message: `task "${kind}" needs a Synchronized controller; the link is ${phase.name}` };
+    return {
+      code: 'TETHER_NOT_READY',
+      message: `task "${kind}" needs a Synchronized controller; the link is ${phase.name}`,
+    };
   }
   if (needsAutoconnect && !autoconnecting) {
     return {

@@ -24,7 +24,13 @@ import type { TaskDeps } from './deps.js';
 import { controllerReady } from './deps.js';
 import { FirmwareUpdateArgs, RebootArgs, firmwareUpdate, reboot } from './restart.js';
 
-export const TASK_KINDS = ['backup.save', 'backup.load', 'backup.validate', 'reboot', 'firmware.update'] as const;
+export const TASK_KINDS = [
+  'backup.save',
+  'backup.load',
+  'backup.validate',
+  'reboot',
+  'firmware.update',
+] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 /** The arguments as `schema` takes them, or an error whose message says what is wrong, one line per issue. */
@@ -94,11 +100,17 @@ export function serviceTaskKinds(deps: TaskDeps): ServiceTaskKinds {
         const { name, force } = parse(ValidateArgsSchema, args);
         const { phase } = kernel.state;
         const deviceId =
-          phase.name === 'Acknowledged' || phase.name === 'Synchronized' ? phase.ack.handshake.deviceId : undefined;
+          phase.name === 'Acknowledged' || phase.name === 'Synchronized'
+            ? phase.ack.handshake.deviceId
+            : undefined;
         return {
           path: backupPath(deps, name),
           maxBytes: settings.backup.maxBytes,
-          expect: { ...(deviceId === undefined ? {} : { deviceId }), protoVersions: deps.protoVersions, force },
+          expect: {
+            ...(deviceId === undefined ? {} : { deviceId }),
+            protoVersions: deps.protoVersions,
+            force,
+          },
           withBlocks: false,
         };
       },

@@ -123,7 +123,8 @@ async function comeBack(
     states.reconnect,
     () => {
       const now = phase();
-      if (now.generation <= g0 || (now.name !== 'Acknowledged' && now.name !== 'Synchronized')) return undefined;
+      if (now.generation <= g0 || (now.name !== 'Acknowledged' && now.name !== 'Synchronized'))
+        return undefined;
       checkAck(now.ack);
       return true;
     },
@@ -147,14 +148,20 @@ function resetName(code: string): string {
   return (RESET_REASONS as Record<string, string>)[code.toUpperCase()] ?? `0x${code}`;
 }
 
-function result(guard: LifeGuard, before: SynchronizedPhase, after: SynchronizedPhase, startedAt: number): RestartResult {
+function result(
+  guard: LifeGuard,
+  before: SynchronizedPhase,
+  after: SynchronizedPhase,
+  startedAt: number,
+): RestartResult {
   const { handshake } = after.ack;
   return {
     passed: [...guard.progress.passed],
     failures: { ...guard.progress.failures },
     generation: after.generation,
     resetReason: resetName(handshake.resetReason),
-    resetData: (RESET_DATA as Record<string, string>)[handshake.resetData.toUpperCase()] ?? `0x${handshake.resetData}`,
+    resetData:
+      (RESET_DATA as Record<string, string>)[handshake.resetData.toUpperCase()] ?? `0x${handshake.resetData}`,
     firmwareVersion: handshake.firmwareVersion,
     previousFirmwareVersion: before.ack.handshake.firmwareVersion,
     tookMs: Date.now() - startedAt,
@@ -226,7 +233,9 @@ export async function firmwareUpdate(
       const got = ack.handshake.firmwareVersion.toLowerCase();
       const problem =
         incompatible(ack) ??
-        (got === expected ? undefined : `expected ${expected} (reset reason ${resetName(ack.handshake.resetReason)})`);
+        (got === expected
+          ? undefined
+          : `expected ${expected} (reset reason ${resetName(ack.handshake.resetReason)})`);
       if (problem !== undefined) throw new FirmwareMismatchError(expected, got, problem, guard.partial());
     };
     const after = await comeBack(guard, deps.kernel, g0, settings.states, context, check);

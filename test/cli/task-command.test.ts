@@ -27,7 +27,10 @@ interface Run {
 }
 
 /** Runs the CLI; `onStderr` sees its error output as it comes (to act in the middle). */
-async function runCli(args: string[], onStderr?: (seen: Recorder<string>, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+async function runCli(
+  args: string[],
+  onStderr?: (seen: Recorder<string>, child: ReturnType<typeof spawn>) => void,
+): Promise<Run> {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env['PATH'] ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,7 +65,17 @@ describe('task commands', () => {
       withApi(async ({ phases, call, api }) => {
         await phases.waitFor('Synchronized');
         const url = api.address.url;
-        const created = await runCli(['block', 'create', 'TempSensor', '--name', 'fridge', '--data', '{"value":4}', '--url', url]);
+        const created = await runCli([
+          'block',
+          'create',
+          'TempSensor',
+          '--name',
+          'fridge',
+          '--data',
+          '{"value":4}',
+          '--url',
+          url,
+        ]);
         assert.equal(created.code, 0, created.stderr);
         assert.equal((JSON.parse(created.stdout) as { block: { name: string } }).block.name, 'fridge');
         const file = join(dir, 'fridge.json');
@@ -104,8 +117,15 @@ describe('task commands', () => {
           await writeFile(big, backupText(300));
           const aborted = await runCli(['backup', 'load', big, '--url', url], (seen, child) => {
             void seen
-              .waitFor((chunk) => /IN_PROGRESS [1-9]\d%/.test(chunk), { timeoutMs: 30_000, what: 'progress', summary: () => '' })
-              .then(() => child.kill('SIGINT'), () => child.kill('SIGKILL'));
+              .waitFor((chunk) => /IN_PROGRESS [1-9]\d%/.test(chunk), {
+                timeoutMs: 30_000,
+                what: 'progress',
+                summary: () => '',
+              })
+              .then(
+                () => child.kill('SIGINT'),
+                () => child.kill('SIGKILL'),
+              );
           });
           assert.equal(aborted.code, 3, aborted.stderr);
           assert.match(aborted.stderr, /ABORTED/);
@@ -136,7 +156,7 @@ describe('task commands', () => {
         };
         const code = await backupSave(join(dir, 'tty.json'), { url: api.address.url }, io);
         assert.equal(code, 0);
-        assert.match(err, /\r\u001b\[2K\[#*\.*\] +\d+% /);
+        assert.match(err, /\r\u001b\[2K\[#*\.*\] +\d+% /); // eslint-disable-line no-control-regex
         assert.match(err, /\[#{20}\] 100% COMPLETED/);
       }),
     ));

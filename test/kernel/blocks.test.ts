@@ -42,7 +42,9 @@ describe('blocks API', () => {
       assert.equal((renamed.json['block'] as Block).name, 'cellar');
       assert.equal(codeOf(await call('GET', '/api/blocks/fridge')), 'TETHER_BLOCK_NAME_NOT_FOUND');
 
-      const unnamed = (await call('POST', '/api/blocks', { body: { type: 'Pwm', data: {} } })).json['block'] as Block;
+      const unnamed = (await call('POST', '/api/blocks', { body: { type: 'Pwm', data: {} } })).json[
+        'block'
+      ] as Block;
       assert.equal(unnamed.name, `Pwm-${unnamed.id}`);
       const all = (await call('GET', '/api/blocks')).json['blocks'] as Block[];
       assert.deepEqual(
@@ -68,17 +70,28 @@ describe('blocks API', () => {
         const missing = await call('GET', '/api/blocks/999');
         assert.equal(missing.status, 404);
         assert.equal(codeOf(missing), 'TETHER_CONTROLLER_ERROR');
-        assert.equal((missing.json['error'] as { detail: { controllerCode: string } }).detail.controllerCode, 'BLOCK_NOT_FOUND');
+        assert.equal(
+          (missing.json['error'] as { detail: { controllerCode: string } }).detail.controllerCode,
+          'BLOCK_NOT_FOUND',
+        );
         await call('POST', '/api/blocks', { body: { name: 'a', type: 'TempSensor', data: {} } });
         const wrongType = await call('PUT', '/api/blocks/a', { body: { type: 'Pwm', data: {} } });
         assert.equal(wrongType.status, 400);
-        assert.equal((wrongType.json['error'] as { detail: { controllerCode: string } }).detail.controllerCode, 'INVALID_BLOCK_TYPE');
+        assert.equal(
+          (wrongType.json['error'] as { detail: { controllerCode: string } }).detail.controllerCode,
+          'INVALID_BLOCK_TYPE',
+        );
         await call('POST', '/api/blocks', { body: { type: 'TempSensor', data: {} } });
         const full = await call('POST', '/api/blocks', { body: { type: 'TempSensor', data: {} } });
         assert.equal(full.status, 507);
-        assert.equal((full.json['error'] as { detail: { controllerCode: string } }).detail.controllerCode, 'INSUFFICIENT_STORAGE');
+        assert.equal(
+          (full.json['error'] as { detail: { controllerCode: string } }).detail.controllerCode,
+          'INSUFFICIENT_STORAGE',
+        );
         // The raw command route keeps 502: there the controller's answer is the payload.
-        const raw = await call('POST', '/api/commands', { body: { opcode: 'BLOCK_READ', payload: { id: 999 } } });
+        const raw = await call('POST', '/api/commands', {
+          body: { opcode: 'BLOCK_READ', payload: { id: 999 } },
+        });
         assert.equal(raw.status, 502);
         const status = (await call('GET', '/api/status')).json;
         assert.equal((status['component'] as { storage: { errors: number } }).storage.errors, 1);
@@ -90,7 +103,9 @@ describe('blocks API', () => {
     withApi(async ({ phases, call, service }) => {
       await phases.waitFor('Synchronized');
       await call('POST', '/api/blocks', { body: { name: 'fridge', type: 'TempSensor', data: {} } });
-      const taken = await call('POST', '/api/blocks', { body: { name: 'fridge', type: 'TempSensor', data: {} } });
+      const taken = await call('POST', '/api/blocks', {
+        body: { name: 'fridge', type: 'TempSensor', data: {} },
+      });
       assert.equal(taken.status, 409);
       assert.equal(codeOf(taken), 'TETHER_BLOCK_NAME_TAKEN');
       for (const name of ['123', ' padded', 'Ticks', 'bell\u0007']) {
@@ -100,7 +115,10 @@ describe('blocks API', () => {
       const system = await call('DELETE', '/api/blocks/SysInfo');
       assert.equal(system.status, 403);
       assert.equal(codeOf(system), 'TETHER_SYSTEM_BLOCK');
-      assert.equal(codeOf(await call('PATCH', '/api/blocks/3', { body: { name: 'clock' } })), 'TETHER_SYSTEM_BLOCK');
+      assert.equal(
+        codeOf(await call('PATCH', '/api/blocks/3', { body: { name: 'clock' } })),
+        'TETHER_SYSTEM_BLOCK',
+      );
       assert.equal(((await call('GET', '/api/blocks/Ticks')).json['block'] as Block).id, 3);
 
       await service.tasks.blocks.flush();

@@ -40,7 +40,12 @@ export function backupText(count: number, options: BackupOptions = {}): string {
 }
 
 /** Resolves with the task once it has `status` (rejects at the deadline with what it is instead). */
-export function statusOf(tracker: CommandTracker, id: string, status: string, timeoutMs = 20_000): Promise<TaskView> {
+export function statusOf(
+  tracker: CommandTracker,
+  id: string,
+  status: string,
+  timeoutMs = 20_000,
+): Promise<TaskView> {
   return new Promise((resolve, reject) => {
     const check = (): boolean => {
       const now = tracker.get(id);
@@ -52,7 +57,11 @@ export function statusOf(tracker: CommandTracker, id: string, status: string, ti
     };
     const timer = setTimeout(() => {
       stop();
-      reject(new Error(`task ${id} did not reach ${status} within ${timeoutMs} ms: ${JSON.stringify(tracker.get(id))}`));
+      reject(
+        new Error(
+          `task ${id} did not reach ${status} within ${timeoutMs} ms: ${JSON.stringify(tracker.get(id))}`,
+        ),
+      );
     }, timeoutMs);
     const stop = tracker.subscribe(() => void check());
     check();
@@ -60,7 +69,12 @@ export function statusOf(tracker: CommandTracker, id: string, status: string, ti
 }
 
 /** Resolves once the task reports progress of at least `percent`. */
-export function progressOf(tracker: CommandTracker, id: string, percent: number, timeoutMs = 20_000): Promise<TaskView> {
+export function progressOf(
+  tracker: CommandTracker,
+  id: string,
+  percent: number,
+  timeoutMs = 20_000,
+): Promise<TaskView> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
       const now = tracker.get(id);
@@ -71,7 +85,11 @@ export function progressOf(tracker: CommandTracker, id: string, percent: number,
     };
     const timer = setTimeout(() => {
       stop();
-      reject(new Error(`task ${id} did not reach ${percent}% within ${timeoutMs} ms: ${JSON.stringify(tracker.get(id))}`));
+      reject(
+        new Error(
+          `task ${id} did not reach ${percent}% within ${timeoutMs} ms: ${JSON.stringify(tracker.get(id))}`,
+        ),
+      );
     }, timeoutMs);
     const stop = tracker.subscribe(check);
     check();
@@ -86,8 +104,14 @@ export async function upload(call: Call, name: string, text: string): Promise<Ap
 }
 
 /** Submits a task over HTTP and returns its view (whatever status it got). */
-export async function submit(call: Call, kind: string, args?: unknown): Promise<{ answer: ApiAnswer; task: TaskView }> {
-  const answer = await call('POST', '/api/tasks', { body: { kind, ...(args === undefined ? {} : { args }) } });
+export async function submit(
+  call: Call,
+  kind: string,
+  args?: unknown,
+): Promise<{ answer: ApiAnswer; task: TaskView }> {
+  const answer = await call('POST', '/api/tasks', {
+    body: { kind, ...(args === undefined ? {} : { args }) },
+  });
   const task =
     (answer.json['task'] as TaskView | undefined) ??
     ((answer.json['error'] as { detail: { task: TaskView } }).detail.task as TaskView);

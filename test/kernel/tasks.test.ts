@@ -23,7 +23,10 @@ describe('tasks against the simulator over TCP', () => {
     withApi(async ({ phases, call, api }) => {
       await phases.waitFor('Synchronized');
       for (const name of ['fridge', 'heater']) {
-        assert.equal((await call('POST', '/api/blocks', { body: { name, type: 'TempSensor', data: { v: 1 } } })).status, 201);
+        assert.equal(
+          (await call('POST', '/api/blocks', { body: { name, type: 'TempSensor', data: { v: 1 } } })).status,
+          201,
+        );
       }
       const stream = await EventStream.open(api.address.url);
       try {
@@ -32,11 +35,20 @@ describe('tasks against the simulator over TCP', () => {
         assert.equal(answer.headers.get('location'), `/api/tasks/${task.id}`);
         const done = await stream.waitFor('task', (data) => isTask(data, task.id, 'COMPLETED'), 20_000);
         const statuses = stream.events
-          .filter((e) => e.event === 'task' && (e.data['task'] as TaskView).id === task.id && e.data['change'] === 'status')
+          .filter(
+            (e) =>
+              e.event === 'task' &&
+              (e.data['task'] as TaskView).id === task.id &&
+              e.data['change'] === 'status',
+          )
           .map((e) => (e.data['task'] as TaskView).status);
         assert.deepEqual(statuses, ['QUEUED', 'IN_PROGRESS', 'COMPLETED']);
         assert.ok(stream.events.some((e) => e.event === 'task' && e.data['change'] === 'progress'));
-        const result = (done.data['task'] as TaskView).result as { name: string; blockCount: number; sha256: string };
+        const result = (done.data['task'] as TaskView).result as {
+          name: string;
+          blockCount: number;
+          sha256: string;
+        };
         assert.equal(result.name, 'nightly.json');
         assert.equal(result.blockCount, 2);
         const file = await fetch(new URL('/api/backups/nightly.json', api.address.url));
@@ -101,11 +113,22 @@ describe('tasks against the simulator over TCP', () => {
         const answer = await call('DELETE', `/api/tasks/${task.id}`);
         assert.equal(answer.status, 200);
         const aborted = await statusOf(service.tasks.tracker, task.id, 'ABORTED');
-        assert.ok(performance.now() - asked < 1000, `ABORTED after ${Math.round(performance.now() - asked)} ms`);
-        const result = aborted.result as { written: number; writtenIds: number[]; stoppedAt: number; blocks: number };
+        assert.ok(
+          performance.now() - asked < 1000,
+          `ABORTED after ${Math.round(performance.now() - asked)} ms`,
+        );
+        const result = aborted.result as {
+          written: number;
+          writtenIds: number[];
+          stoppedAt: number;
+          blocks: number;
+        };
         assert.equal(result.blocks, 300);
         assert.ok(result.written > 0 && result.written < 300, `wrote ${result.written}`);
-        const blocks = (await call('GET', '/api/blocks')).json['blocks'] as Array<{ id: number; name: string }>;
+        const blocks = (await call('GET', '/api/blocks')).json['blocks'] as Array<{
+          id: number;
+          name: string;
+        }>;
         assert.deepEqual(
           blocks.filter((b) => b.id > 99).map((b) => b.id),
           result.writtenIds,
@@ -134,14 +157,14 @@ describe('tasks against the simulator over TCP', () => {
           lists['executing']!.map((t) => t.id),
           [restore.id],
         );
-        assert.deepEqual(
-          lists['finished']!.map((t) => t.status).sort(),
-          ['ABORTED', 'REJECTED'],
-        );
+        assert.deepEqual(lists['finished']!.map((t) => t.status).sort(), ['ABORTED', 'REJECTED']);
         await call('POST', '/api/tasks/abort');
         await statusOf(service.tasks.tracker, restore.id, 'ABORTED');
         // The queued save never ran: no file.
-        assert.equal((await service.tasks.backups.list()).some((b) => b.name === 'later.json'), false);
+        assert.equal(
+          (await service.tasks.backups.list()).some((b) => b.name === 'later.json'),
+          false,
+        );
         assert.equal((await call('GET', '/api/tasks/no-such-task')).status, 404);
       },
       { sim: { capacity: 500, faults: SLOW_SIM }, config: { tasks: { maxQueued: 1 } } },
@@ -174,7 +197,9 @@ describe('tasks against the simulator over TCP', () => {
         const bad = await call('POST', '/api/tasks', { body: { kind: 'dance' } });
         assert.equal(bad.status, 400);
         assert.equal(codeOf(bad), 'TETHER_UNKNOWN_TASK_KIND');
-        const badArgs = await call('POST', '/api/tasks', { body: { kind: 'backup.load', args: { name: '../etc/passwd' } } });
+        const badArgs = await call('POST', '/api/tasks', {
+          body: { kind: 'backup.load', args: { name: '../etc/passwd' } },
+        });
         assert.equal(codeOf(badArgs), 'TETHER_INVALID_TASK_ARGS');
       },
       { sim: { capacity: 500, faults: SLOW_SIM } },
@@ -211,7 +236,11 @@ describe('tasks against the simulator over TCP', () => {
         await upload(call, 'small.json', backupText(60));
         const first = (await submit(call, 'backup.load', { name: 'small.json' })).task;
         const done = await statusOf(service.tasks.tracker, first.id, 'COMPLETED');
-        const outcome = done.result as { written: number; errorCount: number; errors: Array<{ code: string }> };
+        const outcome = done.result as {
+          written: number;
+          errorCount: number;
+          errors: Array<{ code: string }>;
+        };
         assert.equal(outcome.written, 50);
         assert.equal(outcome.errorCount, 10);
         assert.ok(outcome.errors.every((e) => e.code === 'INSUFFICIENT_STORAGE'));
@@ -222,7 +251,10 @@ describe('tasks against the simulator over TCP', () => {
         await progressOf(service.tasks.tracker, second.id, 40);
         sim.faults.drop();
         const failed = await statusOf(service.tasks.tracker, second.id, 'FAILED');
-        assert.ok(['TETHER_LINK_LOST', 'TETHER_NOT_READY'].includes(failed.problem!.code), failed.problem!.code);
+        assert.ok(
+          ['TETHER_LINK_LOST', 'TETHER_NOT_READY'].includes(failed.problem!.code),
+          failed.problem!.code,
+        );
         const cut = failed.result as { written: number; stoppedAt: number };
         assert.ok(cut.written > 0 && cut.written < 50, `wrote ${cut.written}`);
       },
@@ -242,16 +274,25 @@ describe('tasks against the simulator over TCP', () => {
 
       await upload(call, 'old.json', backupText(3, { protoVersion: 'deadbeef' }));
       const old = (await submit(call, 'backup.validate', { name: 'old.json' })).task;
-      assert.equal((await statusOf(service.tasks.tracker, old.id, 'FAILED')).problem?.code, 'TETHER_BACKUP_INCOMPATIBLE');
+      assert.equal(
+        (await statusOf(service.tasks.tracker, old.id, 'FAILED')).problem?.code,
+        'TETHER_BACKUP_INCOMPATIBLE',
+      );
 
       // Valid JSON that says it holds 5 blocks and holds 3: cut short.
       const cutShort = JSON.parse(backupText(5)) as { blocks: unknown[] };
       cutShort.blocks = cutShort.blocks.slice(0, 3);
       await upload(call, 'cut.json', JSON.stringify(cutShort));
       const cut = (await submit(call, 'backup.validate', { name: 'cut.json' })).task;
-      assert.equal((await statusOf(service.tasks.tracker, cut.id, 'FAILED')).problem?.code, 'TETHER_BACKUP_INVALID');
+      assert.equal(
+        (await statusOf(service.tasks.tracker, cut.id, 'FAILED')).problem?.code,
+        'TETHER_BACKUP_INVALID',
+      );
       const missing = (await submit(call, 'backup.load', { name: 'missing.json' })).task;
-      assert.equal((await statusOf(service.tasks.tracker, missing.id, 'FAILED')).problem?.code, 'TETHER_BACKUP_NOT_FOUND');
+      assert.equal(
+        (await statusOf(service.tasks.tracker, missing.id, 'FAILED')).problem?.code,
+        'TETHER_BACKUP_NOT_FOUND',
+      );
       assert.equal(codeOf(await upload(call, 'notjson.json', 'hello')), 'TETHER_BACKUP_INVALID');
       assert.equal(DEVICE_ID.length, 24);
     }));
@@ -282,7 +323,11 @@ describe('tasks against the simulator over TCP', () => {
       try {
         const { task } = await submit(call, 'firmware.update');
         const done = await statusOf(service.tasks.tracker, task.id, 'COMPLETED', 30_000);
-        const result = done.result as { passed: string[]; firmwareVersion: string; previousFirmwareVersion: string };
+        const result = done.result as {
+          passed: string[];
+          firmwareVersion: string;
+          previousFirmwareVersion: string;
+        };
         assert.deepEqual(result.passed, ['command', 'updater', 'disconnect', 'reconnect', 'synchronize']);
         assert.equal(result.firmwareVersion, SIM_NEXT_FIRMWARE.firmwareVersion);
         assert.notEqual(result.previousFirmwareVersion, result.firmwareVersion);

@@ -17,7 +17,10 @@ describe('task telemetry', () => {
   it('a task is a span from submission to its end, with progress events and its result summary', async () => {
     const exporter = new InMemorySpanExporter();
     const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-    const observer = new TaskObserver({ tracer: provider.getTracer('test'), meter: metrics.getMeter('test') });
+    const observer = new TaskObserver({
+      tracer: provider.getTracer('test'),
+      meter: metrics.getMeter('test'),
+    });
     const executor = new LocalExecutor({
       work: async (_args: unknown, context: JobContext) => {
         context.progress(50, 'half way');

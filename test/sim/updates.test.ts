@@ -14,7 +14,10 @@ import { Client, deadline } from './client.js';
 type Out = Decoded<ResponseFrame>;
 const handshake = (o: Out): boolean => o.kind === 'event' && o.event.type === 'handshake';
 
-async function withSim(options: SimulatorOptions, body: (sim: Simulator, client: Client) => Promise<void>): Promise<void> {
+async function withSim(
+  options: SimulatorOptions,
+  body: (sim: Simulator, client: Client) => Promise<void>,
+): Promise<void> {
   const sim = await startSimulator({ port: 0, rebootDelayMs: 5, ...options });
   const client = await Client.tcp(sim.address!.port);
   try {

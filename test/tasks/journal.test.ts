@@ -21,7 +21,9 @@ async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
 }
 
 const never = new LocalExecutor({ work: () => new Promise(() => {}) });
-const kinds: TaskKindSpec[] = [{ kind: 'work', executor: never, exclusive: false, timeoutMs: 60_000, parseArgs: (a) => a }];
+const kinds: TaskKindSpec[] = [
+  { kind: 'work', executor: never, exclusive: false, timeoutMs: 60_000, parseArgs: (a) => a },
+];
 
 describe('task journal', () => {
   it('a task unfinished when the process ended is FAILED: service restarted after the next start', () =>
@@ -31,7 +33,9 @@ describe('task journal', () => {
       const task = before.submit('work', null);
       await Promise.resolve(); // the tracker saves once per turn
       await first.flush();
-      const onDisk = JSON.parse(await readFile(join(dir, JOURNAL_FILE), 'utf8')) as { tasks: Array<{ id: string }> };
+      const onDisk = JSON.parse(await readFile(join(dir, JOURNAL_FILE), 'utf8')) as {
+        tasks: Array<{ id: string }>;
+      };
       assert.deepEqual(
         onDisk.tasks.map((t) => t.id),
         [task.id],
@@ -49,7 +53,10 @@ describe('task journal', () => {
       assert.equal(view.problem?.code, 'TETHER_SERVICE_RESTARTED');
       await Promise.resolve();
       await second.flush();
-      assert.deepEqual((JSON.parse(await readFile(join(dir, JOURNAL_FILE), 'utf8')) as { tasks: unknown[] }).tasks, []);
+      assert.deepEqual(
+        (JSON.parse(await readFile(join(dir, JOURNAL_FILE), 'utf8')) as { tasks: unknown[] }).tasks,
+        [],
+      );
       await before.close(10);
     }));
 

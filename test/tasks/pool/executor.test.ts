@@ -13,8 +13,15 @@ import { statusOf } from '../../kernel/task-helpers.js';
 
 const KINDS = ['test.progress', 'test.timer', 'test.spin', 'test.crash', 'test.fail'];
 
-async function withPool(body: (tracker: CommandTracker, pool: PiscinaPool, events: TaskEvent[]) => Promise<void>): Promise<void> {
-  const pool = new PiscinaPool({ filename: POOL_JOBS_FIXTURE, maxThreads: 1, idleTimeoutMs: 10_000, memoryLimitMb: 128 });
+async function withPool(
+  body: (tracker: CommandTracker, pool: PiscinaPool, events: TaskEvent[]) => Promise<void>,
+): Promise<void> {
+  const pool = new PiscinaPool({
+    filename: POOL_JOBS_FIXTURE,
+    maxThreads: 1,
+    idleTimeoutMs: 10_000,
+    memoryLimitMb: 128,
+  });
   const executor = new PoolExecutor(pool);
   const kinds: TaskKindSpec[] = KINDS.map((kind) => ({
     kind,
@@ -42,7 +49,9 @@ describe('pool executor', () => {
       const done = await statusOf(tracker, task.id, 'COMPLETED');
       assert.deepEqual(done.result, { checked: true });
       assert.deepEqual(
-        events.map((e) => (e.change === 'status' ? e.task.status : `${e.task.progress.percent} ${e.task.progress.message}`)),
+        events.map((e) =>
+          e.change === 'status' ? e.task.status : `${e.task.progress.percent} ${e.task.progress.message}`,
+        ),
         ['QUEUED', 'IN_PROGRESS', '40 validated', '80 hashed', 'COMPLETED'],
       );
     }));
@@ -70,7 +79,10 @@ describe('pool executor', () => {
       const asked = performance.now();
       tracker.abort(spinning.id);
       await statusOf(tracker, spinning.id, 'ABORTED', 5000);
-      assert.ok(performance.now() - asked < 1000, `ABORTED after ${Math.round(performance.now() - asked)} ms`);
+      assert.ok(
+        performance.now() - asked < 1000,
+        `ABORTED after ${Math.round(performance.now() - asked)} ms`,
+      );
       await statusOf(tracker, tracker.submit('test.progress', null).id, 'COMPLETED');
     }));
 
@@ -87,6 +99,8 @@ describe('pool executor', () => {
     );
     await executor.close();
     const control = { signal: new AbortController().signal, callback: { started() {}, progress() {} } };
-    await assert.rejects(executor.execute({ kind: 'test.timer', args: null }, control), { code: 'TETHER_POOL_CLOSED' });
+    await assert.rejects(executor.execute({ kind: 'test.timer', args: null }, control), {
+      code: 'TETHER_POOL_CLOSED',
+    });
   });
 });
