@@ -11,8 +11,9 @@
  *    watchdog: idle 5 s, NONE timeout 3 s).
  * 3. Back to Synchronized once the controller answers again, (a) at the
  *    moment of Disconnected and (b) later, while the service waits on the
- *    link it reconnected (the first retry after a working link drops is
- *    immediate, and a silent controller still accepts TCP connections).
+ *    link it reconnected (a silent controller still accepts TCP
+ *    connections; the retry is immediate after a good link, 2 s later after
+ *    one Synchronized for less than connection.retry.resetAfterMs).
  * 4. BLOCK_READ through the commander, sequential and 100 in flight, each
  *    against a plain TCP client that sends the same frames to the same
  *    simulator on its own connection, in interleaved rounds.

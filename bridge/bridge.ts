@@ -24,7 +24,7 @@
  */
 import { hostname } from 'node:os';
 import { matchUsbPorts, scanUsbSerialPorts } from '../actors/connection/discovery/index.js';
-import { LogLimiter } from '../actors/connection/discovery/log-limit.js';
+import { LogLimiter } from '../runtime/log-limiter.js';
 import { MdnsAdvertiser, type Advertisement } from '../actors/connection/discovery/mdns/index.js';
 import type { ActorLogger } from '../runtime/actor.js';
 import { BridgedDevice, openWithSerialport, type DeviceCounters, type SerialOpener } from './device.js';
@@ -121,7 +121,7 @@ const NO_COUNTERS: DeviceCounters = {
 export class UsbBridge {
   readonly #options: UsbBridgeOptions;
   readonly #log: ActorLogger;
-  readonly #limiter = new LogLimiter();
+  readonly #limiter = new LogLimiter({ periodMs: 10_000, burst: 1 });
   readonly #slots = new Map<string, Slot>();
   readonly #counters: BridgeCounters = {
     scans: 0,
@@ -424,12 +424,9 @@ export class UsbBridge {
   }
 
   #limited(kind: string, msg: string, fields: Record<string, unknown>): void {
-    const allowed = this.#limiter.take(kind);
-    if (allowed === undefined) return;
-    this.#log.warn(
-      msg,
-      allowed.suppressed > 0 ? { ...fields, suppressedSinceLast: allowed.suppressed } : fields,
-    );
+    const suppressed = this.#limiter.admit(kind, Date.now());
+    if (suppressed === undefined) return;
+    this.#log.warn(msg, suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields);
   }
 }
 

@@ -26,7 +26,7 @@ import { once } from 'node:events';
 import { SerialPort } from 'serialport';
 import { openSerialLink, type Link, type SerialPortLike } from '../actors/connection/transport/index.js';
 import type { ActorLogger } from '../runtime/actor.js';
-import { LogLimiter } from '../actors/connection/discovery/log-limit.js';
+import { LogLimiter } from '../runtime/log-limiter.js';
 
 export interface DeviceSettings {
   deviceId: string;
@@ -92,7 +92,7 @@ export class BridgedDevice {
   readonly #serial: Link;
   readonly #server: net.Server;
   readonly #log: ActorLogger;
-  readonly #limiter = new LogLimiter();
+  readonly #limiter = new LogLimiter({ periodMs: 10_000, burst: 1 });
   readonly #gone = new Set<(reason: string) => void>();
   readonly #counters: DeviceCounters = {
     clients: 0,
@@ -274,12 +274,9 @@ export class BridgedDevice {
   }
 
   #limited(kind: string, msg: string, fields: Record<string, unknown>): void {
-    const allowed = this.#limiter.take(kind);
-    if (allowed === undefined) return;
+    const suppressed = this.#limiter.admit(kind, Date.now());
+    if (suppressed === undefined) return;
     const level = kind === 'client' || kind === 'replaced' ? 'info' : 'warn';
-    this.#log[level](
-      msg,
-      allowed.suppressed > 0 ? { ...fields, suppressedSinceLast: allowed.suppressed } : fields,
-    );
+    this.#log[level](msg, suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields);
   }
 }

@@ -6,20 +6,15 @@
  *   GET /controllers   the controllers only
  *   GET /health        200 {"ok": true}
  *
- * Safe against web pages although nothing here changes state: a request
- * whose Host is not the address the bridge listens on (or a loopback name
- * when it listens on loopback) is refused, so a DNS-rebinding page cannot
- * read the listing through a name it controls, and a request carrying an
- * Origin from elsewhere is refused too. No CORS headers are sent.
- *
- * (The service's HTTP API is getting its own Host and Origin checks in
- * http/ at the time of writing; the bridge sits below http/ in the layers,
- * so it has this small one. When that lands, one shared helper should serve
- * both.)
+ * Safe against web pages although nothing here changes state: the same
+ * Host and Origin checks as the service's API (http/guard.ts), so a
+ * DNS-rebinding page cannot read the listing through a name it controls,
+ * and a page of another origin is refused. No CORS headers are sent.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
-import type { ErrorCode } from '../errors/index.js';
+import type { AddressInfo } from 'node:net';
+import { TetherError, type ErrorCode } from '../errors/index.js';
+import { RequestGuard } from '../http/guard.js';
 import type { ActorLogger } from '../runtime/actor.js';
 import type { UsbBridge } from './bridge.js';
 
@@ -34,10 +29,14 @@ export interface BridgeHttp {
   close(): Promise<void>;
 }
 
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
-
 export async function startBridgeHttp(bridge: UsbBridge, options: BridgeHttpOptions): Promise<BridgeHttp> {
   const startedAt = Date.now();
+  // Before the server exists, so no request is ever answered unchecked.
+  const guard = new RequestGuard({
+    configuredHost: options.host,
+    boundAddress: options.host,
+    allowedHosts: [],
+  });
   const server = createServer((request, response) => {
     try {
       answer(request, response);
@@ -51,20 +50,12 @@ export async function startBridgeHttp(bridge: UsbBridge, options: BridgeHttpOpti
   function answer(request: IncomingMessage, response: ServerResponse): void {
     const method = request.method ?? 'GET';
     const path = new URL(request.url ?? '/', 'http://bridge').pathname;
-    if (!hostAllowed(request.headers.host, options.host)) {
-      return send(
-        response,
-        421,
-        error('TETHER_BRIDGE_HOST_REJECTED', 'the Host header names another server'),
-      );
-    }
-    const origin = request.headers.origin;
-    if (origin !== undefined && !originAllowed(origin, options.host)) {
-      return send(
-        response,
-        403,
-        error('TETHER_BRIDGE_HOST_REJECTED', 'requests from another origin are refused'),
-      );
+    try {
+      guard.check(request);
+    } catch (refusal) {
+      if (!TetherError.is(refusal)) throw refusal;
+      const status = refusal.code === 'TETHER_HTTP_HOST_NOT_ALLOWED' ? 421 : 403;
+      return send(response, status, error(refusal.code, refusal.message));
     }
     const routes: Record<string, () => unknown> = {
       '/': () => ({
@@ -124,39 +115,4 @@ function send(response: ServerResponse, status: number, body: unknown, headOnly 
 
 function error(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
   return { error: { code, message } };
-}
-
-/** The host part of a Host header (`name:port`, `[v6]:port`), lower case. */
-function hostPart(header: string): string {
-  const text = header.trim().toLowerCase();
-  if (text.startsWith('[')) return text.slice(1, text.indexOf(']') === -1 ? undefined : text.indexOf(']'));
-  const colon = text.lastIndexOf(':');
-  return colon === -1 ? text : text.slice(0, colon);
-}
-
-/**
- * The names this server answers to: the address it listens on, and the
- * loopback names when that is loopback or the wildcard (a wildcard server is
- * reached by any of its addresses, so any IP literal is accepted then; names
- * other than localhost are not, which is what stops DNS rebinding).
- */
-export function hostAllowed(header: string | undefined, listenHost: string): boolean {
-  if (header === undefined || header === '') return false;
-  const host = hostPart(header);
-  const listen = listenHost.toLowerCase();
-  if (host === listen) return true;
-  const wildcard = listen === '0.0.0.0' || listen === '::';
-  const loopbackListen = LOOPBACK_NAMES.has(listen) || listen.startsWith('127.');
-  if (LOOPBACK_NAMES.has(host) || host.startsWith('127.')) return loopbackListen || wildcard;
-  return wildcard && isIP(host) !== 0;
-}
-
-function originAllowed(origin: string, listenHost: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  return hostAllowed(url.host, listenHost);
 }

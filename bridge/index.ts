@@ -19,4 +19,4 @@ export {
   type DeviceSettings,
   type SerialOpener,
 } from './device.js';
-export { startBridgeHttp, hostAllowed, type BridgeHttp, type BridgeHttpOptions } from './http.js';
+export { startBridgeHttp, type BridgeHttp, type BridgeHttpOptions } from './http.js';

@@ -13,6 +13,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_CONFIG } from '../config/index.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerLifecycleCommand } from './lifecycle-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerStatusCommands } from './status-command.js';
@@ -34,6 +35,7 @@ registerStatusCommands(program);
 registerTaskCommands(program);
 registerBlockCommands(program);
 registerUsbBridgeCommand(program);
+registerLifecycleCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

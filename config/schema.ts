@@ -50,7 +50,7 @@ export const CONFIG_DEFAULTS = {
   },
   connection: {
     connectTimeoutMs: 5000,
-    retry: { initialMs: 2000, factor: 1.5, maxMs: 30_000 },
+    retry: { initialMs: 2000, factor: 1.5, maxMs: 30_000, resetAfterMs: 5000 },
   },
   synchronization: {
     autoconnecting: true,
@@ -58,6 +58,7 @@ export const CONFIG_DEFAULTS = {
     handshakePingMs: 2000,
     skipVersionCheck: false,
     clockResyncMs: 900_000,
+    stepTimeoutMs: 5000,
   },
   commander: { timeoutMs: 20_000 },
   watchdog: { idleMs: 5000, timeoutMs: 3000 },
@@ -79,11 +80,21 @@ export const CONFIG_DEFAULTS = {
     },
     // No backoff by default: the device subtree restarts at once, as OTP does, and the root backs off.
     device: { strategy: 'rest_for_one', intensity: 3, periodMs: 5000, neverGiveUp: false },
+    // The MQTT link's own supervisor: it never gives up and backs off, so a broker that makes the
+    // actor fail again and again never spends the root's intensity (which would restart the device link).
+    bus: {
+      strategy: 'one_for_one',
+      intensity: 3,
+      periodMs: 5000,
+      neverGiveUp: true,
+      backoff: BACKOFF_DEFAULTS,
+    },
     children: {
       connection: CHILD_DEFAULTS,
       commander: CHILD_DEFAULTS,
       synchronization: CHILD_DEFAULTS,
       watchdog: CHILD_DEFAULTS,
+      mqtt: CHILD_DEFAULTS,
     },
   },
   log: { level: 'info', format: 'auto' },
@@ -121,6 +132,23 @@ export const CONFIG_DEFAULTS = {
       },
     },
   },
+  mqtt: {
+    url: '',
+    username: '',
+    password: '',
+    caFile: '',
+    clientId: '',
+    service: '',
+    prefix: 'tether',
+    keepaliveMs: 30_000,
+    connectTimeoutMs: 10_000,
+    reconnect: { initialMs: 1000, factor: 2, maxMs: 30_000 },
+    minIntervalMs: 500,
+    publishIntervalMs: 30_000,
+    brewcast: false,
+    maxPayloadBytes: 16_384,
+  },
+  lifecycle: { group: '', joinTimeoutMs: 3000 },
 } as const;
 
 // ------------------------------------------------------------ field helpers
@@ -245,6 +273,11 @@ const connection = z
           .default(CONFIG_DEFAULTS.connection.retry.factor)
           .describe('Each further wait is the previous one times this'),
         maxMs: ms(CONFIG_DEFAULTS.connection.retry.maxMs, 'Longest wait before reconnecting', 0),
+        resetAfterMs: ms(
+          CONFIG_DEFAULTS.connection.retry.resetAfterMs,
+          'A link Synchronized this long counted as good: its drop is retried at once and waits start again from initialMs; a link that fails sooner counts as a failed attempt',
+          0,
+        ),
       })
       .refine((r) => r.maxMs >= r.initialMs, {
         error: (issue) => `must be at least initialMs (${String(field(issue.input, 'initialMs'))})`,
@@ -276,6 +309,10 @@ const synchronization = z
     clockResyncMs: ms(
       CONFIG_DEFAULTS.synchronization.clockResyncMs,
       "Set the controller's clock again this often",
+    ),
+    stepTimeoutMs: ms(
+      CONFIG_DEFAULTS.synchronization.stepTimeoutMs,
+      'How long each synchronization command (clock, trace) may wait for its answer before the link is dropped',
     ),
   })
   .describe('Bringing a connected controller in sync');
@@ -360,7 +397,7 @@ const backoff = z
   })
   .describe('Wait before restarting: exponential, capped, with jitter; set minMs and maxMs to 0 for none');
 
-type SupervisorDefaults = (typeof CONFIG_DEFAULTS.supervision)['root' | 'device'];
+type SupervisorDefaults = (typeof CONFIG_DEFAULTS.supervision)['root' | 'device' | 'bus'];
 
 function supervisorFields(defaults: SupervisorDefaults) {
   return {
@@ -440,12 +477,20 @@ const supervision = z
       .strictObject({ ...supervisorFields(CONFIG_DEFAULTS.supervision.device), backoff: backoff.optional() })
       .prefault({})
       .describe('The device supervisor (over connection, commander, synchronization)'),
+    bus: z
+      .strictObject({
+        ...supervisorFields(CONFIG_DEFAULTS.supervision.bus),
+        backoff: backoff.prefault({}),
+      })
+      .prefault({})
+      .describe("The MQTT link's supervisor (over mqtt; only when mqtt.url is set)"),
     children: z
       .strictObject({
         connection: childPolicy.describe('The connection actor (owns the transport)'),
         commander: childPolicy.describe('The commander actor (requests and responses)'),
         synchronization: childPolicy.describe('The synchronization actor (handshake, clock, block store)'),
         watchdog: childPolicy.describe('The watchdog actor (link checks)'),
+        mqtt: childPolicy.describe('The MQTT actor (the broker link; only when mqtt.url is set)'),
       })
       .prefault({})
       .describe('Restart policy of each actor'),
@@ -684,6 +729,132 @@ const tasks = z
       .describe('Per kind: time limits, and the waiting states of reboot and firmware update'),
   })
   .describe('Tracked tasks: backup, restore, reboot, firmware update');
+// ------------------------------------------------------------------- mqtt
+
+const MQTT_URL_ERROR = 'expected an mqtt://, mqtts://, ws:// or wss:// URL, or "" for off';
+/** A topic level: no "/", no wildcard, no NUL (the topics are built from it). */
+// eslint-disable-next-line no-control-regex -- NUL is what MQTT forbids in a topic
+const TOPIC_LEVEL = /^[^/+#\u0000]{1,64}$/;
+/** A topic prefix: levels as above, separated by single "/". */
+// eslint-disable-next-line no-control-regex -- NUL is what MQTT forbids in a topic
+const TOPIC_PREFIX = /^[^/+#\u0000]{1,64}(\/[^/+#\u0000]{1,64}){0,7}$/;
+
+function topicLevel(fallback: string, description: string) {
+  return z
+    .string()
+    .refine((v) => v === '' || TOPIC_LEVEL.test(v), {
+      error: 'expected 1 to 64 characters without "/", "+", "#" or NUL, or "" for the default',
+    })
+    .default(fallback)
+    .describe(description);
+}
+
+const mqtt = z
+  .strictObject({
+    url: z
+      .union([z.literal(''), z.url({ protocol: /^(mqtts?|wss?)$/, error: MQTT_URL_ERROR })], {
+        error: MQTT_URL_ERROR,
+      })
+      .default(CONFIG_DEFAULTS.mqtt.url)
+      .describe('The broker (mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt); "" leaves MQTT off'),
+    username: z
+      .string()
+      .default(CONFIG_DEFAULTS.mqtt.username)
+      .describe('User name for the broker; "" for none'),
+    password: z
+      .string()
+      .default(CONFIG_DEFAULTS.mqtt.password)
+      .describe('Password for the broker; "" for none (TETHER_MQTT__PASSWORD keeps it out of the file)'),
+    caFile: z
+      .string()
+      .default(CONFIG_DEFAULTS.mqtt.caFile)
+      .describe(
+        'PEM file of the CA that signed the broker\'s certificate (mqtts, wss); "" trusts the system\'s',
+      ),
+    clientId: z
+      .string()
+      .max(128)
+      .default(CONFIG_DEFAULTS.mqtt.clientId)
+      .describe('MQTT client id; "" for tether-<service>. Two clients with one id knock each other off'),
+    service: topicLevel(
+      CONFIG_DEFAULTS.mqtt.service,
+      'This service\'s name in the topics; "" for telemetry.serviceName',
+    ),
+    prefix: z
+      .string()
+      .regex(TOPIC_PREFIX, {
+        error: 'expected topic levels without wildcards, e.g. "tether" or "site/tether"',
+      })
+      .default(CONFIG_DEFAULTS.mqtt.prefix)
+      .describe('First topic levels of everything published and subscribed'),
+    keepaliveMs: z
+      .int()
+      .min(1000)
+      .max(65_535_000)
+      .default(CONFIG_DEFAULTS.mqtt.keepaliveMs)
+      .describe(
+        'MQTT keepalive (ms, whole seconds on the wire); the broker sends the last will about 1.5 times this after a crash',
+      ),
+    connectTimeoutMs: ms(CONFIG_DEFAULTS.mqtt.connectTimeoutMs, 'How long connecting to the broker may take'),
+    reconnect: z
+      .strictObject({
+        initialMs: ms(
+          CONFIG_DEFAULTS.mqtt.reconnect.initialMs,
+          'First wait before reconnecting to the broker',
+        ),
+        factor: z
+          .number()
+          .min(1)
+          .default(CONFIG_DEFAULTS.mqtt.reconnect.factor)
+          .describe('Each further wait is the previous one times this'),
+        maxMs: ms(CONFIG_DEFAULTS.mqtt.reconnect.maxMs, 'Longest wait before reconnecting to the broker'),
+      })
+      .refine((r) => r.maxMs >= r.initialMs, {
+        error: (issue) => `must be at least initialMs (${String(field(issue.input, 'initialMs'))})`,
+        path: ['maxMs'],
+      })
+      .prefault({})
+      .describe(
+        'Backoff between broker connection attempts (with jitter; starts again once a link held for maxMs)',
+      ),
+    minIntervalMs: ms(
+      CONFIG_DEFAULTS.mqtt.minIntervalMs,
+      'Changes of state are published at most this often (coalesced: the latest wins)',
+      0,
+    ),
+    publishIntervalMs: ms(
+      CONFIG_DEFAULTS.mqtt.publishIntervalMs,
+      'The state is published again this often, changed or not',
+      1000,
+    ),
+    brewcast: flag(
+      CONFIG_DEFAULTS.mqtt.brewcast,
+      'Also publish the state on brewcast/state/<service>, as the reference ecosystem reads it',
+    ),
+    maxPayloadBytes: z
+      .int()
+      .min(256)
+      .max(262_144)
+      .default(CONFIG_DEFAULTS.mqtt.maxPayloadBytes)
+      .describe('Largest request or group message taken from the broker (bytes); larger ones are refused'),
+  })
+  .describe(
+    'The MQTT link: state, presence and events published, operator actions taken (off without a URL)',
+  );
+
+const lifecycle = z
+  .strictObject({
+    group: topicLevel(
+      CONFIG_DEFAULTS.lifecycle.group,
+      'Services with the same group keep their life cycle in step through <mqtt.prefix>/<group>/lifecycle; "" for none',
+    ),
+    joinTimeoutMs: ms(
+      CONFIG_DEFAULTS.lifecycle.joinTimeoutMs,
+      "At start-up, how long a group member waits for the group's latest transition before it starts by itself",
+      0,
+    ),
+  })
+  .describe('The service life cycle (created, initialized, started, paused, stopped, failed)');
 
 // -------------------------------------------------------------------- root
 
@@ -707,6 +878,8 @@ export const ConfigSchema = z
     http: http.prefault({}),
     telemetry: telemetry.prefault({}),
     tasks: tasks.prefault({}),
+    mqtt: mqtt.prefault({}),
+    lifecycle: lifecycle.prefault({}),
   })
   .describe('tether configuration');
 
@@ -718,7 +891,7 @@ export type TetherConfigInput = z.input<typeof ConfigSchema>;
 
 export type ChildName = keyof TetherConfig['supervision']['children'];
 export type ChildPolicy = TetherConfig['supervision']['children'][ChildName];
-export type SupervisorName = 'root' | 'device';
+export type SupervisorName = 'root' | 'device' | 'bus';
 export type SupervisorPolicy = TetherConfig['supervision'][SupervisorName];
 
 /** Overrides (command-line flags): any subset, at any depth; arrays are replaced whole. */

@@ -55,8 +55,9 @@ export interface KernelApi {
    * Ask for the link of `generation` to be closed: the kernel goes to
    * Disconnected with `reason` (if that generation is still current) and
    * casts `closeLink` to connection. Stale generations are ignored (resolves false).
+   * `retryInMs`: connection waits this long before the next link (see Phase).
    */
-  disconnect(generation: number, reason: string): boolean;
+  disconnect(generation: number, reason: string, retryInMs?: number): boolean;
   /**
    * USB discovery found nothing for its give-up time: the kernel decides by
    * the rediscovery policy whether to stop the service with exit code 75.
@@ -123,6 +124,12 @@ export interface CommanderApi extends PhaseListener {
   ): Promise<ResponsePayload<O>>;
   /** A decoded response from connection, for the link of `generation`. */
   onResponse(generation: number, frame: ResponseFrame): void;
+  /**
+   * A frame for `msgId` that decoded but could not be accepted (a field of
+   * the wrong type, nesting past the codec's bound): that request fails at
+   * once with BadResponseError.
+   */
+  onBadResponse(generation: number, msgId: number, reason: string): void;
   status(): { pending: number; sent: number; timedOut: number; lateResponses: number };
 }
 

@@ -54,7 +54,16 @@ interface Common {
 }
 
 export type Phase =
-  | (Common & { name: 'Disconnected'; reason: string })
+  | (Common & {
+      name: 'Disconnected';
+      reason: string;
+      /**
+       * Set when whoever asked for the disconnect knows when a new link is
+       * worth trying (a controller in listening mode): connection waits this
+       * long before reconnecting, whatever its backoff says.
+       */
+      retryInMs?: number;
+    })
   | (Common & { name: 'Connected'; connection: ConnectionInfo })
   | (Common & { name: 'Acknowledged'; connection: ConnectionInfo; ack: AckInfo })
   | (Common & { name: 'Synchronized'; connection: ConnectionInfo; ack: AckInfo; sync: SyncInfo });
@@ -64,7 +73,7 @@ export type TransitionRequest =
   | { to: 'Connected'; connection: ConnectionInfo }
   | { to: 'Acknowledged'; generation: number; ack: AckInfo }
   | { to: 'Synchronized'; generation: number; sync: SyncInfo }
-  | { to: 'Disconnected'; generation: number; reason: string };
+  | { to: 'Disconnected'; generation: number; reason: string; retryInMs?: number };
 
 export class IllegalTransitionError extends TetherError {
   declare readonly code: 'TETHER_ILLEGAL_TRANSITION';
@@ -157,7 +166,13 @@ export function transition(from: Phase, request: TransitionRequest, now: number)
       if (from.name === 'Disconnected') return refuse('already disconnected');
       return {
         ok: true,
-        phase: { name: 'Disconnected', generation: from.generation, since: now, reason: request.reason },
+        phase: {
+          name: 'Disconnected',
+          generation: from.generation,
+          since: now,
+          reason: request.reason,
+          ...(request.retryInMs === undefined ? {} : { retryInMs: request.retryInMs }),
+        },
       };
   }
 }

@@ -20,6 +20,10 @@ export const ERROR_CATALOGUE = {
   },
   TETHER_INJECTED_FAULT: { area: 'runtime', meaning: 'a crash injected on purpose (tests, drills)' },
   TETHER_REPLY_NOT_CLONEABLE: { area: 'runtime', meaning: "a handler's result cannot cross threads" },
+  TETHER_MESSAGE_UNREADABLE: {
+    area: 'runtime',
+    meaning: "a call's message could not be read on the receiving thread (messageerror)",
+  },
   // supervisors
   TETHER_INVALID_CHILD_SPEC: { area: 'supervisors', meaning: 'a child spec field is invalid' },
   TETHER_INVALID_SUPERVISOR_FLAGS: { area: 'supervisors', meaning: 'a supervisor flag is invalid' },
@@ -75,6 +79,21 @@ export const ERROR_CATALOGUE = {
     area: 'contracts',
     meaning: "the controller's answer is malformed or cannot be delivered",
   },
+  // the service's life cycle (contracts/lifecycle.ts) and remote operator requests (contracts/bus.ts)
+  TETHER_LIFECYCLE_ILLEGAL: {
+    area: 'contracts',
+    meaning: 'a life-cycle trigger the transition table refuses in the current state',
+  },
+  TETHER_LIFECYCLE_FAILED: {
+    area: 'contracts',
+    meaning: "a life-cycle transition's implementation failed; the service is now failed",
+  },
+  TETHER_LIFECYCLE_BUSY: { area: 'contracts', meaning: 'too many life-cycle transitions are queued' },
+  TETHER_INVALID_REQUEST: {
+    area: 'contracts',
+    meaning: "a remote request is too large, not JSON, or not the action's shape",
+  },
+  TETHER_UNKNOWN_ACTION: { area: 'contracts', meaning: 'no operator action by that name' },
   // connection actor: transports and discovery
   TETHER_LINK_CLOSED: { area: 'connection', meaning: 'the link is closed' },
   TETHER_CONNECT_TIMEOUT: { area: 'connection', meaning: 'the link did not open in time' },
@@ -92,6 +111,13 @@ export const ERROR_CATALOGUE = {
   TETHER_SYNC_STEP_FAILED: { area: 'synchronization', meaning: 'a synchronization step failed' },
   TETHER_LISTENING_MODE: { area: 'synchronization', meaning: 'the controller is in Wi-Fi listening mode' },
   TETHER_DATASTORE: { area: 'synchronization', meaning: 'the block datastore cannot be used' },
+  // MQTT actor: the broker link
+  TETHER_MQTT_UNAUTHORIZED: {
+    area: 'mqtt',
+    meaning: 'a remote trigger without the token (user property) the HTTP API requires',
+  },
+  TETHER_MQTT_BUSY: { area: 'mqtt', meaning: 'too many remote triggers are being answered' },
+  TETHER_MQTT_SETTINGS: { area: 'mqtt', meaning: 'the MQTT settings cannot be used (CA file, URL)' },
   // service assembly
   TETHER_NO_SIMULATOR: { area: 'kernel', meaning: 'discovery mode sim without a simulator to start' },
   // tasks
@@ -170,10 +196,6 @@ export const ERROR_CATALOGUE = {
   TETHER_UNREADY: { area: 'http', meaning: 'the service is not ready' },
   TETHER_INTERNAL: { area: 'http', meaning: 'an unexpected error (see the service log)' },
   // USB bridge
-  TETHER_BRIDGE_HOST_REJECTED: {
-    area: 'bridge',
-    meaning: "the bridge's listing refused a Host or Origin that is not its own",
-  },
 } as const satisfies Record<`TETHER_${string}`, { area: string; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -195,6 +195,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_STASH_FULL: 503,
   TETHER_CALL_TIMEOUT: 504,
   TETHER_RUNTIME_CLOSED: 503,
+  TETHER_MESSAGE_UNREADABLE: 502,
   // supervisors (operator actions)
   TETHER_CHILD_NOT_FOUND: 404,
   TETHER_CHILD_RUNNING: 409,
@@ -223,6 +224,12 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_BLOCK_NAME_TAKEN: 409,
   TETHER_BLOCK_NAME_INVALID: 400,
   TETHER_SYSTEM_BLOCK: 403,
+  // the life cycle and the operator actions (contracts/lifecycle.ts, contracts/bus.ts)
+  TETHER_LIFECYCLE_ILLEGAL: 409,
+  TETHER_LIFECYCLE_BUSY: 429,
+  TETHER_LIFECYCLE_FAILED: 500,
+  TETHER_INVALID_REQUEST: 400,
+  TETHER_UNKNOWN_ACTION: 404,
 };
 
 /**

@@ -13,24 +13,29 @@
  *   PUT  /api/autoconnecting           {"enabled": bool}
  *   POST /api/actors/{id}/restart      terminate and restart one child of the tree
  *   POST /api/commands                 {"opcode", "payload"?, "timeoutMs"?}: the controller's answer
+ *   GET  /api/lifecycle                the service life cycle: state, last transition and who asked, group
+ *   PUT  /api/lifecycle                {"state": "started" | "paused" | "stopped"}: a life-cycle trigger
  *
+ * The operator actions run through kernel/operator.ts, the same functions
+ * MQTT requests reach; a route reads its body with the action's schema.
  * Tasks, backups (task-routes.ts) and blocks (block-routes.ts) follow the same rules.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { OPCODES, checkRequestPayload } from '../protocol/index.js';
-import type { CommanderApi } from '../contracts/actors.js';
-import { ACTOR_IDS } from '../contracts/actors.js';
+import { checkRequestPayload } from '../protocol/index.js';
 import type { TetherConfig } from '../config/index.js';
 import type { PhaseName } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
+import { OPERATOR_ACTIONS, runAction } from '../kernel/operator.js';
+import { lifecycleJson } from '../kernel/views.js';
 import { ChildNotFoundError } from '../runtime/index.js';
 import { readJson } from './body.js';
 import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
 import type { SseHub } from './sse.js';
 import { BLOCK_ROUTES } from './block-routes.js';
+import { httpContext } from './context.js';
 import { TASK_ROUTES } from './task-routes.js';
-import { nodeView, phaseAtLeast, stateView, statusView, treeView } from './views.js';
+import { phaseAtLeast, stateView, statusView, treeView } from './views.js';
 
 export interface RouteContext {
   readonly service: Service;
@@ -64,23 +69,11 @@ export interface Route {
   handle(context: RouteContext): Promise<Reply | undefined>;
 }
 
-/** Room for the commander's own timeout to fire first, so a slow controller is a 504 with its opcode. */
-const CALL_MARGIN_MS = 2000;
-const MAX_COMMAND_TIMEOUT_MS = 600_000;
-
 const READY_PHASE: Record<TetherConfig['http']['readyWhen'], PhaseName> = {
   synchronized: 'Synchronized',
   acknowledged: 'Acknowledged',
   connected: 'Connected',
 };
-
-const AutoconnectingBody = z.strictObject({ enabled: z.boolean() });
-
-const CommandBody = z.strictObject({
-  opcode: z.enum(OPCODES),
-  payload: z.unknown().optional(),
-  timeoutMs: z.int().min(1).max(MAX_COMMAND_TIMEOUT_MS).optional(),
-});
 
 const SERVICE_ROUTES: readonly Route[] = [
   {
@@ -144,12 +137,8 @@ const SERVICE_ROUTES: readonly Route[] = [
     path: '/api/reconnect',
     mutating: true,
     async handle({ service, request }) {
-      await readJson(request, z.strictObject({}));
-      const { phase, autoconnecting } = service.kernel.state;
-      const disconnected =
-        phase.name !== 'Disconnected' &&
-        service.kernel.disconnect(phase.generation, 'an operator asked for a reconnect');
-      return { status: 200, body: { disconnected, generation: phase.generation, autoconnecting } };
+      const body = await readJson(request, OPERATOR_ACTIONS.reconnect.body);
+      return { status: 200, body: await runAction(httpContext(service, request), 'reconnect', body) };
     },
   },
   {
@@ -157,9 +146,8 @@ const SERVICE_ROUTES: readonly Route[] = [
     path: '/api/autoconnecting',
     mutating: true,
     async handle({ service, request }) {
-      const { enabled } = await readJson(request, AutoconnectingBody);
-      service.kernel.setAutoconnecting(enabled);
-      return { status: 200, body: { autoconnecting: service.kernel.state.autoconnecting } };
+      const body = await readJson(request, OPERATOR_ACTIONS.autoconnecting.body);
+      return { status: 200, body: await runAction(httpContext(service, request), 'autoconnecting', body) };
     },
   },
   {
@@ -169,19 +157,8 @@ const SERVICE_ROUTES: readonly Route[] = [
     async handle({ service, request, params }) {
       await readJson(request, z.strictObject({}));
       const id = params['id'] ?? '';
-      const supervisor = service.root.findSupervisorOf(id);
-      if (supervisor === undefined) throw new ChildNotFoundError(id);
-      const before = supervisor.whichChildren().find((child) => child.id === id);
-      await supervisor.terminateChild(id);
-      const info = await supervisor.restartChild(id);
-      return {
-        status: 200,
-        body: {
-          ...nodeView(info),
-          supervisor: supervisor.id,
-          previousIncarnation: before?.incarnation ?? null,
-        },
-      };
+      if (id === '') throw new ChildNotFoundError(id);
+      return { status: 200, body: await runAction(httpContext(service, request), 'restart-actor', { id }) };
     },
   },
   {
@@ -189,23 +166,35 @@ const SERVICE_ROUTES: readonly Route[] = [
     path: '/api/commands',
     mutating: true,
     async handle({ service, request }) {
-      const body = await readJson(request, CommandBody);
+      const body = await readJson(request, OPERATOR_ACTIONS.command.body);
+      // Checked here as well, so that over HTTP a bad payload is a bad body like any other.
       const checked = checkRequestPayload(body.opcode, body.payload);
       if (!checked.ok) {
         throw new InvalidBodyError(`payload: ${checked.reason}`, [
           { path: 'payload', message: checked.reason },
         ]);
       }
-      const timeoutMs = body.timeoutMs ?? service.config.commander.timeoutMs;
-      const commander = service.system.ref<CommanderApi>(ACTOR_IDS.commander);
-      const result = await commander.callWith(
-        { timeoutMs: timeoutMs + CALL_MARGIN_MS },
-        'request',
-        body.opcode,
-        checked.value,
-        { timeoutMs },
-      );
-      return { status: 200, body: { opcode: body.opcode, payload: result ?? null } };
+      return { status: 200, body: await runAction(httpContext(service, request), 'command', body) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/lifecycle',
+    mutating: false,
+    async handle({ service }) {
+      return {
+        status: 200,
+        body: { ...lifecycleJson(service.lifecycle.view()), group: service.bus?.view() ?? null },
+      };
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/api/lifecycle',
+    mutating: true,
+    async handle({ service, request }) {
+      const body = await readJson(request, OPERATOR_ACTIONS.lifecycle.body);
+      return { status: 200, body: await runAction(httpContext(service, request), 'lifecycle', body) };
     },
   },
 ];

@@ -29,6 +29,7 @@ import type { SseOptions } from './sse.js';
 import { componentChangeView, supervisionView, transitionView } from './views.js';
 import { communicationOf } from '../contracts/component.js';
 import type { CommunicationState } from '../contracts/component.js';
+import { lifecycleTransitionJson } from '../kernel/views.js';
 
 export interface HttpApiOptions {
   /** When the service started, for uptime (default: now). */
@@ -147,6 +148,9 @@ export async function startHttpApi(
     watchCommunication(service, (state) => sse.publish('communication', { communication: state })),
     service.kernel.onComponentChange((change) => sse.publish('component', componentChangeView(change))),
     service.tasks.tracker.subscribe((event) => sse.publish('task', event)),
+    service.lifecycle.onTransition((transition) =>
+      sse.publish('lifecycle', lifecycleTransitionJson(transition)),
+    ),
   ];
 
   await new Promise<void>((resolve, reject) => {

@@ -12,20 +12,18 @@
  *   GET    /api/backups/{name}        one, as it is (application/json)
  *   PUT    /api/backups/{name}        store one (its bytes as the body, JSON, at most tasks.backup.maxBytes)
  *
- * The operator actions (submit, abort) are the kernel's plain functions
- * (kernel/task-actions.ts), the same any other surface calls.
+ * Submit and abort are operator actions (kernel/operator.ts: `task-submit`,
+ * `task-abort`), the same MQTT requests reach.
  */
 import { z } from 'zod';
-import { abortAllTasks, abortTask, getTask, listTasks, submitTask } from '../kernel/task-actions.js';
+import { OPERATOR_ACTIONS, runAction } from '../kernel/operator.js';
+import { getTask, listTasks } from '../kernel/task-actions.js';
 import { BackupNameInvalidError, backupNameProblem } from '../tasks/index.js';
+import type { TaskView } from '../tasks/index.js';
 import { readBody, readJson } from './body.js';
 import { statusOfCode } from './errors.js';
+import { httpContext } from './context.js';
 import type { Route } from './routes.js';
-
-const SubmitBody = z.strictObject({
-  kind: z.string().min(1).max(64),
-  args: z.unknown().optional(),
-});
 
 function checkedBackupName(name: string): string {
   const problem = backupNameProblem(name);
@@ -40,7 +38,10 @@ export const TASK_ROUTES: readonly Route[] = [
     mutating: true,
     async handle({ service, request }) {
       await readJson(request, z.strictObject({}));
-      return { status: 200, body: { tasks: abortAllTasks(service.tasks) } };
+      return {
+        status: 200,
+        body: await runAction(httpContext(service, request), 'task-abort', { all: true }),
+      };
     },
   },
   {
@@ -48,8 +49,10 @@ export const TASK_ROUTES: readonly Route[] = [
     path: '/api/tasks',
     mutating: true,
     async handle({ service, request }) {
-      const { kind, args } = await readJson(request, SubmitBody);
-      const task = submitTask(service.tasks, kind, args);
+      const body = await readJson(request, OPERATOR_ACTIONS['task-submit'].body);
+      const { task } = (await runAction(httpContext(service, request), 'task-submit', body)) as {
+        task: TaskView;
+      };
       const location = `/api/tasks/${task.id}`;
       if (task.status === 'REJECTED' && task.problem !== null) {
         return {
@@ -81,8 +84,9 @@ export const TASK_ROUTES: readonly Route[] = [
     method: 'DELETE',
     path: '/api/tasks/{id}',
     mutating: true,
-    async handle({ service, params }) {
-      return { status: 200, body: { task: abortTask(service.tasks, params['id'] ?? '') } };
+    async handle({ service, request, params }) {
+      const id = params['id'] ?? '';
+      return { status: 200, body: await runAction(httpContext(service, request), 'task-abort', { id }) };
     },
   },
   {

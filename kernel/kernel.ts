@@ -18,7 +18,7 @@ import type { ActorRef } from '../runtime/index.js';
 import type { Phase, PhaseChange, TransitionRequest } from '../contracts/phase.js';
 
 export type { PhaseChange } from '../contracts/phase.js';
-import { INITIAL_PHASE, transition } from '../contracts/phase.js';
+import { INITIAL_PHASE, IllegalTransitionError, transition } from '../contracts/phase.js';
 
 export interface KernelOptions {
   autoconnecting: boolean;
@@ -96,6 +96,10 @@ export class Kernel implements PhaseSource, ComponentSource {
   /** Applies a transition or throws IllegalTransitionError (the caller gets it as its call's rejection). */
   transition(request: TransitionRequest): KernelState {
     const from = this.#phase;
+    if (request.to === 'Connected' && !this.#autoconnecting) {
+      // A link opened while autoconnecting went off (paused, stopped): the connection closes it.
+      throw new IllegalTransitionError(from, request, 'autoconnecting is off');
+    }
     const result = transition(from, request, this.#now());
     if (!result.ok) throw result.error;
     this.#phase = result.phase;
@@ -113,10 +117,15 @@ export class Kernel implements PhaseSource, ComponentSource {
   }
 
   /** Disconnects the link of `generation` if it is current; false when stale or already down. */
-  disconnect(generation: number, reason: string): boolean {
+  disconnect(generation: number, reason: string, retryInMs?: number): boolean {
     const phase = this.#phase;
     if (phase.generation !== generation || phase.name === 'Disconnected') return false;
-    this.transition({ to: 'Disconnected', generation, reason });
+    this.transition({
+      to: 'Disconnected',
+      generation,
+      reason,
+      ...(retryInMs === undefined ? {} : { retryInMs }),
+    });
     this.#options.closeLink(generation, reason);
     return true;
   }
@@ -147,7 +156,8 @@ export class Kernel implements PhaseSource, ComponentSource {
     return {
       transition: (request: TransitionRequest) => this.transition(request),
       state: () => this.state,
-      disconnect: (generation: number, reason: string) => this.disconnect(generation, reason),
+      disconnect: (generation: number, reason: string, retryInMs?: number) =>
+        this.disconnect(generation, reason, retryInMs),
       requestRediscoveryExit: (reason: string) => this.requestRediscoveryExit(reason),
       report: (actorId: string, facts: Record<string, unknown>) => this.report(actorId, facts),
       component: (generation: number, report: ComponentReport) =>

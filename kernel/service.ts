@@ -4,6 +4,14 @@
  * simulator the caller hands in. The CLI's `tether run` and the end-to-end
  * tests start it here.
  *
+ * The service has a life cycle of its own (lifecycle.ts): created, then
+ * initialized once the tree is up (not connecting), then started
+ * (autoconnecting) unless synchronization.autoconnecting is false; paused
+ * closes the link, stopped stops the device actors and keeps the process
+ * (and its HTTP API and MQTT link) so its state stays visible. With
+ * mqtt.url, the bus bridge (bus.ts) carries state, events, operator requests
+ * and the group's life cycle to and from the MQTT actor.
+ *
  * The kernel also reacts to the tree: a new incarnation of an actor is told
  * the current state at once (it may have missed changes while down), and
  * when an actor of the device subtree exits, the link it served is
@@ -28,6 +36,9 @@ import type { Telemetry } from '../otel/telemetry.js';
 import type { TaskPool } from '../tasks/index.js';
 import { startTasks } from './tasks.js';
 import type { ServiceTasks } from './tasks.js';
+import { BusBridge } from './bus.js';
+import { Lifecycle } from './lifecycle.js';
+import { performAction } from './operator.js';
 
 /** sysexits EX_TEMPFAIL: USB rediscovery needs a fresh process (a container restart). */
 export const EXIT_REDISCOVERY = 75;
@@ -76,6 +87,10 @@ export interface Service {
   readonly logger: Logger;
   /** Tracked tasks (backup, restore, reboot, firmware update), the blocks API and the backups directory. */
   readonly tasks: ServiceTasks;
+  /** The service's life cycle (created, initialized, started, paused, stopped, failed). */
+  readonly lifecycle: Lifecycle;
+  /** The kernel's side of the MQTT link; undefined without mqtt.url. */
+  readonly bus: BusBridge | undefined;
   /** Resolves with the exit code the process should end with, once the service has stopped. */
   readonly exited: Promise<number>;
   /** Stops the tree in reverse order, closes everything; resolves when done. */
@@ -123,7 +138,8 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
   const exited = new Promise<number>((resolve) => (resolveExited = resolve));
 
   const kernel = new Kernel({
-    autoconnecting: config.synchronization.autoconnecting,
+    // The life cycle turns it on (started) once the tree is up and, in a group, the group's state is known.
+    autoconnecting: false,
     listeners: SERVICE_ACTORS.map((id) => system.ref<PhaseListener>(id)),
     closeLink: (generation, reason) =>
       system.ref<ConnectionApi>(ACTOR_IDS.connection).cast('closeLink', generation, reason),
@@ -169,6 +185,57 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
     ...(options.taskPool === undefined ? {} : { pool: options.taskPool }),
   });
   options.telemetry?.observe({ kernel, system, events: root.events, tasks: tasks.tracker });
+
+  const closeLink = (reason: string): void => {
+    kernel.setAutoconnecting(false);
+    const { phase } = kernel.state;
+    if (phase.name !== 'Disconnected') kernel.disconnect(phase.generation, reason);
+  };
+  const lifecycle = new Lifecycle({
+    // Children start one after another, each within its start timeout, and stop likewise: the bounds
+    // of initialize and stop follow from the tree's own, so a slow machine is not taken for a failure.
+    timeoutsMs: lifecycleBounds(config),
+    implementations: {
+      initialized: () => root.start(),
+      started: () => kernel.setAutoconnecting(true),
+      paused: () => closeLink('paused (life cycle)'),
+      stopped: async () => {
+        closeLink('stopped (life cycle)');
+        // The device actors stop, in reverse start order; the MQTT link and the HTTP API stay.
+        for (const id of ['watchdog', 'device']) {
+          const child = root.whichChildren().find((c) => c.id === id);
+          if (child !== undefined && child.status !== 'stopped') await root.terminateChild(id);
+        }
+      },
+    },
+  });
+  lifecycle.onTransition((transition) => {
+    const { source } = transition;
+    logger.info(
+      {
+        event: 'lifecycle',
+        from: transition.from,
+        to: transition.to,
+        via: source.via,
+        ...(source.via === 'group' ? { origin: source.origin, seq: source.seq } : {}),
+        ...(source.via === 'automatic' ? { cause: source.cause } : {}),
+      },
+      `life cycle ${transition.from} -> ${transition.to} (${source.via})`,
+    );
+  });
+  const bus =
+    config.mqtt.url === ''
+      ? undefined
+      : new BusBridge({
+          config,
+          system,
+          kernel,
+          lifecycle,
+          events: root.events,
+          logger,
+          perform: (action, body) => performAction({ service, source: { via: 'mqtt' } }, action, body),
+        });
+  bus?.start();
   root.events.subscribe((event) => {
     logSupervision(logger, event);
     reactToTree(kernel, system, event);
@@ -189,6 +256,8 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
     simulator,
     logger,
     tasks,
+    lifecycle,
+    bus,
     exited,
     stop(exitCode = 0): Promise<number> {
       stopping ??= (async () => {
@@ -212,6 +281,7 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
         if (phase.name !== 'Disconnected') kernel.disconnect(phase.generation, 'service stopping');
         await Promise.race([root.stop(), bound]);
         clearTimeout(boundTimer);
+        bus?.close();
         kernelService.close();
         await system.shutdown();
         await simulator?.close();
@@ -224,12 +294,30 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
   };
 
   try {
-    await root.start();
+    await lifecycle.trigger('initialized', { via: 'startup' });
   } catch (error) {
     await service.stop(1);
-    throw error;
+    // The tree's own error (what failed to start), not the life cycle's wrapper.
+    throw error instanceof Error && error.cause !== undefined ? error.cause : error;
   }
   notifier.ready(statusText(kernel.state.phase, config));
+  if (config.synchronization.autoconnecting) {
+    const autostart = async (): Promise<void> => {
+      // Only if nothing else moved it meanwhile (an operator, or the group this member caught up with).
+      if (lifecycle.planned !== 'initialized' || stopping !== undefined) return;
+      await lifecycle.trigger('started', { via: 'startup' });
+    };
+    if (bus?.grouped === true) {
+      // The group's latest transition comes with the subscription: wait for it (bounded), so a member
+      // that starts late follows the group instead of starting on its own first.
+      void bus
+        .whenJoined(config.lifecycle.joinTimeoutMs)
+        .then(autostart)
+        .catch((error: unknown) => logger.error({ err: error }, 'life cycle: could not start'));
+    } else {
+      await autostart();
+    }
+  }
   const intervalMs = watchdogIntervalMs(env, process.pid);
   if (intervalMs !== undefined) {
     // Pinged from this (the main) thread's event loop: a stuck loop stops them, and systemd restarts us.
@@ -240,6 +328,21 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
     });
   }
   return service;
+}
+
+/** Margin on top of the children's own timeouts, for the supervisors' bookkeeping. */
+const LIFECYCLE_MARGIN_MS = 10_000;
+/** What "infinity" counts as when adding up shutdown timeouts. */
+const UNBOUNDED_SHUTDOWN_MS = 60_000;
+
+function lifecycleBounds(config: TetherConfig): { initialized: number; stopped: number } {
+  const children = Object.values(config.supervision.children);
+  const start = children.reduce((sum, child) => sum + child.startTimeoutMs, 0);
+  const stop = children.reduce(
+    (sum, child) => sum + (typeof child.shutdown === 'number' ? child.shutdown : UNBOUNDED_SHUTDOWN_MS),
+    0,
+  );
+  return { initialized: start + LIFECYCLE_MARGIN_MS, stopped: stop + LIFECYCLE_MARGIN_MS };
 }
 
 /** systemd's STATUS= line: the phase, the link and the device. */

@@ -21,15 +21,20 @@
  *   discarded: they are independent of the line they interrupt.
  * - A line without a `#hh` checksum counts as a CRC error (it cannot be
  *   checked); a line with a good CRC but a raw `>` counts as `rawBracket`.
+ * - A frame nested deeper than MAX_JSON_DEPTH (ours, not the spec's) counts
+ *   as `badFields`. A bad-fields error names the frame's msgId when it has a
+ *   valid one, so the request it answers can fail at once.
  *
  * A plain class with a callback (no EventEmitter) so the connection actor's
  * worker can own it without ceremony.
  */
 import { crc8 } from './crc8.js';
 import { parseAnnotation } from './annotation.js';
-import { checkRequestFrame, checkResponseFrame } from './payloads.js';
+import { RAW_GT, scanJson } from './scan.js';
+import { checkRequestFrame, checkResponseFrame, isJsonObject, isMsgId } from './payloads.js';
 import {
   MAX_ANNOTATION_BYTES,
+  MAX_JSON_DEPTH,
   MAX_LINE_BYTES,
   type Decoded,
   type DecodeErrorKind,
@@ -55,6 +60,8 @@ export interface DecoderOptions {
   maxLineBytes?: number;
   /** Longest annotation, brackets excluded. Default 1024 (the spec's). */
   maxAnnotationBytes?: number;
+  /** Deepest nesting of objects and arrays in a frame, the frame itself included. Default 32 (ours). */
+  maxDepth?: number;
 }
 
 const COUNTER_OF: Record<DecodeErrorKind, keyof DecoderCounters> = {
@@ -71,6 +78,7 @@ export class StreamDecoder<F> {
   readonly #check: FrameCheck<F>;
   readonly #maxLine: number;
   readonly #maxAnnotation: number;
+  readonly #maxDepth: number;
 
   // One spare byte so a line of exactly maxLine bytes may still end in `\r\n`.
   readonly #line: Buffer;
@@ -107,6 +115,7 @@ export class StreamDecoder<F> {
     this.#check = check;
     this.#maxLine = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.#maxAnnotation = options.maxAnnotationBytes ?? MAX_ANNOTATION_BYTES;
+    this.#maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
     this.#line = Buffer.allocUnsafe(this.#maxLine + 1);
     this.#annotation = Buffer.allocUnsafe(this.#maxAnnotation);
   }
@@ -265,22 +274,32 @@ export class StreamDecoder<F> {
       this.#error('crc', 'checksum mismatch', line, len);
       return;
     }
-    for (let k = 0; k < hash; k++) {
-      if (line[k] === GT) {
-        this.#error('rawBracket', 'raw > in a frame', line, len);
-        return;
-      }
+    const deepest = scanJson(line, hash);
+    if (deepest === RAW_GT) {
+      this.#error('rawBracket', 'raw > in a frame', line, len);
+      return;
     }
     let value: unknown;
     try {
+      // V8 parses JSON without recursion, so even a line of 4096 brackets is safe to parse here.
       value = JSON.parse(line.toString('utf8', 0, hash));
     } catch {
       this.#error('badJson', 'JSON does not parse', line, len);
       return;
     }
+    if (deepest > this.#maxDepth) {
+      this.#error(
+        'badFields',
+        `nested deeper than ${this.#maxDepth} levels`,
+        line,
+        len,
+        readableMsgId(value),
+      );
+      return;
+    }
     const checked = this.#check(value);
     if (typeof checked === 'string') {
-      this.#error('badFields', checked, line, len);
+      this.#error('badFields', checked, line, len, readableMsgId(value));
       return;
     }
     this.#counters.frames++;
@@ -305,10 +324,14 @@ export class StreamDecoder<F> {
     }
   }
 
-  #error(error: DecodeErrorKind, reason: string, bytes: Buffer, len: number): void {
+  #error(error: DecodeErrorKind, reason: string, bytes: Buffer, len: number, msgId?: number): void {
     this.#counters[COUNTER_OF[error]]++;
     const sample = bytes.toString('latin1', 0, Math.min(len, SAMPLE_BYTES));
-    this.#emit({ kind: 'error', error, reason, sample });
+    this.#emit(
+      msgId === undefined
+        ? { kind: 'error', error, reason, sample }
+        : { kind: 'error', error, reason, sample, msgId },
+    );
   }
 
   #emit(out: Decoded<F>): void {
@@ -318,6 +341,11 @@ export class StreamDecoder<F> {
       this.#listenerError ??= { error };
     }
   }
+}
+
+/** The msgId of a parsed frame that is otherwise bad, when it has a valid one. */
+function readableMsgId(value: unknown): number | undefined {
+  return isJsonObject(value) && isMsgId(value.msgId) ? value.msgId : undefined;
 }
 
 /** 0..15 for a hex digit (either case), -256 otherwise so that any combination stays negative. */

@@ -3,15 +3,18 @@
  * `>` escaped inside the JSON, and `<text>` annotations. The service encodes
  * requests; the simulator encodes responses and events. Whatever the encoder
  * accepts, the decoder decodes to the same value: inputs that would break
- * that (a msgId out of range, a frame over the line bound, a `>` in an
- * annotation) are refused with an EncodeError instead of being sent broken.
+ * that (a msgId out of range, a frame over the line bound or nested past the
+ * depth bound, a `>` in an annotation) are refused with an EncodeError
+ * instead of being sent broken.
  */
 import { EncodeError } from './errors.js';
 import { formatEvent, formatLog } from './annotation.js';
 import { crc8, crcHex } from './crc8.js';
 import { isMsgId } from './payloads.js';
+import { scanJson } from './scan.js';
 import {
   MAX_ANNOTATION_BYTES,
+  MAX_JSON_DEPTH,
   MAX_LINE_BYTES,
   type ControllerEvent,
   type JsonValue,
@@ -43,6 +46,10 @@ export function encodeFrame(message: Readonly<Record<string, unknown>>): Buffer 
   }
   const out = Buffer.allocUnsafe(length + 4);
   out.write(json, 0, 'utf8');
+  const depth = scanJson(out, length);
+  if (depth > MAX_JSON_DEPTH) {
+    throw new EncodeError(`frame nested ${depth} levels deep exceeds the ${MAX_JSON_DEPTH}-level bound`);
+  }
   out.write(`#${crcHex(crc8(out, 0, length))}\n`, length, 'latin1');
   return out;
 }

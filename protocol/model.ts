@@ -17,6 +17,14 @@ export interface JsonObject {
 /** Bounds from the spec (section 1), delimiters and the `\n` excluded. */
 export const MAX_LINE_BYTES = 8192;
 export const MAX_ANNOTATION_BYTES = 1024;
+/**
+ * Our bound, not the spec's: the deepest nesting of objects and arrays a
+ * frame may have, the frame object itself counting as one. Real blocks nest a
+ * handful of levels; a deeper frame is a bad frame (docs/protocol.md, "Bounds").
+ * It keeps every value the codec hands out safe to clone between threads,
+ * to serialize again and to log, whose cost grows with depth.
+ */
+export const MAX_JSON_DEPTH = 32;
 
 export const MIN_MSG_ID = 1;
 export const MAX_MSG_ID = 65535;
@@ -206,6 +214,12 @@ export interface DecodeError {
   reason: string;
   /** The start of the offending bytes (at most 64, latin1), for a log line. */
   sample: string;
+  /**
+   * Set when the frame's checksum and JSON were good and its msgId could be
+   * read, but the rest was not acceptable: the request it answers can be
+   * failed at once instead of waiting for its timeout.
+   */
+  msgId?: number;
 }
 
 export type Decoded<F> =
@@ -229,7 +243,7 @@ export interface DecoderCounters {
   crcErrors: number;
   /** Checksum right but the JSON does not parse. */
   badJson: number;
-  /** JSON parses but a field is missing or of the wrong type. */
+  /** JSON parses but a field is missing or of the wrong type, or it nests deeper than MAX_JSON_DEPTH. */
   badFields: number;
   /** A raw `<` or `>` where the spec forbids it (a `>` in a frame, an annotation broken by `\n` or `<`). */
   rawBracket: number;

@@ -25,18 +25,23 @@ export class BatchingEndpoint {
   /**
    * @param onUndeliverable called for a message that cannot be cloned (a function in the
    *   arguments, say); the batch it was in is resent one by one so the others still go.
+   * @param onUnreadable called when a packet arrived but could not be deserialized here
+   *   (`messageerror`: a value nested too deep for this thread's stack, say). Which messages
+   *   it held is unknown on this side; the ref and the server find out (ref.ts, server.ts).
    */
   constructor(
     port: MessagePort,
     onMessage: (message: CallMessage) => void,
     onClose: () => void,
     onUndeliverable: (message: CallMessage, error: unknown) => void,
+    onUnreadable: (error: unknown) => void = () => undefined,
   ) {
     this.#port = port;
     this.#onUndeliverable = onUndeliverable;
     port.on('message', (packet: CallPacket) => {
       if (Array.isArray(packet)) readPacket(packet, onMessage);
     });
+    port.on('messageerror', onUnreadable);
     port.once('close', () => {
       this.#closed = true;
       this.#packet = [];

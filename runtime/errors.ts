@@ -71,6 +71,21 @@ export class ActorInitError extends TetherError {
   }
 }
 
+/**
+ * A message of this call could not be read on arrival (the receiving thread
+ * could not deserialize it: `messageerror`), so the call has no answer.
+ */
+export class MessageUnreadableError extends TetherError {
+  declare readonly code: 'TETHER_MESSAGE_UNREADABLE';
+  constructor(actorId: string, method: string, options?: { cause?: unknown }) {
+    super(
+      'TETHER_MESSAGE_UNREADABLE',
+      `call ${actorId}.${method}: a message it needed could not be read on the receiving thread`,
+      { ...options, detail: { actorId, method } },
+    );
+  }
+}
+
 /** The runtime was shut down; nothing new can start. */
 export class RuntimeClosedError extends TetherError {
   declare readonly code: 'TETHER_RUNTIME_CLOSED';
@@ -157,6 +172,7 @@ for (const [code, errorClass] of [
   ['TETHER_UNKNOWN_METHOD', UnknownMethodError],
   ['TETHER_ACTOR_INIT', ActorInitError],
   ['TETHER_RUNTIME_CLOSED', RuntimeClosedError],
+  ['TETHER_MESSAGE_UNREADABLE', MessageUnreadableError],
   ['TETHER_FAILED_TO_START_CHILD', FailedToStartChildError],
 ] as const) {
   registerErrorClass(code, errorClass);

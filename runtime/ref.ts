@@ -13,12 +13,21 @@
  *
  * Every call settles: with the result, the handler's error, ActorDownError
  * when its incarnation dies with the call in flight, CallTimeoutError at its
- * deadline, or StashFullError when too many wait. Nothing stays pending.
+ * deadline, StashFullError when too many wait, or MessageUnreadableError
+ * when its call or its reply could not be read on arrival (see
+ * IN_FLIGHT_METHOD in server.ts). Nothing stays pending.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { BatchingEndpoint } from './endpoint.js';
-import { ActorDownError, CallTimeoutError, StashFullError, deserializeError } from './errors.js';
+import {
+  ActorDownError,
+  CallTimeoutError,
+  MessageUnreadableError,
+  StashFullError,
+  deserializeError,
+} from './errors.js';
 import type { CallMessage } from './messages.js';
+import { IN_FLIGHT_METHOD, UNREADABLE_NOTICE_ID } from './server.js';
 
 // -------------------------------------------------------------- public types
 
@@ -192,6 +201,7 @@ export class RefCore<Api> implements ActorRef<Api> {
         (message) => this.#onReply(connection, message),
         () => this.#onPortClosed(connection),
         (message, error) => this.#onUndeliverable(connection, message, error),
+        (error) => this.#findLost(connection, error),
       ),
     };
     this.#state = { kind: 'connected', connection };
@@ -252,12 +262,48 @@ export class RefCore<Api> implements ActorRef<Api> {
 
   #onReply(connection: Connection, message: CallMessage): void {
     if (message.t !== 'ok' && message.t !== 'err') return;
+    if (message.t === 'err' && message.id === UNREADABLE_NOTICE_ID) {
+      // The actor could not read something we sent.
+      this.#findLost(connection, deserializeError(message.e));
+      return;
+    }
     const call = connection.pending.get(message.id);
     // No pending call: a late reply to a call that already timed out.
     if (call === undefined) return;
     connection.pending.delete(message.id);
     if (message.t === 'ok') settle(call, () => call.resolve(message.v));
     else settle(call, () => call.reject(deserializeError(message.e)));
+  }
+
+  /**
+   * A packet on this connection could not be read (here, or by the actor). Asks
+   * the actor which calls it is still running; once it answers (after every
+   * reply it sent before, ports keep order), each call sent before the question
+   * that is neither answered nor running was lost with that packet, and fails.
+   */
+  #findLost(connection: Connection, cause: unknown): void {
+    const asked = [...connection.pending.entries()].filter(([, call]) => call.method !== IN_FLIGHT_METHOD);
+    if (asked.length === 0) return;
+    const id = this.#takeCallId();
+    const judge = (running: unknown): void => {
+      const stillRunning = new Set(Array.isArray(running) ? running : []);
+      for (const [callId, call] of asked) {
+        if (connection.pending.get(callId) !== call || stillRunning.has(callId)) continue;
+        connection.pending.delete(callId);
+        settle(call, () => call.reject(new MessageUnreadableError(this.id, call.method, { cause })));
+      }
+    };
+    // If the question gets no answer (the actor ends, or is stuck), each call still has its own deadline.
+    const question: PendingCall = {
+      method: IN_FLIGHT_METHOD,
+      connection,
+      resolve: judge,
+      reject: () => undefined,
+      timer: undefined,
+    };
+    question.timer = setTimeout(() => this.#expire(id, question, this.#callTimeoutMs), this.#callTimeoutMs);
+    connection.pending.set(id, question);
+    connection.endpoint.send({ t: 'call', id, m: IN_FLIGHT_METHOD, a: [], tp: '' });
   }
 
   #onUndeliverable(connection: Connection, message: CallMessage, error: unknown): void {

@@ -5,7 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { BatchingEndpoint } from './endpoint.js';
-import { TetherError, UnknownMethodError, serializeError } from './errors.js';
+import { MessageUnreadableError, TetherError, UnknownMethodError, serializeError } from './errors.js';
 import type { CallMessage } from './messages.js';
 import type { ApiShape } from './ref.js';
 
@@ -18,6 +18,19 @@ export type AnyHandler = (...args: unknown[]) => unknown;
  * message: each AsyncLocalStorage run costs on every message.
  */
 export type TraceScope = (traceparent: string, handler: AnyHandler, args: unknown[]) => unknown;
+
+/**
+ * When a packet cannot be read on arrival (`messageerror`), neither side
+ * knows which messages it held. The side that could not read tells the other
+ * (a server sends an `err` with this id, which no call has), and the ref
+ * then asks the server which of its calls are still running, with a call of
+ * the method below. Ports deliver in order, so when the answer arrives every
+ * call sent before the question that is neither answered nor running was
+ * lost, and fails with MessageUnreadableError; the others are left alone.
+ */
+export const UNREADABLE_NOTICE_ID = 0;
+/** Not a handler name anyone can define: handlers are looked up as own properties. */
+export const IN_FLIGHT_METHOD = '\u0000in-flight';
 
 export class CallServer {
   readonly #actorId: string;
@@ -39,9 +52,11 @@ export class CallServer {
   }
 
   accept(port: MessagePort): void {
+    /** Calls whose handler has not settled yet, for a ref that lost a packet (see IN_FLIGHT_METHOD). */
+    const running = new Set<number>();
     const endpoint: BatchingEndpoint = new BatchingEndpoint(
       port,
-      (message) => this.#onMessage(endpoint, message),
+      (message) => this.#onMessage(endpoint, running, message),
       () => this.#endpoints.delete(endpoint),
       (message, error) => {
         // The handler returned something that cannot cross a thread (a function, say).
@@ -52,6 +67,12 @@ export class CallServer {
           endpoint.send({ t: 'err', id: message.id, e: serializeError(why) });
         }
       },
+      (error) => {
+        // Calls or casts from this ref were lost: say so in the log, and tell the ref, which finds out which.
+        this.#onCastError('(a message that could not be read)', error);
+        const notice = new MessageUnreadableError(this.#actorId, '(unknown)', { cause: error });
+        endpoint.send({ t: 'err', id: UNREADABLE_NOTICE_ID, e: serializeError(notice) });
+      },
     );
     this.#endpoints.add(endpoint);
   }
@@ -61,9 +82,11 @@ export class CallServer {
     this.#endpoints.clear();
   }
 
-  #onMessage(endpoint: BatchingEndpoint, message: CallMessage): void {
-    if (message.t === 'call') this.#serveCall(endpoint, message.id, message.m, message.a, message.tp);
-    else if (message.t === 'cast') this.#serveCast(message.m, message.a, message.tp);
+  #onMessage(endpoint: BatchingEndpoint, running: Set<number>, message: CallMessage): void {
+    if (message.t === 'call') {
+      if (message.m === IN_FLIGHT_METHOD) endpoint.send({ t: 'ok', id: message.id, v: [...running] });
+      else this.#serveCall(endpoint, running, message.id, message.m, message.a, message.tp);
+    } else if (message.t === 'cast') this.#serveCast(message.m, message.a, message.tp);
   }
 
   #lookup(method: string): AnyHandler | undefined {
@@ -72,7 +95,14 @@ export class CallServer {
     return typeof handler === 'function' ? (handler as AnyHandler) : undefined;
   }
 
-  #serveCall(endpoint: BatchingEndpoint, id: number, method: string, args: unknown[], tp: string): void {
+  #serveCall(
+    endpoint: BatchingEndpoint,
+    running: Set<number>,
+    id: number,
+    method: string,
+    args: unknown[],
+    tp: string,
+  ): void {
     const handler = this.#lookup(method);
     if (handler === undefined) {
       endpoint.send({ t: 'err', id, e: serializeError(new UnknownMethodError(this.#actorId, method)) });
@@ -86,9 +116,16 @@ export class CallServer {
       return;
     }
     if (isThenable(result)) {
+      running.add(id);
       result.then(
-        (value) => endpoint.send({ t: 'ok', id, v: value }),
-        (error: unknown) => endpoint.send({ t: 'err', id, e: serializeError(error) }),
+        (value) => {
+          running.delete(id);
+          endpoint.send({ t: 'ok', id, v: value });
+        },
+        (error: unknown) => {
+          running.delete(id);
+          endpoint.send({ t: 'err', id, e: serializeError(error) });
+        },
       );
     } else {
       endpoint.send({ t: 'ok', id, v: result });

@@ -10,12 +10,22 @@ import { join } from 'node:path';
  * System packages the tests use for real (not mocked): command -> Debian
  * package. socat: pseudo-terminal pairs and the systemd notify socket;
  * systemd-analyze: checks deploy/tether.service; script: a real terminal for
- * the CLI's readable log lines.
+ * the CLI's readable log lines; mosquitto: the MQTT broker the tests start
+ * on a free port of their own.
  */
-const systemPackages = { socat: 'socat', 'systemd-analyze': 'systemd', script: 'bsdutils' };
+const systemPackages = {
+  socat: 'socat',
+  'systemd-analyze': 'systemd',
+  script: 'bsdutils',
+  mosquitto: 'mosquitto',
+};
+
+/** Daemons live in /usr/sbin, which a user's PATH may leave out. */
+const SBIN = ['/usr/sbin', '/usr/local/sbin'];
 
 function has(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+  if (spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0) return true;
+  return SBIN.some((dir) => existsSync(join(dir, command)));
 }
 
 const missing = Object.entries(systemPackages).filter(([command]) => !has(command));

@@ -4,7 +4,14 @@
  * Every line gets one reply line; a bad line gets an error reply, never an
  * exception.
  */
-import { LOG_LEVELS, RESET_DATA, RESET_REASONS, type LogLevel } from '../protocol/index.js';
+import {
+  LOG_LEVELS,
+  RESET_DATA,
+  RESET_REASONS,
+  isMsgId,
+  isOpcode,
+  type LogLevel,
+} from '../protocol/index.js';
 import type { Simulator } from './simulator.js';
 
 export const CONTROL_HELP = `commands (one per line):
@@ -13,11 +20,15 @@ export const CONTROL_HELP = `commands (one per line):
   reset [REASON [DATA]]      controller reset, e.g. "reset WATCHDOG" or "reset 3C 01"
   noise N                    N bytes of line noise
   slow MS                    delay every response by MS (0: off)
-  setup-mode [drop]          enter listening mode (no answers), optionally dropping connections
+  setup-mode [drop] [quiet]  enter listening mode (no answers), optionally dropping connections; quiet: no <!SETUP_MODE>
   leave-setup-mode           answer requests again
   handshake-after-none on|off  handshake only after a NONE request
   handshake-delay MS         late handshake on connect
   annotate on|off            log annotations inside data lines
+  busy OPCODE...|off         answer BUSY to these opcodes (e.g. "busy BLOCK_WRITE")
+  setup-mode-on-connect on|off  <!SETUP_MODE> after every new connection's handshake
+  nested-payload N           block answers carry data nested N deep (0: off)
+  respond MSGID [ERROR]      a response nobody asked for
   proto-version HEX          handshake proto_version (incompatible firmware)
   device-id HEX              handshake device id (wrong device)
   next-firmware HEX          the firmware version a FIRMWARE_UPDATE installs
@@ -73,7 +84,7 @@ export function applyControlLine(sim: Simulator, line: string): string {
         f.responseDelayMs = count(args[0]);
         return 'ok';
       case 'setup-mode':
-        f.enterSetupMode({ drop: args[0] === 'drop' });
+        f.enterSetupMode({ drop: args.includes('drop'), announce: !args.includes('quiet') });
         return 'ok';
       case 'leave-setup-mode':
         f.leaveSetupMode();
@@ -86,6 +97,18 @@ export function applyControlLine(sim: Simulator, line: string): string {
         return 'ok';
       case 'annotate':
         f.annotateLines = onOff(args[0]);
+        return 'ok';
+      case 'busy':
+        f.busyOpcodes = args.length === 1 && args[0]?.toLowerCase() === 'off' ? [] : opcodes(args);
+        return 'ok';
+      case 'setup-mode-on-connect':
+        f.setupModeOnConnect = onOff(args[0]);
+        return 'ok';
+      case 'nested-payload':
+        f.nestedPayloadDepth = count(args[0]);
+        return 'ok';
+      case 'respond':
+        f.respond(msgId(args[0]), args[1] ?? 'OK');
         return 'ok';
       case 'proto-version':
         f.protoVersion = field(args[0]);
@@ -128,6 +151,19 @@ function onOff(word: string | undefined): boolean {
 function count(word: string | undefined): number {
   const n = Number(word);
   if (!Number.isInteger(n) || n < 0) throw new Error(`expected a non-negative integer, got "${word ?? ''}"`);
+  return n;
+}
+
+function opcodes(words: string[]): string[] {
+  const upper = words.map((w) => w.toUpperCase());
+  const bad = upper.find((w) => !isOpcode(w));
+  if (upper.length === 0 || bad !== undefined) throw new Error(`expected opcodes or off, got "${bad ?? ''}"`);
+  return upper;
+}
+
+function msgId(word: string | undefined): number {
+  const n = Number(word);
+  if (!isMsgId(n)) throw new Error(`expected a msgId 1..65535, got "${word ?? ''}"`);
   return n;
 }
 

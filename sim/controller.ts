@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 import {
   RequestDecoder,
   checkRequestPayload,
+  crc8,
+  crcHex,
   encodeEvent,
   encodeLog,
   encodeResponse,
@@ -170,10 +172,10 @@ export class SimController {
     for (const session of this.#sessions) session.send(randomBytes(count));
   }
 
-  enterSetupMode(drop: boolean): void {
+  enterSetupMode(drop: boolean, announce = true): void {
     this.setupMode = true;
-    this.log('entering setup (listening) mode');
-    this.broadcast(encodeEvent({ type: 'setupMode' }));
+    this.log(`entering setup (listening) mode${announce ? '' : ' without saying so'}`);
+    if (announce) this.broadcast(encodeEvent({ type: 'setupMode' }));
     if (drop) this.drop();
   }
 
@@ -290,6 +292,34 @@ function fromStore<T>(result: StoreResult<T>): Reply {
     : { error: 'OK', payload: result.payload as unknown as JsonValue };
 }
 
+function isBlockReply(reply: Reply): reply is { error: 'OK'; payload: { data: JsonValue } } {
+  const payload = reply.payload;
+  return (
+    reply.error === 'OK' &&
+    typeof payload === 'object' &&
+    payload !== null &&
+    !Array.isArray(payload) &&
+    typeof payload.data === 'object' &&
+    payload.data !== null
+  );
+}
+
+/**
+ * A block answer whose `data.nested` is an array nested `depth` deep, framed
+ * by hand: the encoder refuses a frame past the codec's nesting bound, and a
+ * hostile controller is exactly what sends one.
+ */
+function nestedFrame(msgId: number, block: { data: JsonValue }, depth: number): Buffer {
+  const mark = '@@nested@@';
+  const data = { ...(block.data as Record<string, JsonValue>), nested: mark };
+  const json = JSON.stringify({ msgId, error: 'OK', payload: { ...block, data } }).replace(
+    JSON.stringify(mark),
+    '['.repeat(depth) + ']'.repeat(depth),
+  );
+  const line = Buffer.from(json, 'utf8');
+  return Buffer.concat([line, Buffer.from(`#${crcHex(crc8(line))}\n`, 'latin1')]);
+}
+
 interface Pending {
   due: number;
   bytes: Buffer;
@@ -335,7 +365,10 @@ export class Session {
   greet(): void {
     const settings = this.#controller.settings;
     if (settings.handshakeOnlyAfterNone) return;
-    const sendIt = (): void => this.send(encodeEvent(this.#controller.handshake()));
+    const sendIt = (): void => {
+      this.send(encodeEvent(this.#controller.handshake()));
+      if (this.#controller.settings.setupModeOnConnect) this.send(encodeEvent({ type: 'setupMode' }));
+    };
     clearTimeout(this.#handshakeTimer);
     if (settings.handshakeDelayMs <= 0) sendIt();
     else this.#handshakeTimer = setTimeout(sendIt, settings.handshakeDelayMs);
@@ -361,10 +394,18 @@ export class Session {
     controller.observe(request);
     // Unplugged or in listening mode, the request is simply never answered.
     if (controller.settings.silent || controller.setupMode) return;
+    if (controller.settings.busyOpcodes.includes(request.opcode)) {
+      this.#enqueue(this.#annotate(encodeResponse({ msgId: request.msgId, error: 'BUSY' })), undefined);
+      return;
+    }
     const { reply, handshake, after } = controller.execute(request);
+    const depth = controller.settings.nestedPayloadDepth;
     let encoded: Buffer;
     try {
-      encoded = encodeResponse({ msgId: request.msgId, ...reply });
+      encoded =
+        depth > 0 && isBlockReply(reply)
+          ? nestedFrame(request.msgId, reply.payload, depth)
+          : encodeResponse({ msgId: request.msgId, ...reply });
     } catch {
       // An answer that cannot be one line (a BLOCK_LIST of more blocks than 8 KiB holds): the
       // firmware cannot send it either, so it says it failed rather than sending it broken.

@@ -17,6 +17,15 @@ export interface FaultSettings {
   handshakeDelayMs: number;
   /** Every response carries a log annotation inside its data line. */
   annotateLines: boolean;
+  /** Requests with these opcodes are answered `BUSY` (a controller that makes a sync step fail every time). */
+  busyOpcodes: string[];
+  /** Every new connection gets `<!SETUP_MODE>` right after its handshake (a controller stuck announcing it). */
+  setupModeOnConnect: boolean;
+  /**
+   * 0 for off; otherwise every OK block answer carries `data.nested`, an array nested this deep,
+   * written on the wire as is (past the codec's nesting bound, which the encoder would refuse).
+   */
+  nestedPayloadDepth: number;
 }
 
 export const SIM_IDENTITY: Readonly<SimIdentity> = {
@@ -35,6 +44,9 @@ export const SIM_FAULTS: Readonly<FaultSettings> = {
   handshakeOnlyAfterNone: false,
   handshakeDelayMs: 0,
   annotateLines: false,
+  busyOpcodes: [],
+  setupModeOnConnect: false,
+  nestedPayloadDepth: 0,
 };
 
 export const SIM_DEFAULTS = {

@@ -3,7 +3,14 @@
  * section 6) on demand, from tests (`simulator.faults`) and from the command
  * line (`control.ts`). Settings stay on until changed; actions happen once.
  */
-import { encodeAnnotation, encodeEvent, encodeLog, type LogLevel } from '../protocol/index.js';
+import {
+  encodeAnnotation,
+  encodeEvent,
+  encodeLog,
+  encodeResponse,
+  type JsonValue,
+  type LogLevel,
+} from '../protocol/index.js';
 import type { SimController } from './controller.js';
 import type { FaultSettings } from './defaults.js';
 
@@ -61,6 +68,31 @@ export class Faults {
   }
   set annotateLines(on: boolean) {
     this.#controller.settings.annotateLines = on;
+  }
+
+  /** Requests with these opcodes are answered `BUSY` (e.g. `['BLOCK_WRITE']` fails every sync). */
+  get busyOpcodes(): readonly string[] {
+    return [...this.#controller.settings.busyOpcodes];
+  }
+  set busyOpcodes(opcodes: readonly string[]) {
+    this.#controller.settings.busyOpcodes = [...opcodes];
+    this.#controller.log(`BUSY to ${opcodes.length === 0 ? 'nothing' : opcodes.join(', ')}`);
+  }
+
+  /** `<!SETUP_MODE>` right after the handshake of every new connection. */
+  get setupModeOnConnect(): boolean {
+    return this.#controller.settings.setupModeOnConnect;
+  }
+  set setupModeOnConnect(on: boolean) {
+    this.#controller.settings.setupModeOnConnect = on;
+  }
+
+  /** Block answers carry `data.nested`, an array nested this deep (0: off). */
+  get nestedPayloadDepth(): number {
+    return this.#controller.settings.nestedPayloadDepth;
+  }
+  set nestedPayloadDepth(depth: number) {
+    this.#controller.settings.nestedPayloadDepth = Math.max(0, Math.floor(depth));
   }
 
   /** Incompatible firmware: the proto_version of later handshakes and VERSION answers. */
@@ -131,9 +163,13 @@ export class Faults {
     this.#controller.noise(Math.max(0, Math.floor(count)));
   }
 
-  /** Listening mode: `<!SETUP_MODE>`, then no answers until leaveSetupMode(); optionally drops connections. */
-  enterSetupMode(options: { drop?: boolean } = {}): void {
-    this.#controller.enterSetupMode(options.drop ?? false);
+  /**
+   * Listening mode: `<!SETUP_MODE>` (unless `announce` is false), then no
+   * answers until leaveSetupMode(); new connections are still greeted with a
+   * handshake. Optionally drops connections.
+   */
+  enterSetupMode(options: { drop?: boolean; announce?: boolean } = {}): void {
+    this.#controller.enterSetupMode(options.drop ?? false, options.announce ?? true);
   }
 
   leaveSetupMode(): void {
@@ -153,6 +189,13 @@ export class Faults {
   /** `<!CBOXERROR,hh>`. */
   cboxError(code: number): void {
     this.#controller.broadcast(encodeEvent({ type: 'cboxError', code }));
+  }
+
+  /** A response nobody asked for (or a late one), to every connection. */
+  respond(msgId: number, error = 'OK', payload?: JsonValue): void {
+    this.#controller.broadcast(
+      encodeResponse({ msgId, error, ...(payload === undefined ? {} : { payload }) }),
+    );
   }
 
   /** Any annotation text, e.g. an unknown event `!FOO` or a malformed handshake. */

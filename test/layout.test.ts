@@ -39,7 +39,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
     'tasks',
   ],
   sim: ['errors', 'runtime', 'protocol', 'actors'],
-  bridge: ['errors', 'runtime', 'actors'],
+  bridge: ['errors', 'runtime', 'actors', 'http'],
   http: ['errors', 'runtime', 'supervisors', 'config', 'protocol', 'contracts', 'otel', 'tasks', 'kernel'],
   cli: [
     'errors',

@@ -50,6 +50,7 @@ const commander = defineActor(
     const handlers: CommanderApi = {
       request: (opcode, payload, options) => logic.request(opcode, payload, options),
       onResponse: (generation, frame) => logic.onResponse(generation, frame),
+      onBadResponse: (generation, msgId, reason) => logic.onBadResponse(generation, msgId, reason),
       onKernelState: (state) => logic.onKernelState(state),
       status: () => logic.status(),
     };

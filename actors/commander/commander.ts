@@ -47,6 +47,7 @@ import {
 } from '../../contracts/actors.js';
 import { CommanderBusyError, CommanderRecoveryRestartError } from './errors.js';
 import { KernelView, phaseAllows } from '../shared/kernel-view.js';
+import { LogLimiter } from '../../runtime/log-limiter.js';
 import { realTimers, type Timer, type Timers } from '../shared/timers.js';
 import { SpanKind, SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 import { LATENCY_BUCKETS_MS, meter, telemetryOn, tracer } from '../../otel/instruments.js';
@@ -57,6 +58,11 @@ import { ATTR, METRICS, SPANS } from '../../otel/names.js';
 export const COMMANDER_DEFAULTS = {
   maxPending: 1000,
   checkTimeoutMs: 3000,
+  /** Responses that match nothing pending: at most this many log lines per period; the rest are counted. */
+  unmatchedLogBurst: 5,
+  unmatchedLogIntervalMs: 10_000,
+  /** Requests that time out: at most this many log lines in the same period. */
+  timeoutLogBurst: 5,
 } as const;
 
 export interface CommanderSettings {
@@ -140,6 +146,15 @@ export class Commander {
   #stopped = false;
   readonly #traceWrites: boolean;
 
+  /** A controller can send answers nobody asked for as fast as it likes: their log lines are limited. */
+  readonly #unmatchedLog = new LogLimiter({
+    periodMs: COMMANDER_DEFAULTS.unmatchedLogIntervalMs,
+    burst: COMMANDER_DEFAULTS.unmatchedLogBurst,
+  });
+  readonly #timeoutLog = new LogLimiter({
+    periodMs: COMMANDER_DEFAULTS.unmatchedLogIntervalMs,
+    burst: COMMANDER_DEFAULTS.timeoutLogBurst,
+  });
   #sentCount = 0;
   #timedOut = 0;
   #lateResponses = 0;
@@ -280,10 +295,13 @@ export class Commander {
     const pending = this.#sent.get(frame.msgId);
     if (pending === undefined || pending.generation !== generation) {
       this.#lateResponses += 1;
+      const suppressed = this.#unmatchedLog.admit('unmatched', this.#timers.now());
+      if (suppressed === undefined) return;
       this.#deps.log.warn('response matches no pending request (late or for an older connection): dropped', {
         msgId: frame.msgId,
         generation,
         error: frame.error,
+        suppressedSinceLast: suppressed,
       });
       return;
     }
@@ -301,6 +319,18 @@ export class Commander {
       return;
     }
     pending.resolve(value);
+  }
+
+  /**
+   * A frame for `msgId` that could not be accepted (connection's decoder said
+   * why). It is that request's answer, so the request fails now; one that
+   * matches nothing was already counted and logged as bad data.
+   */
+  onBadResponse(generation: number, msgId: number, reason: string): void {
+    const pending = this.#sent.get(msgId);
+    if (pending === undefined || pending.generation !== generation) return;
+    this.#remove(pending);
+    pending.reject(new BadResponseError(pending.opcode, pending.msgId, reason));
   }
 
   onKernelState(state: KernelState): void {
@@ -411,12 +441,17 @@ export class Commander {
     const wasSent = pending.msgId !== 0;
     this.#remove(pending);
     this.#timedOut += 1;
-    this.#deps.log.warn('request timed out', {
+    const fields = {
       opcode: pending.opcode,
       msgId: pending.msgId,
       generation: pending.generation,
       timeoutMs: pending.timeoutMs,
-    });
+    };
+    // An internal request's timeout is its sender's to report (the watchdog's check, a handshake
+    // ping); the others are news, but a silent controller under load must not flood the log.
+    const suppressed = pending.internal ? undefined : this.#timeoutLog.admit('timeout', this.#timers.now());
+    if (suppressed === undefined) this.#deps.log.debug('request timed out', fields);
+    else this.#deps.log.warn('request timed out', { ...fields, suppressedSinceLast: suppressed });
     pending.reject(new CommandTimeoutError(pending.opcode, pending.msgId, pending.timeoutMs));
     // Internal requests (the check itself, the watchdog's NONE) are judged by whoever sent them;
     // a held request timing out means a check is already running.

@@ -32,6 +32,8 @@ const connection = defineActor(
           requestRediscoveryExit: (reason) => kernel.call('requestRediscoveryExit', reason),
         },
         onResponse: (generation, frame) => commander.cast('onResponse', generation, frame),
+        onBadResponse: (generation, msgId, reason) =>
+          commander.cast('onBadResponse', generation, msgId, reason),
         onEvent: (generation, event) => synchronization.cast('onEvent', generation, event),
         onActivity: (generation, at) => watchdog.cast('onActivity', generation, at),
       },

@@ -12,7 +12,16 @@
  *   while the link is open: decode; responses -> commander, events ->
  *     synchronization, activity -> watchdog (at most every 250 ms), logs -> our log
  *   the link closes (peer, write failure, closeLink, the kernel went
- *     Disconnected): ask the kernel for Disconnected, then retry at once.
+ *     Disconnected): ask the kernel for Disconnected, then
+ *       - it had been Synchronized for retry.resetAfterMs (a good link): retry
+ *         at once, and later failures back off from the start again;
+ *       - it had not: it counts as a failed attempt, and the next one waits
+ *         as after a connect failure (the controller is there, but something
+ *         breaks every link: without this, a reconnect loop);
+ *       - the kernel's Disconnected says when to retry (`retryInMs`, a
+ *         controller in listening mode): then, whatever the backoff says.
+ *     A failure repeated attempt after attempt is logged once per backoff
+ *     step (and at the longest wait once per 5 minutes), not once per attempt.
  *
  * Messages from different actors have no order between them, so the kernel
  * state is merged by rank (generation, then phase) rather than taken as it
@@ -43,6 +52,7 @@ import type { UsbScanOptions } from './discovery/index.js';
 import { SpanStatusCode, context } from '@opentelemetry/api';
 import type { BatchObservableCallback, Context, Observable } from '@opentelemetry/api';
 import { meter, telemetryOn, tracer } from '../../otel/instruments.js';
+import { LogLimiter, type LogLimit } from '../../runtime/log-limiter.js';
 import { ATTR, METRICS, SPANS } from '../../otel/names.js';
 
 // ------------------------------------------------------------------ types
@@ -60,6 +70,8 @@ export interface ConnectionPeers {
   onResponse(generation: number, frame: ResponseFrame): void;
   onEvent(generation: number, event: ControllerEvent): void;
   onActivity(generation: number, at: number): void;
+  /** A frame answered `msgId` but could not be accepted (bad fields, nested too deep). */
+  onBadResponse(generation: number, msgId: number, reason: string): void;
 }
 
 export type TimerHandle = unknown;
@@ -115,12 +127,17 @@ export const CONNECTION_LIMITS = {
   activityIntervalMs: 250,
   /** Decode errors are logged at most once in this period (each is counted). */
   decodeLogIntervalMs: 10_000,
+  /** Controller log annotations: at most this many lines per level in each period; the rest are counted. */
+  controllerLogBurst: 10,
+  controllerLogIntervalMs: 10_000,
   /** Bytes held while the kernel confirms a new link's generation. */
   pendingRxBytes: 64 * 1024,
   /** Writes held for a generation the kernel has not yet confirmed to us. */
   pendingWrites: 64,
   /** How long terminate waits for an attempt or report in flight. */
   terminateWaitMs: 1000,
+  /** A link failure that repeats at the same backoff step is logged once in this period. */
+  linkFailureLogIntervalMs: 300_000,
 } as const;
 
 const LOG_METHOD = { DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
@@ -140,6 +157,10 @@ interface Current {
   /** closeLink requests naming a generation newer than we know, applied if it turns out to be this link's. */
   pendingCloses: Map<number, string>;
   lastActivityCast: number;
+  /** When we learnt the kernel had taken this link to Synchronized (our clock). */
+  synchronizedAt: number | undefined;
+  /** When to try again, as the kernel's Disconnected for this link said (listening mode). */
+  retryInMs: number | undefined;
   readonly detach: (() => void)[];
 }
 
@@ -162,7 +183,10 @@ export class Connection {
   #rxGeneration = 0;
   /** Highest generation we have been given; a write naming a higher one may be for a link being confirmed. */
   #lastGeneration = 0;
+  /** Failed attempts since the last good link: connects that failed, and links that failed before they were good. */
   #failures = 0;
+  /** The wait before the next attempt, decided when the last link closed. */
+  #holdOff = 0;
   #timer: TimerHandle | undefined;
   #attempt: Promise<void> | undefined;
   #report: Promise<void> | undefined;
@@ -177,8 +201,10 @@ export class Connection {
   #droppedWrites = 0;
   #droppedRxBytes = 0;
   #lastReceivedAt: number | null = null;
-  #decodeLoggedAt = -Infinity;
-  #decodeSuppressed = 0;
+  /** Log lines the controller's bytes cause: decode errors, its own log annotations. */
+  readonly #logLimits = new LogLimiter<string>(limitOf);
+  /** Link failures by backoff step; a fresh one after each good link, so a new run of failures is heard. */
+  #failureLogs = newFailureLogs();
   /** Parent of the next attempt's spans: the trace the kernel's last Disconnected state came with. */
   #attemptContext: Context = context.active();
   #stopMetrics: (() => void) | undefined;
@@ -232,6 +258,7 @@ export class Connection {
     if (!this.#applyState(state)) return;
     const current = this.#current;
     const phase = state.phase;
+    if (current !== undefined) this.#noteLinkPhase(current, phase);
     if (
       current !== undefined &&
       current.generation !== undefined &&
@@ -393,6 +420,12 @@ export class Connection {
       if (state !== undefined && !state.autoconnecting) this.#activity = 'autoconnect paused';
       return;
     }
+    if (this.#holdOff > 0) {
+      const wait = this.#holdOff;
+      this.#holdOff = 0;
+      this.#schedule(wait, this.#activity);
+      return;
+    }
     this.#attempt = context
       .with(this.#attemptContext, () => this.#runAttempt())
       .catch((error: unknown) => {
@@ -486,6 +519,8 @@ export class Connection {
       pendingWrites: [],
       pendingCloses: new Map(),
       lastActivityCast: -Infinity,
+      synchronizedAt: undefined,
+      retryInMs: undefined,
       detach: [],
     };
     current.detach.push(
@@ -536,10 +571,15 @@ export class Connection {
       return;
     }
     if (this.#current !== current) return;
-    this.#failures = 0;
+    // Not a good link yet: the failure count goes back to 0 only once it has been Synchronized a while.
     this.#usbQuietSince = this.#timers.now();
     this.#activity = `connected to ${link.address} (generation ${generation})`;
-    this.#attemptLog('info', 'connected', { address: link.address, kind: link.kind, generation });
+    // In a run of failing links, each "connected" is news only to someone debugging.
+    this.#attemptLog(this.#failures === 0 ? 'info' : 'debug', 'connected', {
+      address: link.address,
+      kind: link.kind,
+      generation,
+    });
 
     this.#decoder.reset();
     const held = current.pendingRx;
@@ -562,13 +602,25 @@ export class Connection {
     }
     // A cast of a newer state may have come before this reply: act on it now.
     const known = this.#state?.phase;
+    if (known !== undefined) this.#noteLinkPhase(current, known);
     if (known !== undefined && known.generation === generation && known.name === 'Disconnected') {
       current.closeReason ??= known.reason;
       void link.close();
     }
   }
 
-  /** A confirmed link closed: report it and go back to discovery at once. */
+  /** What the kernel says of a link's generation that matters when it closes. */
+  #noteLinkPhase(current: Current, phase: KernelState['phase']): void {
+    if (current.generation === undefined || phase.generation !== current.generation) return;
+    if (phase.name === 'Synchronized') current.synchronizedAt ??= this.#timers.now();
+    if (phase.name === 'Disconnected' && phase.retryInMs !== undefined) current.retryInMs = phase.retryInMs;
+  }
+
+  /**
+   * A confirmed link closed: report it, then go back to discovery at once
+   * (a good link) or after a wait (one that failed before it was good, or
+   * one the kernel said to retry later).
+   */
   #onClosed(current: Current): void {
     if (this.#current !== current || current.generation === undefined) return;
     this.#current = undefined;
@@ -576,14 +628,59 @@ export class Connection {
     const generation = current.generation;
     const info = current.closed;
     const reason = current.closeReason ?? describeClose(info);
-    this.#log.info('link closed', { address: current.link.address, generation, reason });
-    this.#activity = `link closed (${reason}); reconnecting`;
-    // The controller was there a moment ago: the first retry is immediate.
-    this.#failures = 0;
-    this.#usbQuietSince = this.#timers.now();
+    const now = this.#timers.now();
+    const retry = this.#config.connection.retry;
+    const good = current.synchronizedAt !== undefined && now - current.synchronizedAt >= retry.resetAfterMs;
+    if (good) {
+      this.#failures = 0;
+      this.#failureLogs = newFailureLogs();
+    }
+    let wait: number;
+    if (current.retryInMs !== undefined) {
+      // Not the link's fault (listening mode): no step up the backoff.
+      wait = current.retryInMs;
+    } else if (good) {
+      // The controller was there and working a moment ago: the first retry is immediate.
+      wait = 0;
+    } else {
+      this.#failures += 1;
+      wait = connectDelay(retry, this.#failures);
+    }
+    this.#logClose(current, reason, good, wait);
+    this.#activity =
+      wait === 0
+        ? `link closed (${reason}); reconnecting`
+        : `link closed (${reason}); reconnecting in ${wait} ms`;
+    this.#usbQuietSince = now;
     if (this.#terminated) return;
+    this.#holdOff = wait;
     this.#unreported = { generation, reason };
     this.#kick();
+  }
+
+  /** A good link's close is news; a failure that repeats is logged once per backoff step. */
+  #logClose(current: Current, reason: string, good: boolean, wait: number): void {
+    const fields = { address: current.link.address, generation: current.generation, reason };
+    if (good) {
+      this.#log.info('link closed', { ...fields, retryInMs: wait });
+      return;
+    }
+    const kind = current.retryInMs !== undefined ? `retry-asked:${wait}` : `link-failed:${wait}`;
+    const suppressed = this.#failureLogs.admit(kind, this.#timers.now());
+    if (suppressed === undefined) {
+      this.#log.debug('link closed', { ...fields, retryInMs: wait, attempt: this.#failures });
+      return;
+    }
+    const asked = current.retryInMs !== undefined;
+    const message = asked
+      ? 'link closed; retrying when the kernel asked'
+      : 'the link failed before it was Synchronized for long; backing off as after a failed connect';
+    this.#log[asked ? 'info' : 'warn'](message, {
+      ...fields,
+      retryInMs: wait,
+      attempt: this.#failures,
+      suppressedSinceLast: suppressed,
+    });
   }
 
   async #reportClosed(generation: number, reason: string): Promise<void> {
@@ -722,25 +819,29 @@ export class Connection {
       case 'event':
         this.#peers.onEvent(generation, out.event);
         return;
-      case 'log':
-        this.#log[LOG_METHOD[out.level]](`controller: ${out.text}`, { source: 'controller', generation });
+      case 'log': {
+        const suppressed = this.#logLimits.admit(`log:${out.level}`, this.#timers.now());
+        if (suppressed === undefined) return;
+        this.#log[LOG_METHOD[out.level]](`controller: ${out.text}`, {
+          source: 'controller',
+          generation,
+          ...(suppressed > 0 ? { suppressedSinceLast: suppressed } : {}),
+        });
         return;
+      }
       case 'error': {
+        // A bad frame whose msgId is readable answers its request: fail that one now, not at its timeout.
+        if (out.msgId !== undefined) this.#peers.onBadResponse(generation, out.msgId, out.reason);
         // Counted by the decoder; logged at most once per period so line noise cannot flood the log.
-        const now = this.#timers.now();
-        if (now - this.#decodeLoggedAt < CONNECTION_LIMITS.decodeLogIntervalMs) {
-          this.#decodeSuppressed += 1;
-          return;
-        }
+        const suppressed = this.#logLimits.admit('decode', this.#timers.now());
+        if (suppressed === undefined) return;
         this.#log.warn('bad data from the controller', {
           error: out.error,
           reason: out.reason,
           sample: out.sample,
           generation,
-          suppressedSinceLast: this.#decodeSuppressed,
+          suppressedSinceLast: suppressed,
         });
-        this.#decodeLoggedAt = now;
-        this.#decodeSuppressed = 0;
         return;
       }
     }
@@ -821,6 +922,18 @@ export class Connection {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** Decode errors: one line per period. Controller logs (`log:LEVEL`): a few per level per period. */
+function limitOf(kind: string): LogLimit {
+  return kind === 'decode'
+    ? { periodMs: CONNECTION_LIMITS.decodeLogIntervalMs, burst: 1 }
+    : { periodMs: CONNECTION_LIMITS.controllerLogIntervalMs, burst: CONNECTION_LIMITS.controllerLogBurst };
+}
+
+/** A link failure, by backoff step: one line per step, and at the longest wait one per period. */
+function newFailureLogs(): LogLimiter<string> {
+  return new LogLimiter({ periodMs: CONNECTION_LIMITS.linkFailureLogIntervalMs, burst: 1 });
+}
 
 function isIllegalTransition(error: unknown): boolean {
   return TetherError.is(error, 'TETHER_ILLEGAL_TRANSITION');

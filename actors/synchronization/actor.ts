@@ -42,7 +42,8 @@ const synchronization = defineActor<SynchronizationApi, TetherConfig>((ctx: Acto
   const kernel: KernelPort = {
     state: () => kernelRef.call('state'),
     transition: (request) => kernelRef.call('transition', request),
-    disconnect: (generation, reason) => kernelRef.call('disconnect', generation, reason),
+    disconnect: (generation, reason, retryInMs) =>
+      kernelRef.call('disconnect', generation, reason, retryInMs),
     component: (generation, report) => kernelRef.cast('component', generation, report),
   };
 

@@ -6,15 +6,24 @@
  *  1. handshake: wait for the controller's `!SPARK` handshake, sending a
  *     NONE every `handshakePingMs` (the controller answers each with one),
  *     up to `handshakeTimeoutMs`; then disconnect (policy
- *     `recovery.handshakeTimeout`).
+ *     `recovery.handshakeTimeout`). A controller that answers nothing at all
+ *     (no handshake, no NONE) for `silentMs` (the watchdog's idle + timeout)
+ *     is disconnected then, as quickly as a silent Synchronized link is.
+ *     After listening mode (below) the handshake a new connection is greeted
+ *     with is not taken: the controller greets even while it answers
+ *     nothing, so the link is held here, pinging, until a NONE is answered
+ *     (or handshakeTimeoutMs passes).
  *  2. acknowledge: check the firmware's proto_version and the device id
  *     (`compat.ts`) and ask the kernel for Acknowledged with the result. An
  *     incompatible or wrong controller stays Acknowledged with the error on
  *     record: no sync, no disconnect, so no reconnect loop.
  *  3. sync steps, each through commander from Acknowledged: set the clock
  *     (block 3), load the block store from the datastore, read and resume
- *     the trace (block 2); then ask for Synchronized. A step that fails
- *     disconnects (policy `recovery.syncError`); it never exits. Loading the
+ *     the trace (block 2); then ask for Synchronized. Each command step has
+ *     its own deadline (`stepTimeoutMs`, shorter than the commander's). A
+ *     step that fails disconnects (policy `recovery.syncError`); it never
+ *     exits. A failure that repeats on every link is logged once (then once
+ *     per 5 minutes); connection backs off between such links. Loading the
  *     block store never fails the sync: without it the service goes on
  *     with an empty store and says so (`#loadBlocks`).
  *  4. while Synchronized: set the clock again every `clockResyncMs`.
@@ -23,7 +32,17 @@
  * controller reset (its pending requests will never be answered), so the
  * link is dropped and the sequence runs again on the next one; a repeat of
  * the acknowledged handshake is the controller's echo of a NONE or VERSION
- * request and is ignored. Listening mode disconnects (`recovery.listeningMode`).
+ * request and is ignored. Listening mode disconnects (`recovery.listeningMode`),
+ * asking connection to wait `listeningRetryMs` before the next link, and is
+ * remembered until the controller answers again: the next links are held in
+ * Connected (see 1) rather than synchronized against a controller that
+ * cannot answer, and a `<!SETUP_MODE>` on them does not disconnect again. A
+ * held link is silent on purpose, so the silence rule of step 1 leaves it
+ * alone; the handshake wait (`handshakeTimeoutMs`) bounds it, and then a new
+ * link is tried after the same short wait. So a long listening mode costs
+ * one NONE every `handshakePingMs` and one connection every two minutes,
+ * and the service is Synchronized within about `handshakePingMs` of the
+ * controller leaving it.
  *
  * Everything a generation starts (timers, the ping loop, the sync steps)
  * belongs to its `Run`, which is cancelled as soon as the kernel's state
@@ -61,6 +80,7 @@ import { comparePhases } from '../../contracts/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
 import { TetherError, describe } from '../../errors/index.js';
+import { LogLimiter } from '../../runtime/log-limiter.js';
 import { assessHandshake, sameHandshake } from './compat.js';
 import type { BlockDatastore, LoadResult, StoredBlocks } from './datastore.js';
 import { HandshakeTimeoutError, ListeningModeError, SyncStepError } from './errors.js';
@@ -74,6 +94,7 @@ import { ATTR, SPANS } from '../../otel/names.js';
 export type SyncStep =
   | 'idle'
   | 'handshake'
+  | 'listening'
   | 'set-clock'
   | 'load-blocks'
   | 'read-trace'
@@ -90,6 +111,12 @@ export interface SynchronizationConfig {
   handshakePingMs: number;
   skipVersionCheck: boolean;
   clockResyncMs: number;
+  /** Deadline of each sync command (`synchronization.stepTimeoutMs`). */
+  stepTimeoutMs: number;
+  /** A Connected link that answers nothing this long is dropped (watchdog idleMs + timeoutMs). */
+  silentMs: number;
+  /** After listening mode, connection waits this long before the next link (connection.retry.initialMs). */
+  listeningRetryMs: number;
   recovery: { handshakeTimeout: RecoveryAction; syncError: RecoveryAction; listeningMode: RecoveryAction };
 }
 
@@ -101,6 +128,9 @@ export function synchronizationConfig(config: TetherConfig): SynchronizationConf
     handshakePingMs: config.synchronization.handshakePingMs,
     skipVersionCheck: config.synchronization.skipVersionCheck,
     clockResyncMs: config.synchronization.clockResyncMs,
+    stepTimeoutMs: config.synchronization.stepTimeoutMs,
+    silentMs: config.watchdog.idleMs + config.watchdog.timeoutMs,
+    listeningRetryMs: config.connection.retry.initialMs,
     recovery: {
       handshakeTimeout: recovery.handshakeTimeout,
       syncError: recovery.syncError,
@@ -122,7 +152,7 @@ export interface CommanderPort {
 export interface KernelPort {
   state(): Promise<KernelState>;
   transition(request: TransitionRequest): Promise<KernelState>;
-  disconnect(generation: number, reason: string): Promise<boolean>;
+  disconnect(generation: number, reason: string, retryInMs?: number): Promise<boolean>;
   /** A fact about the controller for its component state (a cast: nothing waits for it). */
   component?(generation: number, report: ComponentReport): void;
 }
@@ -173,10 +203,18 @@ class Run {
   readonly parent: Context;
   handshakeSpan: Span | undefined;
   pings = 0;
+  /** A handshake ping of this link was answered. */
+  answered = false;
+  /** The last handshake that came while held after listening mode (taken once the controller answers). */
+  held: Handshake | undefined;
 
-  constructor(generation: number, parent: Context) {
+  /** When the kernel took this link (ms since epoch): silence counts from there, not from when we heard. */
+  readonly since: number;
+
+  constructor(generation: number, parent: Context, since: number) {
     this.generation = generation;
     this.parent = parent;
+    this.since = since;
   }
 }
 
@@ -191,6 +229,10 @@ export class Synchronizer {
   #lastError: string | null = null;
   /** The last incompatibility logged as an error, so a controller that keeps reconnecting is not logged every time. */
   #lastAckProblem: string | null = null;
+  /** Step failures by step and code: one line each, then one per period, until a link gets Synchronized. */
+  #failureLogs = newFailureLogs();
+  /** The controller said it is in listening mode, and has not answered anything since. */
+  #listening = false;
   #store: StoredBlocks | null = null;
   /** Why the datastore could not be used on the last load, or null when it could. */
   #datastore: SynchronizationStatus['datastore'] = null;
@@ -214,7 +256,12 @@ export class Synchronizer {
 
   /** Events are handled one at a time, in arrival order, even when one has to wait for a catch-up. */
   onEvent(generation: number, event: ControllerEvent): Promise<void> {
-    const next = this.#events.then(() => this.#handleEvent(generation, event));
+    return this.#inTurn(() => this.#handleEvent(generation, event));
+  }
+
+  /** Runs `work` after every event already queued, and before any queued later. */
+  #inTurn(work: () => Promise<void>): Promise<void> {
+    const next = this.#events.then(work);
     this.#events = next.catch(() => undefined);
     return next;
   }
@@ -248,7 +295,7 @@ export class Synchronizer {
     let run = this.#run;
     if (run === null || run.generation !== phase.generation) {
       this.#endRun();
-      run = new Run(phase.generation, context.active());
+      run = new Run(phase.generation, context.active(), phase.since);
       this.#run = run;
       if (phase.name === 'Connected') this.#startHandshake(run);
     }
@@ -315,22 +362,62 @@ export class Synchronizer {
       run.pings += 1;
       // Not awaited: a NONE that is slow to answer must not hold back the next one.
       context
-        .with(inSpan, () => this.#deps.commander.request('NONE', undefined, { minPhase: 'Connected' }))
-        .catch((error: unknown) => {
-          this.#deps.log.debug('handshake ping failed', {
-            generation: run.generation,
-            error: describe(error),
-          });
-        });
+        .with(inSpan, () =>
+          // Internal: its failure is ours to judge (logged below), not a timeout for the commander's log.
+          this.#deps.commander.request('NONE', undefined, { minPhase: 'Connected', internal: true }),
+        )
+        .then(
+          () => this.#onPingAnswered(run),
+          (error: unknown) => {
+            this.#deps.log.debug('handshake ping failed', {
+              generation: run.generation,
+              error: describe(error),
+            });
+          },
+        );
       run.handshakeTimers.push(this.#after(run, handshakePingMs, ping));
     };
     // The first ping goes out on the next turn, not now: when this run was
     // created to handle a handshake that already arrived, that handshake is
     // processed first and no ping is needed at all.
     run.handshakeTimers.push(this.#after(run, 0, ping));
+    // Nothing at all from the controller: dropped as quickly as the watchdog drops a silent
+    // Synchronized link. Counted from the kernel's Connected: this actor may hear of the link late
+    // (it starts after connection, and a busy machine delays the cast). A ping period at least, so
+    // a link found late (after a restart of this actor) still gets its chance to answer.
+    const { silentMs } = this.#config;
+    const silentFor = Math.max(0, this.#deps.timers.now() - run.since);
+    const silenceDueIn = Math.max(Math.min(silentMs, handshakePingMs), silentMs - silentFor);
+    run.handshakeTimers.push(
+      this.#after(run, silenceDueIn, () => {
+        // A link held after listening mode is silent on purpose; the handshake wait below bounds it.
+        if (run.handshake !== undefined || run.answered || this.#listening) return;
+        const error = new HandshakeTimeoutError(run.generation, silentMs);
+        this.#lastError = error.message;
+        this.#endHandshakeSpan(run, error.message, 'silent');
+        const reason = `controller silent: no handshake and no answer within ${silentMs} ms`;
+        this.#deps.log.warn(`${reason}: disconnecting`, { generation: run.generation, silentMs });
+        void this.#disconnect(run, reason);
+      }),
+    );
     run.handshakeTimers.push(
       this.#after(run, handshakeTimeoutMs, () => {
         if (run.handshake !== undefined) return;
+        if (this.#listening) {
+          // Held all this time, still in listening mode: a fresh link, after the same short wait.
+          const error = new ListeningModeError(run.generation);
+          this.#lastError = error.message;
+          this.#endHandshakeSpan(run, error.message, 'listening');
+          const reason = 'controller still in listening mode';
+          this.#deps.log.info(`${reason} after ${handshakeTimeoutMs} ms: reconnecting`, {
+            generation: run.generation,
+            retryInMs: this.#config.listeningRetryMs,
+          });
+          void this.#recover(run, this.#config.recovery.listeningMode, reason, error, {
+            retryInMs: this.#config.listeningRetryMs,
+          });
+          return;
+        }
         const error = new HandshakeTimeoutError(run.generation, handshakeTimeoutMs);
         this.#lastError = error.message;
         this.#endHandshakeSpan(run, error.message, 'timeout');
@@ -341,6 +428,22 @@ export class Synchronizer {
         void this.#recover(run, this.#config.recovery.handshakeTimeout, error.message, error);
       }),
     );
+  }
+
+  /**
+   * A handshake ping was answered: the controller is there and answering. If
+   * it was held after listening mode, it has left it: take the handshake it
+   * sent (the one after this answer may have come first, or be on its way).
+   */
+  #onPingAnswered(run: Run): void {
+    run.answered = true;
+    if (!this.#isCurrent(run) || run.handshake !== undefined || !this.#listening) return;
+    this.#listening = false;
+    this.#deps.log.info('the controller answers again: it has left listening mode', {
+      generation: run.generation,
+    });
+    const held = run.held;
+    if (held !== undefined) void this.#inTurn(() => this.#onHandshake(run, held));
   }
 
   /** Ends the handshake span once, with what was learnt; `error` makes it status ERROR. */
@@ -394,10 +497,21 @@ export class Synchronizer {
         await this.#onHandshake(run, event.handshake);
         return;
       case 'setupMode': {
+        if (this.#listening && run.handshake === undefined) {
+          // Already known, and this link is held until the controller answers: nothing new to do.
+          this.#deps.log.debug('the controller says again it is in listening mode', { generation });
+          return;
+        }
+        this.#listening = true;
         const error = new ListeningModeError(run.generation);
         this.#lastError = error.message;
-        this.#deps.log.warn('the controller entered listening (setup) mode: disconnecting', { generation });
-        await this.#recover(run, this.#config.recovery.listeningMode, 'controller in listening mode', error);
+        this.#deps.log.warn('the controller entered listening (setup) mode: disconnecting', {
+          generation,
+          retryInMs: this.#config.listeningRetryMs,
+        });
+        await this.#recover(run, this.#config.recovery.listeningMode, 'controller in listening mode', error, {
+          retryInMs: this.#config.listeningRetryMs,
+        });
         return;
       }
       case 'firmwareUpdater':
@@ -428,6 +542,19 @@ export class Synchronizer {
   }
 
   async #onHandshake(run: Run, handshake: Handshake): Promise<void> {
+    if (run.handshake === undefined && this.#listening) {
+      // A controller in listening mode greets each new connection and then answers nothing:
+      // wait for an answer to a ping before taking it (see #onPingAnswered).
+      if (run.held === undefined) {
+        this.#deps.log.info(
+          'the controller was in listening mode: holding this link until it answers a NONE',
+          { generation: run.generation, pingMs: this.#config.handshakePingMs },
+        );
+      }
+      run.held = handshake;
+      run.step = 'listening';
+      return;
+    }
     if (run.handshake === undefined) {
       run.handshake = handshake;
       this.#report(run.generation, {
@@ -504,7 +631,9 @@ export class Synchronizer {
     if (run.syncStarted) return;
     run.syncStarted = true;
     const { commander, datastore, timers, kernel } = this.#deps;
-    const options: CommandOptions = { minPhase: 'Acknowledged' };
+    // Each command has its own short deadline: a controller that stops answering mid-sync is
+    // noticed in seconds, not after the commander's timeout for ordinary commands.
+    const options: CommandOptions = { minPhase: 'Acknowledged', timeoutMs: this.#config.stepTimeoutMs };
     let step = 'set-clock';
     // Each step is a span in the attempt's trace; its commands are the step's children.
     const traced = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
@@ -619,11 +748,19 @@ export class Synchronizer {
     if (!this.#isCurrent(run)) return;
     const failure = new SyncStepError(step, run.generation, error);
     this.#lastError = failure.message;
-    this.#deps.log.error('synchronization step failed: disconnecting', {
-      generation: run.generation,
-      step,
-      error: describe(error),
-    });
+    // The same failure on every link (a controller that answers BUSY, a state directory that
+    // cannot be used) is logged once, then once per period; connection backs off meanwhile.
+    const code = TetherError.is(error) ? error.code : 'error';
+    const suppressed = this.#failureLogs.admit(`${step}:${code}`, this.#deps.timers.now());
+    this.#deps.log[suppressed === undefined ? 'debug' : 'error'](
+      'synchronization step failed: disconnecting',
+      {
+        generation: run.generation,
+        step,
+        error: describe(error),
+        ...(suppressed === undefined ? {} : { suppressedSinceLast: suppressed }),
+      },
+    );
     await this.#recover(run, this.#config.recovery.syncError, failure.message, failure);
   }
 
@@ -631,6 +768,8 @@ export class Synchronizer {
     if (run.synchronized) return;
     run.synchronized = true;
     run.step = 'synchronized';
+    this.#listening = false;
+    this.#failureLogs = newFailureLogs();
     this.#deps.log.info('controller synchronized', {
       generation: run.generation,
       clockSetTo: sync.clockSetTo,
@@ -699,17 +838,23 @@ export class Synchronizer {
    * escalates instead of looping quietly. Disconnecting first matters: the
    * new incarnation would otherwise adopt the same half-synchronized link.
    */
-  async #recover(run: Run, action: RecoveryAction, reason: string, error: Error): Promise<void> {
-    await this.#disconnect(run, reason);
+  async #recover(
+    run: Run,
+    action: RecoveryAction,
+    reason: string,
+    error: Error,
+    options: { retryInMs?: number } = {},
+  ): Promise<void> {
+    await this.#disconnect(run, reason, options.retryInMs);
     if (action === 'restart' && !this.#closed) {
       this.close();
       this.#deps.crash(error);
     }
   }
 
-  async #disconnect(run: Run, reason: string): Promise<void> {
+  async #disconnect(run: Run, reason: string, retryInMs?: number): Promise<void> {
     try {
-      await this.#deps.kernel.disconnect(run.generation, reason);
+      await this.#deps.kernel.disconnect(run.generation, reason, retryInMs);
     } catch (error) {
       this.#deps.log.warn('the kernel did not take the disconnect request', {
         generation: run.generation,
@@ -721,6 +866,13 @@ export class Synchronizer {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** How often a repeated step failure is logged again. */
+const STEP_FAILURE_LOG_INTERVAL_MS = 300_000;
+
+function newFailureLogs(): LogLimiter<string> {
+  return new LogLimiter({ periodMs: STEP_FAILURE_LOG_INTERVAL_MS, burst: 1 });
+}
 
 function ackProblem(
   ack: AckInfo,

@@ -2,18 +2,24 @@
  * The watchdog: is the controller still there?
  *
  * An unplugged USB controller gives no close event and writes still succeed;
- * only silence shows it (protocol.md section 6). So while Synchronized, when
- * nothing has been received for `idleMs` (counted from the later of the last
- * byte received and the moment Synchronized began), the watchdog sends a
- * NONE through the commander. Any answer counts as activity; no answer
- * within `timeoutMs` (or any failure of the request) makes it ask the kernel
- * to disconnect that generation. A silent controller with no traffic at all
- * is therefore noticed within idleMs + timeoutMs (8 s by default).
+ * only silence shows it (protocol.md section 6). So while Acknowledged or
+ * Synchronized, when nothing has been received for `idleMs` (counted from the
+ * later of the last byte received and the moment the phase began), the
+ * watchdog sends a NONE through the commander. Any answer counts as
+ * activity; no answer within `timeoutMs` (or any failure of the request)
+ * makes it ask the kernel to disconnect that generation. A silent controller
+ * with no traffic at all is therefore noticed within idleMs + timeoutMs
+ * (8 s by default), whether it went silent while synchronized, while being
+ * synchronized, or while held Acknowledged (incompatible firmware, wrong
+ * device).
  *
- * Outside Synchronized it does nothing: the handshake and sync steps have
- * timeouts of their own. One check at a time, one timer at a time; activity
- * only records a timestamp (connection casts it up to four times a second),
- * and the timer, when it fires, works out whether the link was really idle.
+ * In Connected it does nothing: synchronization waits for the handshake
+ * there, pinging, and drops a link that answers nothing within the same
+ * idleMs + timeoutMs (it also holds links there after listening mode, which
+ * must not count as silence). One check at a time, one timer at a time;
+ * activity only records a timestamp (connection casts it up to four times a
+ * second), and the timer, when it fires, works out whether the link was
+ * really idle.
  *
  * It also answers `health()` for readiness: healthy means Synchronized.
  */
@@ -52,6 +58,9 @@ export interface WatchdogHealth {
   lastReceivedAt: number | null;
   lastCheck: string | null;
 }
+
+/** The phases whose link the watchdog checks. */
+const WATCHED: ReadonlySet<Phase['name']> = new Set(['Acknowledged', 'Synchronized']);
 
 export function silentReason(timeoutMs: number): string {
   return `controller silent: no answer to NONE within ${timeoutMs}ms`;
@@ -147,7 +156,7 @@ export class Watchdog {
   }
 
   /**
-   * Since when the link of a Synchronized phase counts as idle: the later of
+   * Since when the link of a watched phase counts as idle: the later of
    * the start of the phase, the last activity, and the end of the last check
    * (so a failed check is not repeated at once while its disconnect is on the way).
    */
@@ -164,7 +173,7 @@ export class Watchdog {
     this.#timer?.cancel();
     this.#timer = undefined;
     const phase = this.#view.phase;
-    if (this.#stopped || phase.name !== 'Synchronized') return;
+    if (this.#stopped || !WATCHED.has(phase.name)) return;
     if (this.#check !== undefined && this.#check.generation === phase.generation) return;
     const dueIn = this.#idleSince(phase) + this.#idleMs - this.#timers.now();
     this.#timer = this.#timers.schedule(Math.max(0, dueIn), () => this.#onTimer());
@@ -173,7 +182,7 @@ export class Watchdog {
   #onTimer(): void {
     this.#timer = undefined;
     const phase = this.#view.phase;
-    if (this.#stopped || phase.name !== 'Synchronized') return;
+    if (this.#stopped || !WATCHED.has(phase.name)) return;
     // Activity since the timer was set postpones the check.
     if (this.#idleSince(phase) + this.#idleMs > this.#timers.now()) {
       this.#reschedule();

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { UsbBridge, hostAllowed, startBridgeHttp, type BridgeHttp } from '../../bridge/index.js';
+import { UsbBridge, startBridgeHttp, type BridgeHttp } from '../../bridge/index.js';
 import { FakeSysfs } from '../actors/connection/discovery/fake-sysfs.js';
 import { RecordingLog } from '../fakes/recording-log.js';
 
@@ -105,33 +105,11 @@ describe('USB bridge listing', () => {
     withListing(async (http) => {
       const rebound = await ask(http, '/', { headers: { host: `evil.example:${http.address.port}` } });
       assert.equal(rebound.status, 421);
-      assert.equal(code(rebound), 'TETHER_BRIDGE_HOST_REJECTED');
+      assert.equal(code(rebound), 'TETHER_HTTP_HOST_NOT_ALLOWED');
       const foreign = await ask(http, '/', { headers: { origin: 'http://evil.example' } });
       assert.equal(foreign.status, 403);
-      assert.equal(code(foreign), 'TETHER_BRIDGE_HOST_REJECTED');
+      assert.equal(code(foreign), 'TETHER_HTTP_ORIGIN_NOT_ALLOWED');
       const local = await ask(http, '/', { headers: { host: `localhost:${http.address.port}` } });
       assert.equal(local.status, 200);
     }));
-
-  it('which Host headers a listing accepts, by where it listens', () => {
-    const table: [string | undefined, string, boolean][] = [
-      ['127.0.0.1:8330', '127.0.0.1', true],
-      ['localhost:8330', '127.0.0.1', true],
-      ['[::1]:8330', '127.0.0.1', true],
-      ['LOCALHOST', '127.0.0.1', true],
-      ['evil.example:8330', '127.0.0.1', false],
-      ['192.168.1.5:8330', '127.0.0.1', false],
-      [undefined, '127.0.0.1', false],
-      ['', '127.0.0.1', false],
-      ['192.168.1.5:8330', '192.168.1.5', true],
-      ['localhost:8330', '192.168.1.5', false],
-      ['192.168.1.5:8330', '0.0.0.0', true],
-      ['localhost:8330', '0.0.0.0', true],
-      ['bridge.lan:8330', '0.0.0.0', false],
-      ['bridge.lan:8330', 'bridge.lan', true],
-    ];
-    for (const [header, listen, allowed] of table) {
-      assert.equal(hostAllowed(header, listen), allowed, `Host ${header} on ${listen}`);
-    }
-  });
 });

@@ -28,7 +28,12 @@ describe('defaults', () => {
 
   it('the defaults follow the field: backoff 2 s x1.5 to 30 s, discovery 5 s, USB gives up after 2 min', () => {
     const config = ConfigSchema.parse({});
-    assert.deepEqual(config.connection.retry, { initialMs: 2000, factor: 1.5, maxMs: 30_000 });
+    assert.deepEqual(config.connection.retry, {
+      initialMs: 2000,
+      factor: 1.5,
+      maxMs: 30_000,
+      resetAfterMs: 5000,
+    });
     assert.equal(config.discovery.intervalMs, 5000);
     assert.equal(config.discovery.usb.giveUpMs, 120_000);
     assert.equal(config.synchronization.handshakeTimeoutMs, 120_000);

@@ -71,7 +71,12 @@ describe('environment values', () => {
       TETHER_CONNECTION__RETRY__MAX_MS: '60000',
       TETHER_CONNECTION__RETRY: '{initialMs: 1000, factor: 2}',
     });
-    assert.deepEqual(config.connection.retry, { initialMs: 1000, factor: 2, maxMs: 60_000 });
+    assert.deepEqual(config.connection.retry, {
+      initialMs: 1000,
+      factor: 2,
+      maxMs: 60_000,
+      resetAfterMs: 5000,
+    });
   });
 
   it('shutdown takes a number or a word', () => {

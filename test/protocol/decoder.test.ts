@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   MAX_ANNOTATION_BYTES,
+  MAX_JSON_DEPTH,
   MAX_LINE_BYTES,
   RequestDecoder,
   ResponseDecoder,
@@ -155,6 +156,50 @@ test('fields of the wrong type are counted as bad fields', () => {
   }
   assert.equal(d.counters.badFields, 8);
   assert.equal(errorsOf(out).length, 8);
+});
+
+test('a bad frame whose msgId is readable names it, so its request can fail at once', () => {
+  const { d, out } = decoder();
+  d.push(Buffer.from(line('{"msgId":5,"error":1}') + line('{"msgId":"6","error":"OK"}')));
+  const errors = out.filter((o) => o.kind === 'error');
+  assert.equal(errors.length, 2);
+  assert.equal(errors[0]!.kind === 'error' && errors[0]!.msgId, 5);
+  assert.equal(errors[1]!.kind === 'error' && errors[1]!.msgId, undefined);
+});
+
+/** A response whose payload holds an array nested so that the whole frame is `depth` levels deep. */
+function nestedResponse(msgId: number, depth: number): string {
+  // The frame object and the payload object are two levels; the rest is the array.
+  const inner = depth - 2;
+  return `{"msgId":${msgId},"error":"OK","payload":{"a":${'['.repeat(inner)}${']'.repeat(inner)}}}`;
+}
+
+test('a frame nested deeper than the bound is a counted bad frame that still names its msgId', () => {
+  const { d, out } = decoder();
+  d.push(Buffer.from(line(nestedResponse(8, MAX_JSON_DEPTH)) + line(nestedResponse(9, MAX_JSON_DEPTH + 1))));
+  assert.equal(out[0]?.kind, 'frame', 'exactly the bound is accepted');
+  const error = out[1];
+  assert.ok(error?.kind === 'error');
+  assert.equal(error.error, 'badFields');
+  assert.equal(error.msgId, 9);
+  assert.equal(d.counters.badFields, 1);
+  assert.equal(d.counters.frames, 1);
+});
+
+test('a frame of 4,000 nested arrays (under the line bound) is refused without a throw', () => {
+  const { d, out } = decoder();
+  d.push(Buffer.from(line(nestedResponse(3, 4000)) + line('{"msgId":4,"error":"OK"}')));
+  assert.deepEqual(errorsOf(out), ['badFields']);
+  assert.equal(out[1]?.kind, 'frame', 'the next line decodes');
+});
+
+test('brackets inside strings do not count towards the nesting bound', () => {
+  const { d, out } = decoder();
+  // An escaped backslash before a quote, brackets, an escaped quote: none of them opens or closes anything.
+  const text = '[{'.repeat(40) + '\\"[[' + '"]';
+  d.push(Buffer.from(line(`{"msgId":2,"error":"OK","payload":{"s":${JSON.stringify(text)}}}`)));
+  assert.equal(out[0]?.kind, 'frame');
+  assert.equal(out[0]?.kind === 'frame' && (out[0].frame.payload as { s: string }).s, text);
 });
 
 test('a raw > in a frame with a matching checksum is rejected as a raw bracket', () => {

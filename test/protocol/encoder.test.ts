@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  MAX_JSON_DEPTH,
   MAX_LINE_BYTES,
   encodeAnnotation,
   encodeEvent,
@@ -40,6 +41,29 @@ test('a msgId out of 1..65535 or not an integer is refused with an EncodeError',
 test('a frame over the line bound is refused rather than sent to be discarded', () => {
   const payload = { s: 'x'.repeat(MAX_LINE_BYTES) };
   assert.throws(() => encodeResponse({ msgId: 1, error: 'OK', payload }), EncodeError);
+});
+
+test('a frame nested past the decoder bound is refused, one at the bound is sent', () => {
+  const nest = (levels: number): unknown => {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = [value];
+    return value;
+  };
+  // The frame object and the payload object are two levels.
+  assert.ok(encodeResponse({ msgId: 1, error: 'OK', payload: { a: nest(MAX_JSON_DEPTH - 2) } as never }));
+  assert.throws(
+    () => encodeResponse({ msgId: 1, error: 'OK', payload: { a: nest(MAX_JSON_DEPTH - 1) } as never }),
+    EncodeError,
+  );
+  assert.throws(
+    () =>
+      encodeRequest({
+        msgId: 1,
+        opcode: 'BLOCK_WRITE',
+        payload: { id: 1, type: 't', data: { a: nest(5000) } as never },
+      }),
+    EncodeError,
+  );
 });
 
 test('values JSON cannot carry are refused with an EncodeError', () => {

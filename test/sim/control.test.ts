@@ -22,6 +22,15 @@ test('control lines set faults and every bad line gets an error reply instead of
     assert.equal(applyControlLine(sim, 'log WARN low battery'), 'ok');
     assert.equal(applyControlLine(sim, 'cbox-error 1f'), 'ok');
     assert.equal(applyControlLine(sim, 'noise 10'), 'ok');
+    assert.equal(applyControlLine(sim, 'busy block_write BLOCK_READ'), 'ok');
+    assert.deepEqual(sim.faults.busyOpcodes, ['BLOCK_WRITE', 'BLOCK_READ']);
+    assert.equal(applyControlLine(sim, 'busy off'), 'ok');
+    assert.deepEqual(sim.faults.busyOpcodes, []);
+    assert.equal(applyControlLine(sim, 'setup-mode-on-connect on'), 'ok');
+    assert.equal(sim.faults.setupModeOnConnect, true);
+    assert.equal(applyControlLine(sim, 'nested-payload 2000'), 'ok');
+    assert.equal(sim.faults.nestedPayloadDepth, 2000);
+    assert.equal(applyControlLine(sim, 'respond 12 BUSY'), 'ok');
     assert.equal(applyControlLine(sim, ''), '');
     assert.equal(JSON.parse(applyControlLine(sim, 'status')).silent, true);
     for (const bad of [
@@ -31,6 +40,10 @@ test('control lines set faults and every bad line gets an error reply instead of
       'cbox-error 1',
       'log TRACE x',
       'device-id a,b',
+      'busy DANCE',
+      'busy',
+      'respond 0',
+      'nested-payload deep',
       'dance',
     ]) {
       assert.match(applyControlLine(sim, bad), /^error: /);

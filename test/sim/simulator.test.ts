@@ -289,6 +289,40 @@ test('in setup mode the controller says so and answers nothing until it leaves',
   });
 });
 
+test('busy opcodes are answered BUSY and the others as usual', async () => {
+  await withSim({ faults: { busyOpcodes: ['BLOCK_WRITE'] } }, async (_sim, client) => {
+    const write = await client.request({
+      opcode: 'BLOCK_WRITE',
+      payload: { id: 3, type: 'Ticks', data: { secondsSinceEpoch: 1 } },
+    });
+    assert.equal(write.error, 'BUSY');
+    assert.equal((await client.request({ opcode: 'BLOCK_READ', payload: { id: 3 } })).error, 'OK');
+  });
+});
+
+test('with setup-mode-on-connect every new connection hears <!SETUP_MODE> after its handshake', async () => {
+  await withSim({ faults: { setupModeOnConnect: true } }, async (_sim, client) => {
+    const setup = await client.waitFor((o) => o.kind === 'event' && o.event.type === 'setupMode');
+    assert.ok(client.seen.findIndex(isHandshake) < client.seen.indexOf(setup));
+    // Only announced: the controller still answers (the fault is the announcement on every connection).
+    assert.equal((await client.request({ opcode: 'NONE' })).error, 'OK');
+  });
+});
+
+test('nested payloads and unsolicited responses reach the client as the faults say', async () => {
+  await withSim({}, async (sim, client) => {
+    await client.waitFor(isHandshake);
+    sim.faults.nestedPayloadDepth = 100;
+    const msgId = await client.send({ opcode: 'BLOCK_READ', payload: { id: 3 } });
+    // Past the codec's bound: the client's decoder counts it as bad, naming its msgId.
+    const bad = await client.waitFor((o) => o.kind === 'error' && o.msgId === msgId);
+    assert.ok(bad.kind === 'error' && bad.error === 'badFields');
+    sim.faults.respond(777, 'BUSY');
+    const unsolicited = await client.waitFor((o) => o.kind === 'frame' && o.frame.msgId === 777);
+    assert.ok(unsolicited.kind === 'frame' && unsolicited.frame.error === 'BUSY');
+  });
+});
+
 test('with handshake-after-none the first handshake follows the first NONE response', async () => {
   await withSim({ faults: { handshakeOnlyAfterNone: true } }, async (_sim, client) => {
     const response = await client.request({ opcode: 'NONE' });

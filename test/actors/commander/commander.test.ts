@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   Commander,
   CHECK_FAILED_REASON,
+  COMMANDER_DEFAULTS,
   type CommanderSettings,
 } from '../../../actors/commander/commander.js';
 import {
@@ -158,6 +159,61 @@ test('an OK answer whose payload does not fit the opcode rejects with BadRespons
   await drain();
   commander.onResponse(1, ok(connection.last, { unexpected: true }));
   await assert.rejects(reply, BadResponseError);
+});
+
+test('a frame that answers a request but could not be accepted fails that request at once', async () => {
+  const { commander, connection } = rig();
+  const reply = track(commander.request('BLOCK_READ', { id: 100 }));
+  const other = track(commander.request('BLOCK_READ', { id: 101 }));
+  await drain();
+  const first = connection.writes[0]!.frame.msgId;
+  commander.onBadResponse(1, first, 'nested deeper than 32 levels');
+  commander.onBadResponse(2, connection.last.msgId, 'another generation: ignored');
+  commander.onBadResponse(1, 4242, 'matches nothing: ignored');
+  await drain();
+  assert.ok(reply.error instanceof BadResponseError);
+  assert.equal(reply.error.detail.msgId, first);
+  assert.equal(other.settled, false);
+  assert.equal(commander.status().pending, 1);
+  commander.terminate();
+});
+
+test('answers nobody asked for are counted, and logged at most a few per period with a suppressed count', async () => {
+  const { commander, timers, log } = rig();
+  for (let msgId = 1; msgId <= 10_000; msgId++) commander.onResponse(1, { msgId, error: 'OK' });
+  assert.equal(commander.status().lateResponses, 10_000);
+  const unmatched = (): typeof log.lines => log.lines.filter((l) => l.msg.startsWith('response matches no'));
+  assert.equal(unmatched().length, COMMANDER_DEFAULTS.unmatchedLogBurst);
+  await timers.advance(COMMANDER_DEFAULTS.unmatchedLogIntervalMs);
+  commander.onResponse(1, { msgId: 7, error: 'OK' });
+  assert.equal(unmatched().length, COMMANDER_DEFAULTS.unmatchedLogBurst + 1);
+  assert.equal(
+    unmatched().at(-1)!.fields?.suppressedSinceLast,
+    10_000 - COMMANDER_DEFAULTS.unmatchedLogBurst,
+  );
+});
+
+test('timeouts are logged a few per period with a suppressed count; an internal one only at debug', async () => {
+  const { commander, timers, log } = rig({}, stateOf('Acknowledged', 1));
+  const requests = Array.from({ length: 20 }, () =>
+    commander.request('NONE', undefined, { minPhase: 'Acknowledged', timeoutMs: 100 }).catch(() => undefined),
+  );
+  const internal = commander
+    .request('NONE', undefined, { minPhase: 'Acknowledged', timeoutMs: 100, internal: true })
+    .catch(() => undefined);
+  await timers.advance(100);
+  await Promise.all([...requests, internal]);
+  const warned = (): typeof log.lines => log.at('warn').filter((l) => l.msg === 'request timed out');
+  assert.equal(commander.status().timedOut, 21);
+  assert.equal(warned().length, COMMANDER_DEFAULTS.timeoutLogBurst);
+  await timers.advance(COMMANDER_DEFAULTS.unmatchedLogIntervalMs);
+  const last = commander
+    .request('NONE', undefined, { minPhase: 'Acknowledged', timeoutMs: 100 })
+    .catch(() => undefined);
+  await timers.advance(100);
+  await last;
+  assert.equal(warned().at(-1)!.fields?.suppressedSinceLast, 20 - COMMANDER_DEFAULTS.timeoutLogBurst);
+  commander.terminate();
 });
 
 // ---------------------------------------------------------------- phases

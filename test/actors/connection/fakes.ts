@@ -81,12 +81,34 @@ export class FakeKernel {
   }
 
   /** What the kernel does on `disconnect`: move, then tell connection to close. */
-  disconnect(generation: number, reason: string): boolean {
+  disconnect(generation: number, reason: string, retryInMs?: number): boolean {
     if (this.phase.generation !== generation || this.phase.name === 'Disconnected') return false;
-    this.transition({ to: 'Disconnected', generation, reason });
+    this.transition({
+      to: 'Disconnected',
+      generation,
+      reason,
+      ...(retryInMs === undefined ? {} : { retryInMs }),
+    });
     const listener = this.listener;
     setImmediate(() => listener?.closeLink(generation, reason));
     return true;
+  }
+
+  /** What synchronization does with a link: Acknowledged, then Synchronized (the real table). */
+  synchronize(generation: number): void {
+    const handshake = {
+      firmwareVersion: '4558bdae',
+      protoVersion: 'b1698b6e',
+      firmwareDate: '2026-03-24',
+      protoDate: '2026-03-15',
+      systemVersion: '3.2.0',
+      platform: 'sim',
+      resetReason: '00',
+      resetData: '00',
+      deviceId: '123456789012345678901234',
+    };
+    this.transition({ to: 'Acknowledged', generation, ack: { handshake } });
+    this.transition({ to: 'Synchronized', generation, sync: { clockSetTo: 0, storedBlocks: 0, trace: [] } });
   }
 
   setAutoconnecting(on: boolean): void {
@@ -140,6 +162,7 @@ function later<T>(f: () => T): Promise<T> {
 
 export class FakePeers {
   readonly responses: { generation: number; frame: ResponseFrame }[] = [];
+  readonly badResponses: { generation: number; msgId: number; reason: string }[] = [];
   readonly events: { generation: number; event: ControllerEvent }[] = [];
   readonly activity: { generation: number; at: number }[] = [];
   readonly #waiters = new Waiters();
@@ -148,6 +171,8 @@ export class FakePeers {
     return {
       kernel: kernel.port(),
       onResponse: (generation, frame) => this.#record(this.responses, { generation, frame }),
+      onBadResponse: (generation, msgId, reason) =>
+        this.#record(this.badResponses, { generation, msgId, reason }),
       onEvent: (generation, event) => this.#record(this.events, { generation, event }),
       onActivity: (generation, at) => this.#record(this.activity, { generation, at }),
     };
@@ -205,6 +230,14 @@ export class FakeTimers implements Timers {
       due[1].callback();
     }
     this.time = end;
+  }
+
+  /** Waits for timer number `count` to be asked for, then runs it (a backoff, say); returns its delay. */
+  async runTimer(count: number): Promise<number> {
+    await this.untilDelays(count);
+    const delay = this.delays[count - 1]!;
+    this.advance(delay);
+    return delay;
   }
 
   /** Resolves once `count` timers have been asked for in all. */

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Connection, type LinkOpener } from '../../../actors/connection/connection.js';
 import type { Candidate } from '../../../actors/connection/discovery/index.js';
-import { encodeEvent, encodeLog } from '../../../protocol/index.js';
+import { crc8, crcHex, encodeEvent, encodeLog } from '../../../protocol/index.js';
+import { CONNECTION_LIMITS } from '../../../actors/connection/connection.js';
 import type { TetherConfigInput } from '../../../config/index.js';
 import { eventually } from '../../helpers.js';
 import { FakeKernel, FakeLink, FakePeers, FakeTimers, RecordingLog, config } from './fakes.js';
@@ -108,6 +109,7 @@ test('usb that finds a port does not ask to exit, even long after', () =>
     const link = await confirmed(r, 1);
     r.timers.advance(10_000);
     link.hangUp();
+    await r.timers.runTimer(r.timers.delays.length + 1);
     await eventually(() => r.kernel.phase.generation === 2, 5000, 'reconnected');
     assert.deepEqual(r.kernel.rediscoveryRequests, []);
   }));
@@ -129,6 +131,7 @@ test('a failed write closes the link and the kernel hears why', () =>
     const link = await confirmed(r, 1);
     link.failWrites = new Error('EIO (test)');
     r.connection.write(1, 'x\n');
+    await r.timers.runTimer(r.timers.delays.length + 1);
     await r.kernel.until((k) => k.phase.generation === 2, 'reconnected');
     const disconnect = r.kernel.requests.find((q) => q.to === 'Disconnected');
     assert.ok(disconnect?.to === 'Disconnected');
@@ -167,6 +170,40 @@ test('controller log annotations go to the log at their level', () =>
         ['debug', 'controller: tick'],
       ],
     );
+  }));
+
+test('a flood of controller log annotations is rate-limited per level, with a suppressed count after', () =>
+  withRig({ discovery: { mode: 'usb' } }, async (r) => {
+    await r.fake.addUsb({ tty: 'ttyACM0', port: '1-1', vendorId: '2B04', productId: 'C006' });
+    await r.connection.start();
+    const link = await confirmed(r, 1);
+    const flood = Buffer.concat(Array.from({ length: 10_000 }, (_, i) => encodeLog('INFO', `tick ${i}`)));
+    link.receive(flood);
+    link.receive(encodeLog('ERROR', 'still heard: another level has its own budget'));
+    const controllerLines = (): typeof r.log.lines =>
+      r.log.lines.filter((l) => l.fields?.source === 'controller');
+    const burst = CONNECTION_LIMITS.controllerLogBurst;
+    assert.equal(controllerLines().filter((l) => l.level === 'info').length, burst);
+    assert.equal(controllerLines().filter((l) => l.level === 'error').length, 1);
+    r.timers.advance(CONNECTION_LIMITS.controllerLogIntervalMs);
+    link.receive(encodeLog('INFO', 'after the flood'));
+    const last = controllerLines().at(-1)!;
+    assert.equal(last.msg, 'controller: after the flood');
+    assert.equal(last.fields?.suppressedSinceLast, 10_000 - burst);
+  }));
+
+test('a frame that answers a msgId but cannot be accepted is passed on as a bad response', () =>
+  withRig({ discovery: { mode: 'usb' } }, async (r) => {
+    await r.fake.addUsb({ tty: 'ttyACM0', port: '1-1', vendorId: '2B04', productId: 'C006' });
+    await r.connection.start();
+    const link = await confirmed(r, 1);
+    const deep = `{"msgId":12,"error":"OK","payload":{"id":100,"type":"T","data":{"a":${'['.repeat(2000)}${']'.repeat(2000)}}}}`;
+    link.receive(`${deep}#${crcHex(crc8(Buffer.from(deep)))}\n`);
+    assert.equal(r.connection.status().badFrames.badFields, 1);
+    assert.equal(r.peers.responses.length, 0);
+    assert.equal(r.peers.badResponses.length, 1);
+    assert.equal(r.peers.badResponses[0]!.msgId, 12);
+    assert.equal(r.peers.badResponses[0]!.generation, 1);
   }));
 
 test('bytes and writes that come before the kernel confirms the link are held, then go through with its generation', () =>

@@ -36,6 +36,9 @@ export const CONFIG: SynchronizationConfig = {
   handshakePingMs: 2000,
   skipVersionCheck: false,
   clockResyncMs: 900_000,
+  stepTimeoutMs: 5000,
+  silentMs: 8000,
+  listeningRetryMs: 2000,
   recovery: { handshakeTimeout: 'disconnect', syncError: 'disconnect', listeningMode: 'disconnect' },
 };
 
@@ -91,7 +94,7 @@ export class FakeTimers implements Timers {
 export class FakeKernel implements KernelPort {
   current: KernelState = { phase: INITIAL_PHASE, autoconnecting: true };
   readonly requests: TransitionRequest[] = [];
-  readonly disconnects: { generation: number; reason: string; accepted: boolean }[] = [];
+  readonly disconnects: { generation: number; reason: string; accepted: boolean; retryInMs?: number }[] = [];
   stateCalls = 0;
   /** Where casts go; unset to keep them back (as a slow channel would). */
   listener: ((state: KernelState) => void) | undefined;
@@ -136,10 +139,22 @@ export class FakeKernel implements KernelPort {
     return Promise.resolve().then(() => this.#apply(request));
   }
 
-  disconnect(generation: number, reason: string): Promise<boolean> {
+  disconnect(generation: number, reason: string, retryInMs?: number): Promise<boolean> {
     const ok = generation === this.current.phase.generation && this.current.phase.name !== 'Disconnected';
-    this.disconnects.push({ generation, reason, accepted: ok });
-    if (ok) this.#apply({ to: 'Disconnected', generation, reason });
+    this.disconnects.push({
+      generation,
+      reason,
+      accepted: ok,
+      ...(retryInMs === undefined ? {} : { retryInMs }),
+    });
+    if (ok) {
+      this.#apply({
+        to: 'Disconnected',
+        generation,
+        reason,
+        ...(retryInMs === undefined ? {} : { retryInMs }),
+      });
+    }
     return Promise.resolve(ok);
   }
 

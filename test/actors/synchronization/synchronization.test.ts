@@ -99,7 +99,7 @@ test('while waiting for the handshake it sends a NONE every handshakePingMs, wit
   assert.equal(h.sync.status().step, 'handshake');
   await h.timers.advance(0);
   assert.equal(h.commander.of('NONE').length, 1);
-  assert.deepEqual(h.commander.of('NONE')[0]?.options, { minPhase: 'Connected' });
+  assert.deepEqual(h.commander.of('NONE')[0]?.options, { minPhase: 'Connected', internal: true });
   await h.timers.advance(2000);
   await h.timers.advance(2000);
   assert.equal(h.commander.of('NONE').length, 3);
@@ -131,6 +131,21 @@ test('no handshake within handshakeTimeoutMs asks the kernel once to disconnect 
   assert.equal(h.sync.status().step, 'idle');
   assert.notEqual(h.sync.status().lastError, null);
   assert.equal(h.crashes.length, 0);
+  cleanUp(h);
+});
+
+test('a controller that answers nothing while connecting is dropped after silentMs, long before the handshake timeout', async () => {
+  const h = await harness();
+  h.commander.hang('NONE');
+  const generation = await h.connect();
+  await h.timers.advance(CONFIG.silentMs - 1);
+  assert.equal(h.kernel.disconnects.length, 0);
+  await h.timers.advance(1);
+  assert.deepEqual(
+    h.kernel.disconnects.map((d) => [d.generation, d.retryInMs]),
+    [[generation, undefined]],
+  );
+  h.commander.releaseAll(new Error('link closed'));
   cleanUp(h);
 });
 
@@ -177,12 +192,12 @@ test('a compatible handshake leads to Acknowledged, then the three sync steps in
       [
         'BLOCK_WRITE',
         { id: 3, type: 'Ticks', data: { secondsSinceEpoch: Math.floor(now / 1000) } },
-        { minPhase: 'Acknowledged' },
+        { minPhase: 'Acknowledged', timeoutMs: CONFIG.stepTimeoutMs },
       ],
       [
         'BLOCK_WRITE',
         { id: 2, type: 'SysInfo', data: { command: 'TRACE_READ_RESUME' } },
-        { minPhase: 'Acknowledged' },
+        { minPhase: 'Acknowledged', timeoutMs: CONFIG.stepTimeoutMs },
       ],
     ],
   );
@@ -456,6 +471,73 @@ test('listening mode asks the kernel to disconnect', async () => {
     [generation],
   );
   assert.equal(h.crashes.length, 0);
+  cleanUp(h);
+});
+
+test('listening mode asks connection to wait listeningRetryMs before the next link', async () => {
+  const h = await harness();
+  const generation = await synchronized(h);
+  await h.event(generation, { type: 'setupMode' });
+  assert.equal(h.kernel.disconnects[0]?.retryInMs, CONFIG.listeningRetryMs);
+  cleanUp(h);
+});
+
+test('after listening mode the next link is held in Connected until a NONE is answered, then synchronized', async () => {
+  const h = await harness();
+  await h.event(await synchronized(h), { type: 'setupMode' });
+  h.commander.hang('NONE');
+  const generation = await h.connect();
+  // The controller greets each connection even in listening mode: that handshake is not taken yet.
+  await h.handshake(generation);
+  assertPhase(h, 'Connected');
+  assert.equal(h.sync.status().step, 'listening');
+  await h.timers.advance(CONFIG.handshakePingMs * 2);
+  assertPhase(h, 'Connected');
+  // It leaves listening mode: the next ping is answered, and the held handshake is taken.
+  h.commander.answers.delete('NONE');
+  await h.timers.advance(CONFIG.handshakePingMs);
+  await flush();
+  assertPhase(h, 'Synchronized');
+  assert.equal(h.kernel.disconnects.length, 1, 'only the one for listening mode');
+  h.commander.releaseAll(new Error('link closed'));
+  cleanUp(h);
+});
+
+test('a held link is kept past silentMs, and after handshakeTimeoutMs a new one is tried after the listening wait; <!SETUP_MODE> on it changes nothing', async () => {
+  const h = await harness();
+  await h.event(await synchronized(h), { type: 'setupMode' });
+  h.commander.hang('NONE');
+  const generation = await h.connect();
+  await h.handshake(generation);
+  await h.event(generation, { type: 'setupMode' });
+  assert.equal(h.kernel.disconnects.length, 1, 'no second disconnect for a repeated SETUP_MODE');
+  await h.timers.advance(CONFIG.silentMs * 2);
+  assert.equal(h.kernel.disconnects.length, 1, 'silent on purpose: held, not dropped');
+  assert.equal(h.commander.of('NONE').length, (CONFIG.silentMs * 2) / CONFIG.handshakePingMs + 1);
+  await h.timers.advance(CONFIG.handshakeTimeoutMs - CONFIG.silentMs * 2);
+  assert.deepEqual(
+    h.kernel.disconnects.map((d) => [d.generation, d.retryInMs]),
+    [
+      [generation - 1, CONFIG.listeningRetryMs],
+      [generation, CONFIG.listeningRetryMs],
+    ],
+  );
+  h.commander.releaseAll(new Error('link closed'));
+  cleanUp(h);
+});
+
+test('a sync step that fails the same way on every link is logged as an error once', async () => {
+  const h = await harness();
+  // The controller refuses the clock write on every link (a datastore that fails no longer fails the sync).
+  h.commander.answers.set('BLOCK_WRITE:3', () => Promise.reject(new Error('BUSY')));
+  for (let i = 0; i < 5; i++) {
+    const generation = await h.connect();
+    await h.handshake(generation);
+    assertPhase(h, 'Disconnected');
+  }
+  assert.equal(h.kernel.disconnects.length, 5);
+  assert.equal(h.log.lines.filter((l) => l.msg.startsWith('synchronization step failed')).length, 5);
+  assert.equal(h.log.lines.filter((l) => l.level === 'error').length, 1);
   cleanUp(h);
 });
 

@@ -156,8 +156,8 @@ test('a check that fails in any other way (the commander down) also asks for a d
   );
 });
 
-test('nothing happens outside Synchronized', async () => {
-  for (const name of ['Disconnected', 'Connected', 'Acknowledged'] as const) {
+test('nothing happens while Disconnected or Connected (synchronization watches a link being connected)', async () => {
+  for (const name of ['Disconnected', 'Connected'] as const) {
     const { watchdog, timers, kernel, pings } = rig((now) => stateOf(name, 1, now));
     await timers.advance(60_000);
     assert.equal(pings.calls.length, 0, name);
@@ -165,6 +165,21 @@ test('nothing happens outside Synchronized', async () => {
     assert.equal(timers.active, 0, name);
     assert.equal(watchdog.health().healthy, false, name);
   }
+});
+
+test('a link held Acknowledged (incompatible firmware, or between sync steps) is checked like a Synchronized one', async () => {
+  const { watchdog, timers, kernel, pings } = rig((now) => stateOf('Acknowledged', 1, now));
+  await timers.advance(4999);
+  assert.equal(pings.calls.length, 0);
+  await timers.advance(1);
+  assert.equal(pings.calls.length, 1);
+  assert.equal(watchdog.health().healthy, false, 'healthy still means Synchronized');
+  await timers.advance(3000);
+  await drain();
+  assert.deepEqual(
+    kernel.disconnects.map((d) => d.generation),
+    [1],
+  );
 });
 
 test('leaving Synchronized stops the timer, and the idle time counts again from the next Synchronized', async () => {

@@ -29,7 +29,7 @@ import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { Answer } from 'dns-packet';
 import type { ActorLogger } from '../../../../runtime/actor.js';
-import { LogLimiter } from '../log-limit.js';
+import { LogLimiter } from '../../../../runtime/log-limiter.js';
 import {
   CONTROLLER_SERVICE,
   ID_KEY,
@@ -151,7 +151,7 @@ export class MdnsAdvertiser {
     this.#interface = options.interface ?? '';
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
-    this.#limiter = new LogLimiter({ now: this.#now });
+    this.#limiter = new LogLimiter({ periodMs: 10_000, burst: 1 });
     this.#isLocal = localAddressCheck(this.#now);
   }
 
@@ -305,11 +305,11 @@ export class MdnsAdvertiser {
 
   #trouble(kind: 'malformed' | 'networkErrors', msg: string, error: unknown): void {
     this.#counters[kind] += 1;
-    const allowed = this.#limiter.take(kind);
-    if (allowed === undefined) return;
+    const suppressed = this.#limiter.admit(kind, this.#now());
+    if (suppressed === undefined) return;
     this.#log.warn(msg, {
       error: error instanceof Error ? error.message : String(error),
-      ...(allowed.suppressed > 0 ? { suppressedSinceLast: allowed.suppressed } : {}),
+      ...(suppressed > 0 ? { suppressedSinceLast: suppressed } : {}),
     });
   }
 }

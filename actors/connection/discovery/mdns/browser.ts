@@ -18,7 +18,7 @@
  */
 import type { RemoteInfo } from 'node:dgram';
 import type { ActorLogger } from '../../../../runtime/actor.js';
-import { LogLimiter } from '../log-limit.js';
+import { LogLimiter } from '../../../../runtime/log-limiter.js';
 import { CONTROLLER_SERVICE, readResponse, type Sighting, type SkipKind } from './records.js';
 import { localAddressCheck, openMdnsSocket, type MdnsSocket, type MdnsSocketOptions } from './socket.js';
 
@@ -98,7 +98,7 @@ export class MdnsBrowser {
     this.#options = options;
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
-    this.#limiter = new LogLimiter({ now: this.#now });
+    this.#limiter = new LogLimiter({ periodMs: 10_000, burst: 1 });
     this.#isLocal = localAddressCheck(this.#now, MDNS_BROWSER_DEFAULTS.localAddressesMs);
   }
 
@@ -296,14 +296,11 @@ export class MdnsBrowser {
    * be the cause for as long as the service runs.
    */
   #limited(kind: string, msg: string, fields: Record<string, unknown>): void {
-    const allowed = this.#limiter.take(kind);
-    if (allowed === undefined) return;
+    const suppressed = this.#limiter.admit(kind, this.#now());
+    if (suppressed === undefined) return;
     const level = kind === 'found' ? 'info' : this.#warned.has(kind) ? 'debug' : 'warn';
     this.#warned.add(kind);
-    this.#log[level](
-      msg,
-      allowed.suppressed > 0 ? { ...fields, suppressedSinceLast: allowed.suppressed } : fields,
-    );
+    this.#log[level](msg, suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields);
   }
 }
 
