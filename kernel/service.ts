@@ -234,6 +234,7 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
           events: root.events,
           logger,
           perform: (action, body) => performAction({ service, source: { via: 'mqtt' } }, action, body),
+          tasks: tasks.tracker,
         });
   bus?.start();
   root.events.subscribe((event) => {
