@@ -104,7 +104,7 @@ export const CONFIG_DEFAULTS = {
     maxQueued: 16,
     retainMs: 3_600_000,
     retainCount: 200,
-    pool: { maxThreads: 1, idleTimeoutMs: 30_000, memoryLimitMb: 512 },
+    pool: { maxThreads: 1, idleTimeoutMs: 30_000, memoryLimitMb: 512, niceIncrement: 10 },
     backup: { maxBytes: 32 * 1024 * 1024 },
     kinds: {
       backupSave: { timeoutMs: 600_000 },
@@ -650,6 +650,14 @@ const tasks = z
           .positive()
           .default(CONFIG_DEFAULTS.tasks.pool.memoryLimitMb)
           .describe('Heap limit of each pool thread; running out fails its task only'),
+        niceIncrement: z
+          .int()
+          .min(0)
+          .max(19)
+          .default(CONFIG_DEFAULTS.tasks.pool.niceIncrement)
+          .describe(
+            'Lower the pool threads’ scheduling priority by this much (Linux nice), so CPU work yields to the main thread on a busy machine; 0 for none',
+          ),
       })
       .prefault({})
       .describe('The task pool (piscina)'),

@@ -95,6 +95,7 @@ export async function startTasks(options: TasksOptions): Promise<ServiceTasks> {
         maxThreads: settings.pool.maxThreads,
         idleTimeoutMs: settings.pool.idleTimeoutMs,
         memoryLimitMb: settings.pool.memoryLimitMb,
+        niceIncrement: settings.pool.niceIncrement,
       }),
   );
   const backupsDir = join(config.stateDir, 'backups');

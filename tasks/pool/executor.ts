@@ -47,6 +47,12 @@ export interface PiscinaPoolOptions {
   idleTimeoutMs: number;
   /** Heap limit of each worker (resourceLimits.maxOldGenerationSizeMb). */
   memoryLimitMb: number;
+  /**
+   * Lower each worker thread's scheduling priority by this much (piscina's
+   * niceIncrement, Linux nice through @napi-rs/nice): on a machine short of
+   * cores, CPU work waits for the main thread rather than the other way round.
+   */
+  niceIncrement?: number;
 }
 
 export class PiscinaPool implements TaskPool {
@@ -60,6 +66,7 @@ export class PiscinaPool implements TaskPool {
       idleTimeout: options.idleTimeoutMs,
       atomics: 'disabled',
       resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb },
+      niceIncrement: options.niceIncrement ?? 0,
     });
   }
 
