@@ -243,6 +243,18 @@ describe('command tracker', () => {
     await statusOf(tracker, task.id, 'COMPLETED');
   });
 
+  it('progress is published once per whole percent (or 250 ms), while the task always shows the latest', async () => {
+    const { tracker, gate, events } = rig();
+    const task = tracker.submit('work', { gate: 0 });
+    const context = await gate(0).started;
+    for (let block = 1; block <= 2000; block++) context.progress(block / 20, `block ${block}`);
+    assert.deepEqual((tracker.get(task.id) as TaskView).progress, { percent: 100, message: 'block 2000' });
+    const published = events.filter((e) => e.change === 'progress').length;
+    assert.ok(published >= 100 && published <= 101, `${published} progress events`);
+    gate(0).finish(null);
+    await statusOf(tracker, task.id, 'COMPLETED');
+  });
+
   it('finished tasks are forgotten past the retained count and time', () => {
     let now = 1_000_000;
     const tracker = new CommandTracker({
