@@ -205,14 +205,16 @@ describe('tasks against the simulator over TCP', () => {
       { sim: { capacity: 500, faults: SLOW_SIM } },
     ));
 
-  it('a commander restarted mid-restore fails the restore, whose result says what it had written', () =>
+  it('a commander that crashes mid-restore fails the restore, whose result says what it had written', () =>
     withApi(
       async ({ phases, call, service }) => {
         await phases.waitFor('Synchronized');
         await upload(call, 'big.json', backupText(300));
         const { task } = await submit(call, 'backup.load', { name: 'big.json' });
         await progressOf(service.tasks.tracker, task.id, 30);
-        assert.equal((await call('POST', '/api/actors/commander/restart')).status, 200);
+        const mark = phases.mark();
+        // A real crash of the commander's thread (an uncaught exception), restarted by its supervisor.
+        assert.equal(service.system.injectFault('commander', 'crash'), true);
         const failed = await statusOf(service.tasks.tracker, task.id, 'FAILED');
         assert.ok(
           ['TETHER_ACTOR_DOWN', 'TETHER_LINK_LOST', 'TETHER_NOT_READY'].includes(failed.problem!.code),
@@ -220,8 +222,8 @@ describe('tasks against the simulator over TCP', () => {
         );
         const result = failed.result as { written: number; stoppedAt: number };
         assert.ok(result.written > 0 && result.written < 300, `wrote ${result.written}`);
-        // The service goes on: the commander is back, and the next task runs.
-        await phases.waitFor('Synchronized');
+        // The service goes on: the commander is back, the link with it, and the next task runs.
+        await phases.waitFor('Synchronized', 20_000, mark);
         const next = (await submit(call, 'backup.save', { name: 'after.json' })).task;
         await statusOf(service.tasks.tracker, next.id, 'COMPLETED', 30_000);
       },
