@@ -238,6 +238,28 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_CHILD_RESTARTING: 409,
   TETHER_SUPERVISOR_STOPPED: 503,
   TETHER_FAILED_TO_START_CHILD: 500,
+  // tasks (a refused task answers with the code of its refusal)
+  TETHER_UNKNOWN_TASK_KIND: 400,
+  TETHER_INVALID_TASK_ARGS: 400,
+  TETHER_TRACKER_CLOSED: 503,
+  TETHER_TASK_NOT_FOUND: 404,
+  TETHER_TASK_QUEUE_FULL: 429,
+  TETHER_TASK_EXCLUSIVE_BUSY: 409,
+  TETHER_AUTOCONNECT_OFF: 409,
+  TETHER_POOL_CLOSED: 503,
+  TETHER_POOL_TASK_FAILED: 500,
+  // backups
+  TETHER_BACKUP_NOT_FOUND: 404,
+  TETHER_BACKUP_NAME_INVALID: 400,
+  TETHER_BACKUP_INVALID: 422,
+  TETHER_STATE_FILE_TOO_LARGE: 413,
+  TETHER_STATE_FILE_NOT_REGULAR: 409,
+  TETHER_STATE_FILE_TIMEOUT: 504,
+  // blocks
+  TETHER_BLOCK_NAME_NOT_FOUND: 404,
+  TETHER_BLOCK_NAME_TAKEN: 409,
+  TETHER_BLOCK_NAME_INVALID: 400,
+  TETHER_SYSTEM_BLOCK: 403,
   // the life cycle and the operator actions (contracts/lifecycle.ts, contracts/bus.ts)
   TETHER_LIFECYCLE_ILLEGAL: 409,
   TETHER_LIFECYCLE_BUSY: 429,
@@ -246,16 +268,50 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_UNKNOWN_ACTION: 404,
 };
 
+/**
+ * The controller's own codes, for the routes that name blocks (the blocks
+ * API): a block that is not there is a 404 like any other resource. The raw
+ * command route keeps 502 for every controller error: there the controller
+ * is the upstream, and its answer is the payload.
+ */
+const STATUS_BY_CONTROLLER_CODE: Readonly<Record<string, number>> = {
+  BLOCK_NOT_FOUND: 404,
+  INVALID_BLOCK_ID: 400,
+  INVALID_BLOCK_TYPE: 400,
+  INVALID_PAYLOAD: 400,
+  INSUFFICIENT_STORAGE: 507,
+  BUSY: 503,
+};
+
+/** The HTTP status of a code (500 for one not mapped). */
+export function statusOfCode(code: string): number {
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; detail: Record<string, unknown> };
 }
 
-/** The status and JSON body for anything thrown below a route. */
-export function toHttpError(error: unknown): { status: number; body: ErrorBody } {
+/**
+ * The status and JSON body for anything thrown below a route. With
+ * `controllerStatuses`, a controller's error code decides the status (the
+ * blocks routes); its code stays in `detail.controllerCode` either way.
+ */
+export function toHttpError(
+  error: unknown,
+  options: { controllerStatuses?: boolean } = {},
+): { status: number; body: ErrorBody } {
   if (TetherError.is(error)) {
     const detail = (error as { detail?: unknown }).detail;
+    const controllerCode = (detail as { controllerCode?: unknown } | undefined)?.controllerCode;
+    const byController =
+      options.controllerStatuses === true &&
+      error.code === 'TETHER_CONTROLLER_ERROR' &&
+      typeof controllerCode === 'string'
+        ? STATUS_BY_CONTROLLER_CODE[controllerCode]
+        : undefined;
     return {
-      status: STATUS_BY_CODE[error.code] ?? 500,
+      status: byController ?? STATUS_BY_CODE[error.code] ?? 500,
       body: {
         error: {
           code: error.code,

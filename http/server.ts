@@ -36,7 +36,9 @@ import { matchRoute } from './routes.js';
 import type { Reply } from './routes.js';
 import { SseHub } from './sse.js';
 import type { SseOptions } from './sse.js';
-import { supervisionView, transitionView } from './views.js';
+import { componentChangeView, supervisionView, transitionView } from './views.js';
+import { communicationOf } from '../contracts/component.js';
+import type { CommunicationState } from '../contracts/component.js';
 import { lifecycleTransitionJson } from '../kernel/views.js';
 
 export interface HttpApiOptions {
@@ -85,6 +87,7 @@ export async function startHttpApi(
     const method = request.method ?? 'GET';
     const path = pathOf(request.url ?? '/');
     let streaming = false;
+    let controllerStatuses = false;
     let reply: Reply;
     try {
       // Before anything else, routing included: a page has no business here whatever it asks for.
@@ -101,6 +104,7 @@ export async function startHttpApi(
         throw new MethodNotAllowedError(method, path, match.allowed);
       }
       const { route, params } = match;
+      controllerStatuses = route.controllerStatuses === true;
       if (route.mutating) {
         authorize(request, http.token);
         requireJson(request);
@@ -113,7 +117,7 @@ export async function startHttpApi(
       }
       reply = answer;
     } catch (error) {
-      const mapped = toHttpError(error);
+      const mapped = toHttpError(error, { controllerStatuses });
       reply = mapped;
       if (mapped.status === 401) response.setHeader('www-authenticate', 'Bearer realm="tether"');
       if (mapped.status >= 500 && mapped.body.error.code === 'TETHER_INTERNAL') {
@@ -164,6 +168,9 @@ export async function startHttpApi(
     service.kernel.onPhaseChange((change) => sse.publish('phase', transitionView(change))),
     service.root.events.subscribe((event) => sse.publish('supervision', supervisionView(event))),
     watchAutoconnecting(service, (enabled) => sse.publish('autoconnecting', { autoconnecting: enabled })),
+    watchCommunication(service, (state) => sse.publish('communication', { communication: state })),
+    service.kernel.onComponentChange((change) => sse.publish('component', componentChangeView(change))),
+    service.tasks.tracker.subscribe((event) => sse.publish('task', event)),
     service.lifecycle.onTransition((transition) =>
       sse.publish('lifecycle', lifecycleTransitionJson(transition)),
     ),
@@ -260,17 +267,18 @@ function send(response: ServerResponse, reply: Reply, closeAfter: boolean): void
     response.end();
     return;
   }
-  const text = JSON.stringify(reply.body);
+  const payload = reply.raw?.bytes ?? JSON.stringify(reply.body);
   response.writeHead(reply.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    ...reply.headers,
+    'content-type': reply.raw?.contentType ?? 'application/json; charset=utf-8',
+    'content-length': typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength,
     'cache-control': 'no-store',
     // JSON is never a script or a page, whatever a browser might guess.
     'x-content-type-options': 'nosniff',
     // While stopping, do not invite the client to reuse a connection about to go.
     ...(closeAfter ? { connection: 'close' } : {}),
   });
-  response.end(text);
+  response.end(payload);
 }
 
 /**
@@ -284,6 +292,17 @@ function pathOf(target: string): string {
   } catch {
     return target;
   }
+}
+
+/** Calls `listener` when the communication state (derived from phase and autoconnecting) changes. */
+function watchCommunication(service: Service, listener: (state: CommunicationState) => void): () => void {
+  let last = communicationOf(service.kernel.state);
+  return service.kernel.onState((state) => {
+    const now = communicationOf(state);
+    if (now === last) return;
+    last = now;
+    listener(now);
+  });
 }
 
 /** Calls `listener` when autoconnecting changes (the kernel's state stream also fires on phase changes). */

@@ -32,6 +32,8 @@ import {
   FAULT_RESET,
   REBOOT_RESET,
   SIM_DEFAULTS,
+  SIM_NEXT_FIRMWARE,
+  UPDATE_FAILED_RESET,
   SIM_FAULTS,
   SIM_IDENTITY,
   UPDATE_RESET,
@@ -73,6 +75,10 @@ export class SimController {
   readonly stats: ControllerStats = { requests: 0, responses: 0, badFrames: 0, resets: 0 };
   readonly log: (line: string) => void;
   setupMode = false;
+  /** The firmware a FIRMWARE_UPDATE installs (faults.nextFirmware). */
+  nextFirmware: { firmwareVersion: string; firmwareDate: string } = { ...SIM_NEXT_FIRMWARE };
+  /** A FIRMWARE_UPDATE fails: the controller resets with UPDATE_ERROR and keeps its firmware. */
+  updateFails = false;
   resetReason = '00';
   resetData = '00';
   readonly #sessions = new Set<Session>();
@@ -256,9 +262,23 @@ export class SimController {
           reply: { error: 'OK' },
           handshake: false,
           after: () => {
-            const { firmwareVersion, protoVersion } = this.identity;
-            this.broadcast(encodeEvent({ type: 'firmwareUpdater', firmwareVersion, protoVersion }));
-            this.later(this.#rebootDelayMs, () => this.reset(UPDATE_RESET.reason, UPDATE_RESET.data));
+            // The updater announces what it installs; the controller comes back running it (or, when
+            // the update fails, the old firmware with UPDATE_ERROR).
+            const target = { ...this.nextFirmware };
+            const { protoVersion } = this.identity;
+            this.broadcast(
+              encodeEvent({ type: 'firmwareUpdater', firmwareVersion: target.firmwareVersion, protoVersion }),
+            );
+            this.log(`firmware updater: installing ${target.firmwareVersion}`);
+            this.later(this.#rebootDelayMs, () => {
+              if (this.updateFails) {
+                this.reset(UPDATE_FAILED_RESET.reason, UPDATE_FAILED_RESET.data);
+                return;
+              }
+              this.identity.firmwareVersion = target.firmwareVersion;
+              this.identity.firmwareDate = target.firmwareDate;
+              this.reset(UPDATE_RESET.reason, UPDATE_RESET.data);
+            });
           },
         };
     }

@@ -51,6 +51,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
     'contracts',
     'otel',
     'actors',
+    'tasks',
     'kernel',
     'sim',
     'bridge',

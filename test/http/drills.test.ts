@@ -43,7 +43,14 @@ describe('HTTP failure drills', () => {
         assert.equal(await exited, 'oom');
         await phases.waitFor('Synchronized', 20_000, mark);
       },
-      { http: { drills: true, token: TOKEN } },
+      {
+        http: { drills: true, token: TOKEN },
+        // V8 collects hard before it gives up at the heap limit: 1-3 s on this machine, about the
+        // default heartbeat timeout, and a hang detected first would end the actor as 'hung'.
+        config: {
+          supervision: { children: { commander: { heartbeat: { intervalMs: 1000, timeoutMs: 15_000 } } } },
+        },
+      },
     ));
 
   it('a drill is a state change like any other: the token and JSON are required, the body is checked', () =>
