@@ -14,6 +14,8 @@ export const ERROR_CATALOGUE = {
   TETHER_UNKNOWN_METHOD: { area: 'runtime', meaning: 'the actor has no handler by that name' },
   TETHER_ACTOR_INIT: { area: 'runtime', meaning: "an actor's init threw or overran its start timeout" },
   TETHER_RUNTIME_CLOSED: { area: 'runtime', meaning: 'the actor system is shut down' },
+  TETHER_ALREADY_STARTED: { area: 'runtime', meaning: 'a name is already served or run (names its holder)' },
+  TETHER_ACTOR_IGNORED: { area: 'runtime', meaning: "an actor's init returned 'ignore': nothing started" },
   TETHER_NOT_AN_ACTOR: {
     area: 'runtime',
     meaning: 'a module is not an actor (no defineActor default export)',
@@ -32,6 +34,10 @@ export const ERROR_CATALOGUE = {
   TETHER_CHILD_RESTARTING: { area: 'supervisors', meaning: 'the child is restarting' },
   TETHER_CHILD_NOT_FOUND: { area: 'supervisors', meaning: 'no child by that id' },
   TETHER_FAILED_TO_START_CHILD: { area: 'supervisors', meaning: 'a child failed to start' },
+  TETHER_SIMPLE_ONE_FOR_ONE: {
+    area: 'supervisors',
+    meaning: 'a call a simple_one_for_one supervisor refuses (restartChild, deleteChild)',
+  },
   TETHER_SUPERVISOR_STOPPED: { area: 'supervisors', meaning: 'the supervisor is stopped' },
   // system: state files that survive an exit (rediscovery.json, the block datastore)
   TETHER_STATE_FILE_CORRUPT: { area: 'system', meaning: 'a state file holds no valid state (set aside)' },
