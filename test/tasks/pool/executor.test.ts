@@ -1,0 +1,106 @@
+/**
+ * The pool executor on real piscina worker threads: progress from the job
+ * through a comlink-proxied callback into the tracker, errors that keep
+ * their class and code, abort of a running and of a queued job, a worker
+ * that crashes, timers inside a job, and a closed pool.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CommandTracker, PiscinaPool, PoolExecutor } from '../../../tasks/index.js';
+import type { TaskEvent, TaskKindSpec } from '../../../tasks/index.js';
+import { POOL_JOBS_FIXTURE } from '../../fixtures/pool-jobs.js';
+import { statusOf } from '../../kernel/task-helpers.js';
+
+const KINDS = ['test.progress', 'test.timer', 'test.spin', 'test.crash', 'test.fail'];
+
+async function withPool(
+  body: (tracker: CommandTracker, pool: PiscinaPool, events: TaskEvent[]) => Promise<void>,
+): Promise<void> {
+  const pool = new PiscinaPool({
+    filename: POOL_JOBS_FIXTURE,
+    maxThreads: 1,
+    idleTimeoutMs: 10_000,
+    memoryLimitMb: 128,
+  });
+  const executor = new PoolExecutor(pool);
+  const kinds: TaskKindSpec[] = KINDS.map((kind) => ({
+    kind,
+    executor,
+    exclusive: false,
+    parseArgs: (args) => args,
+    timeoutMs: 30_000,
+  }));
+  const tracker = new CommandTracker({ kinds });
+  const events: TaskEvent[] = [];
+  tracker.subscribe((event) => events.push(event));
+  try {
+    await body(tracker, pool, events);
+  } finally {
+    await tracker.close(100);
+    await executor.close();
+  }
+  assert.equal(pool.threads, 0, 'a pool thread was left running');
+}
+
+describe('pool executor', () => {
+  it('a job’s awaited progress reaches the tracker through the port handed to it, then its result', () =>
+    withPool(async (tracker, _pool, events) => {
+      const task = tracker.submit('test.progress', null);
+      const done = await statusOf(tracker, task.id, 'COMPLETED');
+      assert.deepEqual(done.result, { checked: true });
+      assert.deepEqual(
+        events.map((e) =>
+          e.change === 'status' ? e.task.status : `${e.task.progress.percent} ${e.task.progress.message}`,
+        ),
+        ['QUEUED', 'IN_PROGRESS', '40 validated', '80 hashed', 'COMPLETED'],
+      );
+    }));
+
+  it('a job’s error keeps its code across the thread, and a timer inside a job fires', () =>
+    withPool(async (tracker) => {
+      const failed = await statusOf(tracker, tracker.submit('test.fail', null).id, 'FAILED');
+      assert.equal(failed.problem?.code, 'TETHER_BACKUP_INVALID');
+      const timer = await statusOf(tracker, tracker.submit('test.timer', null).id, 'COMPLETED');
+      assert.equal(timer.result, 'fired');
+    }));
+
+  it('a running job that never yields is ABORTED within a second, and the pool runs the next job', () =>
+    withPool(async (tracker, _pool, events) => {
+      const spinning = tracker.submit('test.spin', null);
+      const queued = tracker.submit('test.progress', null);
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (events.some((e) => e.task.id === spinning.id && e.change === 'progress')) resolve();
+          else setTimeout(check, 5);
+        };
+        check();
+      });
+      assert.equal((tracker.abort(queued.id) as { status: string }).status, 'ABORTED');
+      const asked = performance.now();
+      tracker.abort(spinning.id);
+      await statusOf(tracker, spinning.id, 'ABORTED', 5000);
+      assert.ok(
+        performance.now() - asked < 1000,
+        `ABORTED after ${Math.round(performance.now() - asked)} ms`,
+      );
+      await statusOf(tracker, tracker.submit('test.progress', null).id, 'COMPLETED');
+    }));
+
+  it('a worker that crashes fails its task with TETHER_POOL_TASK_FAILED, and is replaced', () =>
+    withPool(async (tracker) => {
+      const crashed = await statusOf(tracker, tracker.submit('test.crash', null).id, 'FAILED');
+      assert.equal(crashed.problem?.code, 'TETHER_POOL_TASK_FAILED');
+      await statusOf(tracker, tracker.submit('test.progress', null).id, 'COMPLETED');
+    }));
+
+  it('a closed pool takes no more work', async () => {
+    const executor = new PoolExecutor(
+      new PiscinaPool({ filename: POOL_JOBS_FIXTURE, maxThreads: 1, idleTimeoutMs: 1000, memoryLimitMb: 64 }),
+    );
+    await executor.close();
+    const control = { signal: new AbortController().signal, callback: { started() {}, progress() {} } };
+    await assert.rejects(executor.execute({ kind: 'test.timer', args: null }, control), {
+      code: 'TETHER_POOL_CLOSED',
+    });
+  });
+});
