@@ -159,6 +159,8 @@ export interface StateInputs {
   failures: ReadonlyArray<{ source: string; message: string; at: string }>;
   /** How often the state is published again: it is valid for twice that. */
   publishIntervalMs: number;
+  /** Tasks running and queued (kernel/bus.ts). */
+  tasks?: Array<Record<string, unknown>>;
 }
 
 export function stateDocument(inputs: StateInputs): StateDocument {
@@ -206,7 +208,7 @@ export function stateDocument(inputs: StateInputs): StateDocument {
       connection: phase.name === 'Disconnected' ? null : { ...phase.connection },
       device: ack === undefined ? null : ({ ...ack.handshake } as unknown as Record<string, string>),
       errors,
-      tasks: [],
+      tasks: inputs.tasks ?? [],
     },
   };
 }

@@ -101,6 +101,8 @@ export interface PoolRef<Task = unknown, Result = unknown> {
   status(): PoolStatus | undefined;
 }
 
+const NOTHING_TO_TRANSFER: readonly TransferListItem[] = [];
+
 /** Largest timer delay Node accepts: a shutdown of 'infinity' waits this long, i.e. for ever in practice. */
 const FOREVER_MS = 2 ** 31 - 1;
 
@@ -151,28 +153,32 @@ export class PoolIncarnation {
     return this.#state === 'running';
   }
 
-  async run(task: unknown, options: PoolRunOptions = {}): Promise<unknown> {
-    if (this.#state !== 'running') throw this.#stoppedError();
-    const { signal } = options;
+  /** One promise step over piscina's own (no async wrapper): the bench holds it to piscina's round trip. */
+  run(task: unknown, options: PoolRunOptions = {}): Promise<unknown> {
+    if (this.#state !== 'running') return Promise.reject(this.#stoppedError());
+    const signal = options.signal;
     this.#inFlight += 1;
-    let answer: unknown;
-    try {
-      answer = await this.#piscina.run(task, {
-        ...(signal === undefined ? {} : { signal }),
-        transferList: (options.transferList ?? []) as TransferListItem[],
-      });
-    } catch (error) {
-      throw this.#taskError(error, signal);
-    } finally {
-      this.#inFlight -= 1;
-    }
-    if (!isPoolAnswer(answer)) {
-      throw new NotAPoolTaskError(this.id, this.#spec.module, 'its default export is not definePoolTask(fn)');
-    }
-    this.#completed += 1;
-    if (answer.ok) return answer.value;
-    this.#failed += 1;
-    throw deserializeError(answer.error);
+    const transferList = (options.transferList ?? NOTHING_TO_TRANSFER) as TransferListItem[];
+    return this.#piscina.run(task, signal === undefined ? { transferList } : { signal, transferList }).then(
+      (answer: unknown) => {
+        this.#inFlight -= 1;
+        if (!isPoolAnswer(answer)) {
+          throw new NotAPoolTaskError(
+            this.id,
+            this.#spec.module,
+            'its default export is not definePoolTask(fn)',
+          );
+        }
+        this.#completed += 1;
+        if (answer.ok) return answer.value;
+        this.#failed += 1;
+        throw deserializeError(answer.error);
+      },
+      (error: unknown) => {
+        this.#inFlight -= 1;
+        throw this.#taskError(error, signal);
+      },
+    );
   }
 
   status(): PoolStatus {

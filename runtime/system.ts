@@ -516,9 +516,10 @@ export class ActorSystem {
   }
 
   /**
-   * Makes the current incarnation of an actor crash (an uncaught error) or
-   * hang (a busy loop), as a bug of its own would: for tests and failure
-   * drills. Returns false when it is not running.
+   * Makes the current incarnation of an actor crash (an uncaught error),
+   * hang (a busy loop) or run out of memory (allocating until its
+   * `resourceLimits` end it), as a bug of its own would: for tests and
+   * failure drills. Returns false when it is not running.
    */
   injectFault(id: string, fault: InjectedFault): boolean {
     const current = this.#cells.get(id)?.current;

@@ -187,6 +187,16 @@ describe('tether status and tether tree', () => {
       connection: { activity: evil },
       errors: { [`actor${evil}`]: { code: evil, message: evil } },
       recentTransitions: [{ at: 'not a date', from: evil, to: evil, reason: evil }],
+      communication: evil,
+      component: {
+        reset: { reason: evil, reasonName: evil, data: evil, dataName: evil },
+        uptimeMs: 1000,
+        internalErrors: { count: 1, last: { code: evil, at: evil } },
+        updater: { firmwareVersion: evil, protoVersion: evil, at: evil },
+        blocks: { count: 3, at: evil },
+        storage: { errors: 1, last: { code: evil, opcode: evil, at: evil } },
+      },
+      tasks: { queued: 0, executing: 1 },
     };
     const tree = {
       id: `root${evil}`,

@@ -252,7 +252,7 @@ describe('the package, installed from its tarball into a new project', { timeout
     assert.equal(stdout.trim(), version);
   });
 
-  it('holds the built code and its types, without tests, benches, source maps or build state', () => {
+  it('holds the built code and its types, without tests, benches, soak, fuzz, source maps or build state', () => {
     const paths = packed.files.map((file) => file.path);
     for (const entry of ['dist/library/runtime', 'dist/runtime/actor-entry', 'dist/supervisors/index']) {
       assert.ok(paths.includes(`${entry}.js`), `${entry}.js is missing`);
@@ -262,8 +262,7 @@ describe('the package, installed from its tarball into a new project', { timeout
     assert.ok(paths.includes('docs/runtime.md'));
     const unwanted = paths.filter(
       (path) =>
-        path.startsWith('dist/test/') ||
-        path.startsWith('dist/bench/') ||
+        ['dist/test/', 'dist/bench/', 'dist/soak/', 'dist/fuzz/'].some((dir) => path.startsWith(dir)) ||
         path.endsWith('.map') ||
         path.endsWith('.tsbuildinfo') ||
         !(path.startsWith('dist/') || ['package.json', 'README.md', 'docs/runtime.md'].includes(path)),
