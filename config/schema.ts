@@ -112,7 +112,7 @@ export const CONFIG_DEFAULTS = {
     maxQueued: 16,
     retainMs: 3_600_000,
     retainCount: 200,
-    pool: { maxThreads: 1, idleTimeoutMs: 30_000, memoryLimitMb: 512, niceIncrement: 10 },
+    pool: { maxThreads: 1, maxQueue: 64, idleTimeoutMs: 30_000, memoryLimitMb: 512, niceIncrement: 10 },
     backup: { maxBytes: 32 * 1024 * 1024 },
     kinds: {
       backupSave: { timeoutMs: 600_000 },
@@ -659,6 +659,14 @@ const tasks = z
           .max(64)
           .default(CONFIG_DEFAULTS.tasks.pool.maxThreads)
           .describe('Worker threads for CPU work (validating, hashing, serializing backups)'),
+        maxQueue: z
+          .int()
+          .min(0)
+          .max(100_000)
+          .default(CONFIG_DEFAULTS.tasks.pool.maxQueue)
+          .describe(
+            'Pool jobs that may wait for a free thread (tracked tasks and the HTTP API’s backup file moves); one more is refused',
+          ),
         idleTimeoutMs: ms(
           CONFIG_DEFAULTS.tasks.pool.idleTimeoutMs,
           'A pool thread with nothing to do is stopped after this long',
@@ -678,7 +686,7 @@ const tasks = z
           ),
       })
       .prefault({})
-      .describe('The task pool (piscina)'),
+      .describe('The task pool: a pool child of the supervision tree (piscina)'),
     backup: z
       .strictObject({
         maxBytes: z

@@ -26,6 +26,25 @@ export const ERROR_CATALOGUE = {
     area: 'runtime',
     meaning: "a call's message could not be read on the receiving thread (messageerror)",
   },
+  // runtime: pools (piscina, for stateless CPU-bound tasks)
+  TETHER_POOL_STOPPED: {
+    area: 'runtime',
+    meaning: 'the pool was stopped or restarted with the task queued or running, or is not running',
+  },
+  TETHER_POOL_TASK_ABORTED: {
+    area: 'runtime',
+    meaning: "a pool task's AbortSignal fired before it finished",
+  },
+  TETHER_POOL_QUEUE_FULL: { area: 'runtime', meaning: "the pool's queue is full: the task was not queued" },
+  TETHER_POOL_TASK_CRASHED: {
+    area: 'runtime',
+    meaning:
+      'the thread running a pool task died (exit, out of memory): that task failed, the thread is replaced',
+  },
+  TETHER_NOT_A_POOL_TASK: {
+    area: 'runtime',
+    meaning: "a pool's module does not export definePoolTask(fn) as its default",
+  },
   // supervisors
   TETHER_INVALID_CHILD_SPEC: { area: 'supervisors', meaning: 'a child spec field is invalid' },
   TETHER_INVALID_SUPERVISOR_FLAGS: { area: 'supervisors', meaning: 'a supervisor flag is invalid' },

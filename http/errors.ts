@@ -248,6 +248,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_AUTOCONNECT_OFF: 409,
   TETHER_POOL_CLOSED: 503,
   TETHER_POOL_TASK_FAILED: 500,
+  // the task pool (a pool child of the tree): restarting or stopped, or its queue full
+  TETHER_POOL_STOPPED: 503,
+  TETHER_POOL_QUEUE_FULL: 429,
   // backups
   TETHER_BACKUP_NOT_FOUND: 404,
   TETHER_BACKUP_NAME_INVALID: 400,

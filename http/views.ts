@@ -21,6 +21,7 @@ import type { CommunicationState, ComponentChange, ComponentState } from '../con
 import { TetherError, describeExit } from '../runtime/index.js';
 import type { ExitReason } from '../runtime/index.js';
 import type { ChildInfo, SupervisionEvent } from '../supervisors/index.js';
+import type { PoolStatus } from '../runtime/index.js';
 
 /** How long status waits for each actor. */
 export const ACTOR_DEADLINE_MS = 1000;
@@ -194,13 +195,15 @@ export interface ExitView {
 
 export interface TreeNodeView {
   id: string;
-  kind: 'worker' | 'supervisor';
+  kind: 'worker' | 'supervisor' | 'pool';
   restart: string;
   status: string;
   incarnation: number;
   restarts: number;
   lastExit: ExitView | null;
   children?: TreeNodeView[];
+  /** A running pool's threads, queue, utilisation and tasks done. */
+  pool?: PoolStatus;
 }
 
 export interface TreeView {
@@ -229,6 +232,7 @@ export function nodeView(info: ChildInfo): TreeNodeView {
     lastExit: info.lastExit === undefined ? null : exitView(info.lastExit.reason, info.lastExit.at),
   };
   if (info.children !== undefined) node.children = info.children.map(nodeView);
+  if (info.pool !== undefined) node.pool = info.pool;
   return node;
 }
 

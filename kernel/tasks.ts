@@ -1,6 +1,6 @@
 /**
  * Tasks and blocks, assembled for the service: the blocks API over the
- * commander and the datastore, the task pool (piscina), the controller
+ * commander and the datastore, the executor on the tree's task pool, the controller
  * executor, the tracker with its journal in the state directory, and the
  * backups directory the HTTP API lists, serves and fills. Operator actions
  * on tasks (task-actions.ts) go through here, whichever surface asks.
@@ -17,8 +17,6 @@ import {
   BackupNotFoundError,
   CommandTracker,
   FileTaskJournal,
-  POOL_ENTRY,
-  PiscinaPool,
   PoolExecutor,
   backupPath,
   backupNameProblem,
@@ -26,6 +24,7 @@ import {
 } from '../tasks/index.js';
 import type { ControllerPort, TaskPool, WriteResult } from '../tasks/index.js';
 import { Blocks } from './blocks.js';
+import { TASK_POOL_ID } from './tree.js';
 import type { Kernel } from './kernel.js';
 
 /** Room for the commander's own timeout to fire first, so a slow controller fails with its opcode. */
@@ -55,7 +54,7 @@ export interface ServiceTasks {
   readonly backups: BackupFiles;
   /** The pool executor: CPU work, tracked (backup.validate) or not (the HTTP API's file moves). */
   readonly pool: PoolExecutor;
-  /** Aborts what runs (bounded), stops the pool. */
+  /** Aborts what runs (bounded) and takes no more pool work (the tree stops the pool itself). */
   close(): Promise<void>;
 }
 
@@ -64,7 +63,7 @@ export interface TasksOptions {
   kernel: Kernel;
   system: ActorSystem;
   logger: Logger;
-  /** A pool other than piscina over the service's jobs (tests hand in one with jobs of their own). */
+  /** A pool other than the tree's task pool (tests may hand in one with jobs of their own). */
   pool?: TaskPool;
 }
 
@@ -88,16 +87,8 @@ export async function startTasks(options: TasksOptions): Promise<ServiceTasks> {
   const settings = config.tasks;
   const commander = commanderPort(system, config);
   const blocks = new Blocks({ commander, kernel, datastore: new FileDatastore(config.stateDir), logger });
-  const pool = new PoolExecutor(
-    options.pool ??
-      new PiscinaPool({
-        filename: POOL_ENTRY,
-        maxThreads: settings.pool.maxThreads,
-        idleTimeoutMs: settings.pool.idleTimeoutMs,
-        memoryLimitMb: settings.pool.memoryLimitMb,
-        niceIncrement: settings.pool.niceIncrement,
-      }),
-  );
+  // The task pool is a child of the service's tree (tree.ts): its ref follows its restarts.
+  const pool = new PoolExecutor(options.pool ?? system.pool(TASK_POOL_ID));
   const backupsDir = join(config.stateDir, 'backups');
   const { kinds } = serviceTaskKinds({
     kernel: {

@@ -7,7 +7,7 @@
 import type { ComponentState, CommunicationState, StateData, StateDocument } from '../contracts/bus.js';
 import type { KernelState } from '../contracts/actors.js';
 import type { PhaseChange } from '../contracts/phase.js';
-import { describeExit, type ExitReason } from '../runtime/index.js';
+import { describeExit, type ExitReason, type PoolStatus } from '../runtime/index.js';
 import type { ChildInfo, SupervisionEvent } from '../supervisors/index.js';
 import type { LifecycleTransition, LifecycleView, TriggerSource } from './lifecycle.js';
 
@@ -68,13 +68,15 @@ export function lifecycleJson(view: LifecycleView): LifecycleJson {
 
 export interface ChildJson {
   id: string;
-  kind: 'worker' | 'supervisor';
+  kind: 'worker' | 'supervisor' | 'pool';
   restart: string;
   status: string;
   incarnation: number;
   restarts: number;
   lastExit: { kind: ExitReason['kind']; description: string; at: string } | null;
   children?: ChildJson[];
+  /** A running pool's threads, queue, utilisation and tasks done. */
+  pool?: PoolStatus;
 }
 
 /** A child as the restart action answers it (the shape of a node of GET /api/tree). */
@@ -95,6 +97,7 @@ export function childJson(info: ChildInfo): ChildJson {
             at: new Date(info.lastExit.at).toISOString(),
           },
     ...(info.children === undefined ? {} : { children: info.children.map(childJson) }),
+    ...(info.pool === undefined ? {} : { pool: info.pool }),
   };
 }
 

@@ -30,8 +30,8 @@ export {
 export { FileTaskJournal, JOURNAL_FILE } from './journal.js';
 export { LifeGuard } from './lifeguard.js';
 export type { StateLimits } from './lifeguard.js';
-export { PiscinaPool, PoolExecutor, POOL_ENTRY } from './pool/executor.js';
-export type { PiscinaPoolOptions, TaskPool } from './pool/executor.js';
+export { PoolExecutor, POOL_ENTRY } from './pool/executor.js';
+export type { TaskPool } from './pool/executor.js';
 export { serviceTaskKinds, TASK_KINDS } from './kinds/index.js';
 export type { ServiceTaskKinds, TaskKind } from './kinds/index.js';
 export type { ControllerPort, KernelPort, TaskDeps } from './kinds/deps.js';

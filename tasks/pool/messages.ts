@@ -1,11 +1,11 @@
 /**
  * What crosses between the main thread and a pool worker, in one place:
- * the task piscina carries (a job and the MessagePort its progress goes
- * back on), what the worker answers, and the small API the main thread
- * exposes on that port (through comlink) for the job to call.
+ * the task the pool carries (a job and the MessagePort its progress goes
+ * back on) and the small API the main thread exposes on that port (through
+ * comlink) for the job to call. Answers and errors go back through the
+ * runtime's pool envelope (runtime/pool-messages.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { SerializedError } from '../../errors/index.js';
 
 /** The job, as piscina hands it to the worker. */
 export interface PoolTask {
@@ -14,13 +14,6 @@ export interface PoolTask {
   /** Where the job's progress goes: comlink-wrapped on the worker side. */
   port: MessagePort;
 }
-
-/**
- * The worker's answer. Errors travel serialized (errors/tether-error.ts):
- * structured cloning would keep an Error's message but lose its `code`,
- * `detail` and `cause`, which is what callers decide by.
- */
-export type PoolAnswer = { ok: true; value: unknown } | { ok: false; error: SerializedError };
 
 /** Exposed by the main thread on the task's port; each call is a comlink round trip. */
 export interface PoolHost {

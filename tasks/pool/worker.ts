@@ -1,18 +1,20 @@
 /**
- * The pool worker's side: what runs a job inside a piscina worker thread.
+ * The pool worker's side: what runs a job inside a pool thread (the task
+ * pool is a supervised pool child of the service's tree, runtime/pool.ts).
  * A job is a plain async function of its arguments and a context whose
  * `progress` is a comlink proxy of the main thread's callback, over the
  * MessagePort handed in with the task — so job code just awaits
- * `progress(40, 'validated')`. What the job returns or throws goes back as a
- * `PoolAnswer` (errors serialized with their code, detail and cause); large
- * results are moved, not copied (`moved`).
+ * `progress(40, 'validated')`. What the job returns or throws goes back
+ * through `definePoolTask` (errors keep their class, code, detail and
+ * cause); large results are moved, not copied (`moved`).
  */
 import { releaseProxy, wrap } from 'comlink';
 import type { Endpoint } from 'comlink';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { serializeError } from '../../errors/index.js';
+import { definePoolTask } from '../../runtime/actor-entry.js';
+import type { PoolTaskFunction } from '../../runtime/actor-entry.js';
 import { UnknownTaskKindError } from '../errors.js';
-import type { PoolAnswer, PoolHost, PoolTask } from './messages.js';
+import type { PoolHost, PoolTask } from './messages.js';
 
 export interface PoolJobContext {
   /** 0..100 and a short message; resolves once the main thread has it. */
@@ -21,48 +23,24 @@ export interface PoolJobContext {
 
 export type PoolJob = (args: unknown, context: PoolJobContext) => Promise<unknown>;
 
-const MOVED = Symbol('moved');
-
-interface Moved {
-  [MOVED]: true;
-  value: unknown;
-  transfer: ArrayBuffer[];
-}
-
 /** A result whose buffers are handed to the main thread rather than copied (a 20 MB backup's blocks). */
-export function moved(value: unknown, transfer: ArrayBuffer[]): Moved {
-  return { [MOVED]: true, value, transfer };
+export function moved(value: unknown, transfer: ArrayBuffer[]): unknown {
+  // piscina's `move` types its argument by an interface it does not export: this is that shape.
+  return move({ [transferableSymbol]: transfer, [valueSymbol]: value } as unknown as ArrayBuffer);
 }
 
-function isMoved(value: unknown): value is Moved {
-  return typeof value === 'object' && value !== null && MOVED in value;
-}
-
-/** The function piscina calls for each task, over the given jobs. */
-export function poolWorker(jobs: Readonly<Record<string, PoolJob>>): (task: PoolTask) => Promise<unknown> {
-  return async ({ kind, args, port }: PoolTask): Promise<unknown> => {
+/** The pool task over the given jobs: the default export of a pool module (entry.ts). */
+export function poolWorker(jobs: Readonly<Record<string, PoolJob>>): PoolTaskFunction<PoolTask, unknown> {
+  return definePoolTask(async ({ kind, args, port }: PoolTask): Promise<unknown> => {
     const host = wrap<PoolHost>(port as unknown as Endpoint);
-    let answer: PoolAnswer;
-    let transfer: ArrayBuffer[] = [];
     try {
       const job = jobs[kind];
       if (job === undefined) throw new UnknownTaskKindError(kind, Object.keys(jobs));
       await host.started();
-      const result = await job(args, { progress: (percent, message) => host.progress(percent, message) });
-      if (isMoved(result)) {
-        answer = { ok: true, value: result.value };
-        transfer = result.transfer;
-      } else {
-        answer = { ok: true, value: result };
-      }
-    } catch (error) {
-      answer = { ok: false, error: serializeError(error) };
+      return await job(args, { progress: (percent, message) => host.progress(percent, message) });
     } finally {
       host[releaseProxy]();
       port.close();
     }
-    if (transfer.length === 0) return answer;
-    // piscina's `move` types its argument by an interface it does not export: this is that shape.
-    return move({ [transferableSymbol]: transfer, [valueSymbol]: answer } as unknown as ArrayBuffer);
-  };
+  });
 }

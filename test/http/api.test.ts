@@ -118,7 +118,14 @@ describe('HTTP API: reads', () => {
       assert.equal(tree.state, 'running');
       assert.deepEqual(
         tree.children.map((c) => c.id),
-        ['device', 'watchdog'],
+        ['device', 'watchdog', 'task-pool'],
+      );
+      // The task pool shows its threads and queue (no thread until its first job).
+      const pool = tree.children[2];
+      assert.equal(pool?.kind, 'pool');
+      assert.deepEqual(
+        [pool?.status, pool?.pool?.threads, pool?.pool?.queueSize, pool?.pool?.completed],
+        ['running', 0, 0, 0],
       );
       const device = tree.children[0];
       assert.deepEqual(
