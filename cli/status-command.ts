@@ -16,7 +16,8 @@
 import type { Command } from 'commander';
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import { quote } from '../errors/index.js';
-import type { StatusView, TreeNodeView, TreeView } from '../http/index.js';
+import type { ComponentView, StatusView, TreeNodeView, TreeView } from '../http/index.js';
+import { CliFailure, readJson } from './answer.js';
 import { terminalJson, terminalSafe } from './terminal.js';
 
 interface StatusFlags {
@@ -85,7 +86,14 @@ export async function runStatusCommand(
     io.stderr(`tether: cannot reach the service at ${quote(base)}: ${quote(describeFetchError(error))}\n`);
     return 1;
   }
-  const body = (await response.json().catch(() => null)) as unknown;
+  let body: unknown;
+  try {
+    body = await readJson(response);
+  } catch (error) {
+    if (!(error instanceof CliFailure)) throw error;
+    io.stderr(`tether: ${error.message}\n`);
+    return 1;
+  }
   if (!response.ok) {
     const apiError = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     const code = typeof apiError?.code === 'string' ? quote(apiError.code) : '';
@@ -113,7 +121,7 @@ export async function runStatusCommand(
   return 0;
 }
 
-async function urlFromConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+export async function urlFromConfig(file: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
   const { config } = await loadConfig({ ...(file === undefined ? {} : { file }), env });
   let host = config.http.host;
   // A wildcard is where the service listens, not where to call it.
@@ -123,7 +131,7 @@ async function urlFromConfig(file: string | undefined, env: NodeJS.ProcessEnv): 
   return `http://${host}:${config.http.port}`;
 }
 
-function describeFetchError(error: unknown): string {
+export function describeFetchError(error: unknown): string {
   const cause = (error as { cause?: { code?: string } }).cause;
   if (cause?.code !== undefined) return cause.code;
   return error instanceof Error ? error.message : String(error);
@@ -201,6 +209,17 @@ export function formatStatus(status: StatusView, options: { color: boolean }): s
   if (status.firmwareError !== null) field('Firmware', p.red(status.firmwareError));
   if (status.identityError !== null) field('Identity', p.red(status.identityError));
   field('Autoconnect', status.autoconnecting ? 'on' : p.yellow('off'));
+  // Communication, component and tasks came with issue 12: a service from before has none of them.
+  if (status.communication !== undefined) {
+    field(
+      'Communication',
+      status.communication === 'ESTABLISHED' ? p.green(status.communication) : p.yellow(status.communication),
+    );
+  }
+  if (status.component !== undefined) formatComponent(status.component, field, p);
+  if (status.tasks !== undefined) {
+    field('Tasks', `${status.tasks.executing} running, ${status.tasks.queued} queued`);
+  }
   field('Uptime', formatDuration(status.uptimeMs));
   const c = status.counters;
   field(
@@ -228,6 +247,34 @@ export function formatStatus(status: StatusView, options: { color: boolean }): s
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** What the controller says about itself, as two lines of status. */
+function formatComponent(
+  component: ComponentView,
+  field: (label: string, value: string) => void,
+  p: Paint,
+): void {
+  const facts = [
+    component.reset === null
+      ? undefined
+      : `reset ${component.reset.reasonName} (${component.reset.dataName})`,
+    component.uptimeMs === null ? undefined : `up ${formatDuration(component.uptimeMs)}`,
+    component.blocks === null ? undefined : `${component.blocks.count} blocks`,
+    component.updater === null
+      ? undefined
+      : p.yellow(`in its updater (${component.updater.firmwareVersion})`),
+  ].filter((fact): fact is string => fact !== undefined);
+  field('Controller', facts.length === 0 ? p.dim('nothing known yet') : facts.join(', '));
+  if (component.internalErrors.count > 0 || component.storage.errors > 0) {
+    field(
+      'Errors',
+      p.red(
+        `${component.internalErrors.count} internal (last ${component.internalErrors.last?.code ?? '?'}), ` +
+          `${component.storage.errors} storage (last ${component.storage.last?.code ?? '?'})`,
+      ),
+    );
+  }
 }
 
 /** The tree as `systemctl status` draws a cgroup: one line per child with state, incarnation, restarts, last exit. */

@@ -17,6 +17,8 @@ import { registerLifecycleCommand } from './lifecycle-command.js';
 import { registerRunCommand } from './run-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerStatusCommands } from './status-command.js';
+import { registerBlockCommands } from './block-command.js';
+import { registerTaskCommands } from './task-command.js';
 import { registerUsbBridgeCommand } from './usb-bridge-command.js';
 import { packageVersion } from './version.js';
 
@@ -30,6 +32,8 @@ registerRunCommand(program);
 registerDemoCommand(program);
 registerSimCommand(program);
 registerStatusCommands(program);
+registerTaskCommands(program);
+registerBlockCommands(program);
 registerUsbBridgeCommand(program);
 registerLifecycleCommand(program);
 try {

@@ -99,8 +99,47 @@ export const CONFIG_DEFAULTS = {
     },
   },
   log: { level: 'info', format: 'auto' },
-  http: { host: '127.0.0.1', port: 8331, token: '', readyWhen: 'synchronized', allowedHosts: [] },
+  http: {
+    host: '127.0.0.1',
+    port: 8331,
+    token: '',
+    readyWhen: 'synchronized',
+    allowedHosts: [],
+    drills: false,
+  },
   telemetry: { endpoint: '', serviceName: 'tether', sampler: 'parentbased_always_on', writeSpans: false },
+  tasks: {
+    maxQueued: 16,
+    retainMs: 3_600_000,
+    retainCount: 200,
+    pool: { maxThreads: 1, maxQueue: 64, idleTimeoutMs: 30_000, memoryLimitMb: 512, niceIncrement: 10 },
+    backup: { maxBytes: 32 * 1024 * 1024 },
+    kinds: {
+      backupSave: { timeoutMs: 600_000 },
+      backupLoad: { timeoutMs: 1_800_000 },
+      backupValidate: { timeoutMs: 120_000 },
+      reboot: {
+        timeoutMs: 600_000,
+        resetReasons: ['USER'],
+        states: {
+          command: { timeoutMs: 10_000, retries: 1 },
+          disconnect: { timeoutMs: 10_000, retries: 1 },
+          reconnect: { timeoutMs: 60_000, retries: 2 },
+          synchronize: { timeoutMs: 60_000, retries: 1 },
+        },
+      },
+      firmwareUpdate: {
+        timeoutMs: 1_800_000,
+        states: {
+          command: { timeoutMs: 10_000, retries: 1 },
+          updater: { timeoutMs: 30_000, retries: 0 },
+          disconnect: { timeoutMs: 600_000, retries: 0 },
+          reconnect: { timeoutMs: 120_000, retries: 2 },
+          synchronize: { timeoutMs: 120_000, retries: 1 },
+        },
+      },
+    },
+  },
   mqtt: {
     url: '',
     username: '',
@@ -518,6 +557,10 @@ const http = z
       .describe(
         'Host names a request may address the API by, besides loopback names and addresses and http.host (requests naming another host get 421: DNS rebinding)',
       ),
+    drills: flag(
+      CONFIG_DEFAULTS.http.drills,
+      'Failure-drill routes (/api/drills/...: make an actor crash, hang or run out of memory; resource counts), for the soak; never in production',
+    ),
   })
   .describe('The HTTP API (health, status, tree, commands, operator actions)');
 
@@ -547,6 +590,179 @@ const telemetry = z
   })
   .describe('OpenTelemetry traces and metrics');
 
+// -------------------------------------------------------------------- tasks
+
+type StateDefaults = { timeoutMs: number; retries: number };
+
+/** One waiting state of a task: its timeout, and how many timeouts it survives. */
+function waitState(defaults: StateDefaults, description: string) {
+  return z
+    .strictObject({
+      timeoutMs: ms(defaults.timeoutMs, `How long one attempt of this state may take`),
+      retries: z
+        .int()
+        .min(0)
+        .max(100)
+        .default(defaults.retries)
+        .describe('Timeouts this state survives (each retried); one more and the task is FAILED naming it'),
+    })
+    .prefault({})
+    .describe(description);
+}
+
+function taskLimit(fallback: number, description: string) {
+  return ms(fallback, `${description}: a task of this kind running longer is aborted and FAILED`);
+}
+
+const RESET_REASON_NAMES = [
+  'NONE',
+  'UNKNOWN',
+  'PIN_RESET',
+  'POWER_MANAGEMENT',
+  'POWER_DOWN',
+  'POWER_BROWNOUT',
+  'WATCHDOG',
+  'UPDATE',
+  'UPDATE_ERROR',
+  'UPDATE_TIMEOUT',
+  'FACTORY_RESET',
+  'SAFE_MODE',
+  'DFU_MODE',
+  'PANIC',
+  'USER',
+] as const;
+
+const { kinds: KIND_DEFAULTS } = CONFIG_DEFAULTS.tasks;
+const REBOOT_STATES = KIND_DEFAULTS.reboot.states;
+const UPDATE_STATES = KIND_DEFAULTS.firmwareUpdate.states;
+
+const tasks = z
+  .strictObject({
+    maxQueued: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(CONFIG_DEFAULTS.tasks.maxQueued)
+      .describe('Tasks waiting to run, all kinds together; one more is REJECTED'),
+    retainMs: ms(CONFIG_DEFAULTS.tasks.retainMs, 'Finished tasks are kept (to be looked up) this long'),
+    retainCount: z
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(CONFIG_DEFAULTS.tasks.retainCount)
+      .describe('... and at most this many'),
+    pool: z
+      .strictObject({
+        maxThreads: z
+          .int()
+          .min(1)
+          .max(64)
+          .default(CONFIG_DEFAULTS.tasks.pool.maxThreads)
+          .describe('Worker threads for CPU work (validating, hashing, serializing backups)'),
+        maxQueue: z
+          .int()
+          .min(0)
+          .max(100_000)
+          .default(CONFIG_DEFAULTS.tasks.pool.maxQueue)
+          .describe(
+            'Pool jobs that may wait for a free thread (tracked tasks and the HTTP API’s backup file moves); one more is refused',
+          ),
+        idleTimeoutMs: ms(
+          CONFIG_DEFAULTS.tasks.pool.idleTimeoutMs,
+          'A pool thread with nothing to do is stopped after this long',
+        ),
+        memoryLimitMb: z
+          .int()
+          .positive()
+          .default(CONFIG_DEFAULTS.tasks.pool.memoryLimitMb)
+          .describe('Heap limit of each pool thread; running out fails its task only'),
+        niceIncrement: z
+          .int()
+          .min(0)
+          .max(19)
+          .default(CONFIG_DEFAULTS.tasks.pool.niceIncrement)
+          .describe(
+            'Lower the pool threads’ scheduling priority by this much (Linux nice), so CPU work yields to the main thread on a busy machine; 0 for none',
+          ),
+      })
+      .prefault({})
+      .describe('The task pool: a pool child of the supervision tree (piscina)'),
+    backup: z
+      .strictObject({
+        maxBytes: z
+          .int()
+          .min(1024)
+          .default(CONFIG_DEFAULTS.tasks.backup.maxBytes)
+          .describe('The largest backup file loaded or uploaded (bytes)'),
+      })
+      .prefault({})
+      .describe('Backups, kept in <stateDir>/backups'),
+    kinds: z
+      .strictObject({
+        backupSave: z
+          .strictObject({ timeoutMs: taskLimit(KIND_DEFAULTS.backupSave.timeoutMs, 'Saving a backup') })
+          .prefault({}),
+        backupLoad: z
+          .strictObject({ timeoutMs: taskLimit(KIND_DEFAULTS.backupLoad.timeoutMs, 'Loading a backup') })
+          .prefault({}),
+        backupValidate: z
+          .strictObject({
+            timeoutMs: taskLimit(KIND_DEFAULTS.backupValidate.timeoutMs, 'Validating a backup'),
+          })
+          .prefault({}),
+        reboot: z
+          .strictObject({
+            timeoutMs: taskLimit(KIND_DEFAULTS.reboot.timeoutMs, 'A reboot'),
+            resetReasons: z
+              .array(z.enum(RESET_REASON_NAMES))
+              .min(1)
+              .default([...KIND_DEFAULTS.reboot.resetReasons])
+              .describe(
+                'Reset reasons the controller may come back with after REBOOT (any other fails the task)',
+              ),
+            states: z
+              .strictObject({
+                command: waitState(REBOOT_STATES.command, 'Sending REBOOT (retried when it gets no answer)'),
+                disconnect: waitState(REBOOT_STATES.disconnect, 'Waiting for the link to drop'),
+                reconnect: waitState(
+                  REBOOT_STATES.reconnect,
+                  'Waiting for the controller to answer on a new link (its handshake)',
+                ),
+                synchronize: waitState(REBOOT_STATES.synchronize, 'Waiting for Synchronized'),
+              })
+              .prefault({}),
+          })
+          .prefault({})
+          .describe('Rebooting the controller'),
+        firmwareUpdate: z
+          .strictObject({
+            timeoutMs: taskLimit(KIND_DEFAULTS.firmwareUpdate.timeoutMs, 'A firmware update'),
+            states: z
+              .strictObject({
+                command: waitState(UPDATE_STATES.command, 'Sending FIRMWARE_UPDATE'),
+                updater: waitState(UPDATE_STATES.updater, 'Waiting for the FIRMWARE_UPDATER event'),
+                disconnect: waitState(
+                  UPDATE_STATES.disconnect,
+                  'Waiting for the link to drop (the update itself runs meanwhile)',
+                ),
+                reconnect: waitState(
+                  UPDATE_STATES.reconnect,
+                  'Waiting for the controller to answer on a new link',
+                ),
+                synchronize: waitState(
+                  UPDATE_STATES.synchronize,
+                  'Waiting for Synchronized with the new firmware',
+                ),
+              })
+              .prefault({}),
+          })
+          .prefault({})
+          .describe('Updating the controller’s firmware'),
+      })
+      .prefault({})
+      .describe('Per kind: time limits, and the waiting states of reboot and firmware update'),
+  })
+  .describe('Tracked tasks: backup, restore, reboot, firmware update');
 // ------------------------------------------------------------------- mqtt
 
 const MQTT_URL_ERROR = 'expected an mqtt://, mqtts://, ws:// or wss:// URL, or "" for off';
@@ -695,6 +911,7 @@ export const ConfigSchema = z
     log: log.prefault({}),
     http: http.prefault({}),
     telemetry: telemetry.prefault({}),
+    tasks: tasks.prefault({}),
     mqtt: mqtt.prefault({}),
     lifecycle: lifecycle.prefault({}),
   })

@@ -153,7 +153,7 @@ interface KeyProblem {
 }
 
 /**
- * Duplicate keys and forbidden keys, in one pass over every mapping of the
+ * Duplicate keys, forbidden keys and keys that are collections, in one pass over every mapping of the
  * document (each mapping checked against a set: linear in the keys). Aliases
  * are not followed: their anchors are checked where they are written.
  */
@@ -179,7 +179,16 @@ export function checkKeys(doc: Document.Parsed | Document): KeyProblem[] {
         const name = keyName(pair.key);
         const inner: Entry = { node: pair.value, parent: entry, key: name };
         const offset = (pair.key as Node | null)?.range?.[0] ?? 0;
-        if (FORBIDDEN_KEYS.has(name)) problems.push({ path: pathOf(inner), message: 'unknown key', offset });
+        // `? [a, b]: 1` and `!!binary aGk=: 1` are YAML, but no setting is named by a list, a mapping,
+        // bytes or a date (and the library would warn on stderr as it turned them into text).
+        if (!isNameKey(pair.key)) {
+          problems.push({
+            path: pathOf(inner),
+            message: 'a key must be a plain name, not a list, a mapping, bytes or a date',
+            offset,
+          });
+        } else if (FORBIDDEN_KEYS.has(name))
+          problems.push({ path: pathOf(inner), message: 'unknown key', offset });
         else if (seen.has(name)) problems.push({ path: pathOf(inner), message: 'duplicate key', offset });
         else seen.add(name);
         if (isMap(pair.value) || isSeq(pair.value)) stack.push(inner);
@@ -196,7 +205,8 @@ export function checkKeys(doc: Document.Parsed | Document): KeyProblem[] {
 /**
  * The document as plain data, with aliases bounded twice: in number (see
  * MAX_ALIASES), and in expansion, so a "billion laughs" document (anchors of
- * aliases of aliases) cannot grow without end. `refuse` makes the caller's
+ * aliases of aliases) cannot grow without end; and an alias inside its own
+ * anchor is refused, since it makes a value that contains itself. `refuse` makes the caller's
  * error from a message and the alias to blame.
  */
 export function toPlain(
@@ -206,17 +216,32 @@ export function toPlain(
   let aliases = 0;
   let first: Node | undefined;
   let excess: Node | undefined;
+  let recursive: Node | undefined;
   visit(doc, {
-    Alias(_key, node) {
+    Alias(_key, node, ancestors) {
       first ??= node;
       aliases += 1;
-      if (aliases <= MAX_ALIASES) return undefined;
-      excess = node;
-      return visit.BREAK;
+      if (aliases > MAX_ALIASES) {
+        excess = node;
+        return visit.BREAK;
+      }
+      // `x: &a {y: *a}` makes a value that contains itself: anything walking it would never end.
+      const target = node.resolve(doc);
+      if (target !== undefined && ancestors.includes(target)) {
+        recursive = node;
+        return visit.BREAK;
+      }
+      return undefined;
     },
   });
   if (excess !== undefined) {
     throw refuse(`more than ${MAX_ALIASES} aliases: write the values out or use fewer aliases`, excess);
+  }
+  if (recursive !== undefined) {
+    throw refuse(
+      'an alias inside its own anchor (a value that contains itself): write the value out',
+      recursive,
+    );
   }
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
@@ -258,6 +283,13 @@ function keepText(node: unknown, path: string[], isTextField: (path: readonly st
       keepText(value, inner, isTextField);
     }
   }
+}
+
+/** A key that is a name: a scalar of text, a number, a boolean or null (an empty key). */
+function isNameKey(key: unknown): boolean {
+  if (isMap(key) || isSeq(key)) return false;
+  const value = isScalar(key) ? key.value : key;
+  return value === null || ['string', 'number', 'boolean', 'bigint'].includes(typeof value);
 }
 
 function keyName(key: unknown): string {

@@ -27,6 +27,7 @@ import type {
   ResponsePayload,
 } from '../protocol/index.js';
 import type { Phase, PhaseChange, TransitionRequest } from './phase.js';
+import type { ComponentReport } from './component.js';
 import { TetherError, registerErrorClass } from '../errors/index.js';
 
 export const ACTOR_IDS = {
@@ -65,6 +66,11 @@ export interface KernelApi {
   requestRediscoveryExit(reason: string): boolean;
   /** An actor's own counters and facts for status and health (merged into /api/status later). */
   report(actorId: string, facts: Record<string, unknown>): void;
+  /**
+   * A fact about the controller (component.ts), learnt on the link of
+   * `generation`; a fact about an older link than the current one is dropped.
+   */
+  component(generation: number, report: ComponentReport): void;
 }
 
 /** Common to every service actor: the kernel casts each state change here. */

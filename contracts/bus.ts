@@ -101,7 +101,7 @@ export interface StateData {
   device: Record<string, string> | null;
   /** What is wrong now, for people: an incompatible controller, the last actor failure. */
   errors: Array<{ source: string; message: string; at: string }>;
-  /** Tasks running on the controller (none until the tasks feature exists). */
+  /** Tasks running and queued (`{id, kind, status, progress, problem, submittedAt}`). */
   tasks: Array<Record<string, unknown>>;
 }
 

@@ -26,6 +26,25 @@ export const ERROR_CATALOGUE = {
     area: 'runtime',
     meaning: "a call's message could not be read on the receiving thread (messageerror)",
   },
+  // runtime: pools (piscina, for stateless CPU-bound tasks)
+  TETHER_POOL_STOPPED: {
+    area: 'runtime',
+    meaning: 'the pool was stopped or restarted with the task queued or running, or is not running',
+  },
+  TETHER_POOL_TASK_ABORTED: {
+    area: 'runtime',
+    meaning: "a pool task's AbortSignal fired before it finished",
+  },
+  TETHER_POOL_QUEUE_FULL: { area: 'runtime', meaning: "the pool's queue is full: the task was not queued" },
+  TETHER_POOL_TASK_CRASHED: {
+    area: 'runtime',
+    meaning:
+      'the thread running a pool task died (exit, out of memory): that task failed, the thread is replaced',
+  },
+  TETHER_NOT_A_POOL_TASK: {
+    area: 'runtime',
+    meaning: "a pool's module does not export definePoolTask(fn) as its default",
+  },
   // supervisors
   TETHER_INVALID_CHILD_SPEC: { area: 'supervisors', meaning: 'a child spec field is invalid' },
   TETHER_INVALID_SUPERVISOR_FLAGS: { area: 'supervisors', meaning: 'a supervisor flag is invalid' },
@@ -135,6 +154,47 @@ export const ERROR_CATALOGUE = {
   TETHER_TASK_EXCLUSIVE_BUSY: { area: 'tasks', meaning: 'another exclusive task holds the controller' },
   TETHER_TASK_TIMEOUT: { area: 'tasks', meaning: 'a task ran past its time limit' },
   TETHER_SERVICE_RESTARTED: { area: 'tasks', meaning: 'the service restarted while the task was unfinished' },
+  TETHER_TASK_NOT_FOUND: { area: 'tasks', meaning: 'no task by that id (never submitted, or forgotten)' },
+  TETHER_AUTOCONNECT_OFF: {
+    area: 'tasks',
+    meaning: 'the task needs autoconnecting on (it waits for the link to come back)',
+  },
+  TETHER_TASK_STATE_TIMEOUT: {
+    area: 'tasks',
+    meaning: 'a waiting state of a task timed out more often than its retry count allows',
+  },
+  TETHER_UNEXPECTED_RESET: {
+    area: 'tasks',
+    meaning: 'the controller came back with another reset reason than the one the task caused',
+  },
+  TETHER_FIRMWARE_MISMATCH: {
+    area: 'tasks',
+    meaning: 'after a firmware update the controller reports another firmware than expected',
+  },
+  TETHER_BACKUP_INVALID: { area: 'tasks', meaning: 'a backup file is not a valid backup' },
+  TETHER_BACKUP_INCOMPATIBLE: {
+    area: 'tasks',
+    meaning: "a backup's protocol version is not one this build supports",
+  },
+  TETHER_BACKUP_WRONG_DEVICE: {
+    area: 'tasks',
+    meaning: 'a backup of another controller (load it with force to override)',
+  },
+  TETHER_BACKUP_NOT_FOUND: { area: 'tasks', meaning: 'no backup file by that name' },
+  TETHER_BACKUP_NAME_INVALID: {
+    area: 'tasks',
+    meaning: 'a backup name that is not a plain file name ending in .json',
+  },
+  TETHER_POOL_CLOSED: { area: 'tasks', meaning: 'the task pool is closed (the service is stopping)' },
+  TETHER_POOL_TASK_FAILED: {
+    area: 'tasks',
+    meaning: 'a pool worker failed or exited while running a task (the pool replaces it)',
+  },
+  // blocks API (contracts/blocks.ts)
+  TETHER_BLOCK_NAME_NOT_FOUND: { area: 'blocks', meaning: 'no block by that name on this controller' },
+  TETHER_BLOCK_NAME_TAKEN: { area: 'blocks', meaning: 'another block of this controller has that name' },
+  TETHER_BLOCK_NAME_INVALID: { area: 'blocks', meaning: 'a block name that cannot be used' },
+  TETHER_SYSTEM_BLOCK: { area: 'blocks', meaning: 'system blocks (ids 1..99) cannot be deleted or renamed' },
   // simulator
   TETHER_SOCAT_MISSING: { area: 'sim', meaning: 'socat is not installed' },
   TETHER_PTY_FAILED: { area: 'sim', meaning: 'a pseudo-terminal pair could not be made' },
@@ -156,6 +216,9 @@ export const ERROR_CATALOGUE = {
   TETHER_HTTP_UNAUTHORIZED: { area: 'http', meaning: 'a token is required and was missing or wrong' },
   TETHER_HTTP_TOO_MANY_STREAMS: { area: 'http', meaning: 'too many event streams are open' },
   TETHER_HTTP_EXPOSED_WITHOUT_TOKEN: { area: 'http', meaning: 'a non-loopback address needs a token' },
+  TETHER_HTTP_BAD_REQUEST: { area: 'http', meaning: 'the request is not well-formed HTTP' },
+  TETHER_HTTP_HEADERS_TOO_LARGE: { area: 'http', meaning: "the request's head is too large" },
+  TETHER_HTTP_REQUEST_TIMEOUT: { area: 'http', meaning: 'the request did not arrive in time' },
   TETHER_SHUTTING_DOWN: { area: 'http', meaning: 'the service is shutting down' },
   TETHER_UNHEALTHY: { area: 'http', meaning: 'the supervision tree is not healthy' },
   TETHER_UNREADY: { area: 'http', meaning: 'the service is not ready' },

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
-import { BodyTooLargeError, InvalidBodyError, UnsupportedMediaTypeError } from './errors.js';
+import { BadRequestError, BodyTooLargeError, InvalidBodyError, UnsupportedMediaTypeError } from './errors.js';
 
 /** A block write is one protocol line (8 KiB at most); twice that leaves room for JSON escaping. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -42,7 +42,9 @@ export function readBody(request: IncomingMessage, limitBytes = MAX_BODY_BYTES):
       chunks.push(chunk);
     };
     const onEnd = (): void => finish(undefined);
-    const onError = (error: Error): void => finish(error);
+    // The client went away mid-body (Node says "aborted"): its request, not a fault of ours.
+    const onError = (error: NodeJS.ErrnoException): void =>
+      finish(new BadRequestError(error.code ?? 'aborted', 'the request body was cut short'));
     request.on('data', onData);
     request.on('end', onEnd);
     request.on('error', onError);

@@ -149,6 +149,36 @@ export class ExposedWithoutTokenError extends TetherError {
   }
 }
 
+/**
+ * The request is not HTTP the server's parser accepts (a broken request
+ * line, a header name that is not a token, two different Content-Lengths,
+ * broken chunked encoding), or its body was cut short. `reason` is Node's
+ * code for it (HPE_INVALID_METHOD, ECONNRESET, ...).
+ */
+export class BadRequestError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_BAD_REQUEST';
+  constructor(reason: string, why = 'malformed HTTP request') {
+    const shown = quote(reason);
+    super('TETHER_HTTP_BAD_REQUEST', `${why} (${shown})`, { detail: { reason: shown } });
+  }
+}
+
+/** The request line and headers together pass Node's bound (16 KiB by default). */
+export class HeadersTooLargeError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_HEADERS_TOO_LARGE';
+  constructor() {
+    super('TETHER_HTTP_HEADERS_TOO_LARGE', 'the request line and headers are too large');
+  }
+}
+
+/** The request's head or body did not arrive within the server's timeouts. */
+export class RequestTimeoutError extends TetherError {
+  declare readonly code: 'TETHER_HTTP_REQUEST_TIMEOUT';
+  constructor() {
+    super('TETHER_HTTP_REQUEST_TIMEOUT', 'the request did not arrive in time');
+  }
+}
+
 registerErrorClass('TETHER_HTTP_NOT_FOUND', RouteNotFoundError);
 registerErrorClass('TETHER_HTTP_METHOD_NOT_ALLOWED', MethodNotAllowedError);
 registerErrorClass('TETHER_HTTP_INVALID_BODY', InvalidBodyError);
@@ -162,6 +192,9 @@ registerErrorClass('TETHER_UNHEALTHY', UnhealthyError);
 registerErrorClass('TETHER_UNREADY', UnreadyError);
 registerErrorClass('TETHER_HTTP_TOO_MANY_STREAMS', TooManyStreamsError);
 registerErrorClass('TETHER_HTTP_EXPOSED_WITHOUT_TOKEN', ExposedWithoutTokenError);
+registerErrorClass('TETHER_HTTP_BAD_REQUEST', BadRequestError);
+registerErrorClass('TETHER_HTTP_HEADERS_TOO_LARGE', HeadersTooLargeError);
+registerErrorClass('TETHER_HTTP_REQUEST_TIMEOUT', RequestTimeoutError);
 
 /**
  * Domain code -> HTTP status. Anything not listed is a 500: a code that
@@ -178,6 +211,9 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_HTTP_ORIGIN_NOT_ALLOWED: 403,
   TETHER_HTTP_UNAUTHORIZED: 401,
   TETHER_HTTP_TOO_MANY_STREAMS: 503,
+  TETHER_HTTP_BAD_REQUEST: 400,
+  TETHER_HTTP_HEADERS_TOO_LARGE: 431,
+  TETHER_HTTP_REQUEST_TIMEOUT: 408,
   TETHER_SHUTTING_DOWN: 503,
   TETHER_UNHEALTHY: 503,
   TETHER_UNREADY: 503,
@@ -202,6 +238,31 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_CHILD_RESTARTING: 409,
   TETHER_SUPERVISOR_STOPPED: 503,
   TETHER_FAILED_TO_START_CHILD: 500,
+  // tasks (a refused task answers with the code of its refusal)
+  TETHER_UNKNOWN_TASK_KIND: 400,
+  TETHER_INVALID_TASK_ARGS: 400,
+  TETHER_TRACKER_CLOSED: 503,
+  TETHER_TASK_NOT_FOUND: 404,
+  TETHER_TASK_QUEUE_FULL: 429,
+  TETHER_TASK_EXCLUSIVE_BUSY: 409,
+  TETHER_AUTOCONNECT_OFF: 409,
+  TETHER_POOL_CLOSED: 503,
+  TETHER_POOL_TASK_FAILED: 500,
+  // the task pool (a pool child of the tree): restarting or stopped, or its queue full
+  TETHER_POOL_STOPPED: 503,
+  TETHER_POOL_QUEUE_FULL: 429,
+  // backups
+  TETHER_BACKUP_NOT_FOUND: 404,
+  TETHER_BACKUP_NAME_INVALID: 400,
+  TETHER_BACKUP_INVALID: 422,
+  TETHER_STATE_FILE_TOO_LARGE: 413,
+  TETHER_STATE_FILE_NOT_REGULAR: 409,
+  TETHER_STATE_FILE_TIMEOUT: 504,
+  // blocks
+  TETHER_BLOCK_NAME_NOT_FOUND: 404,
+  TETHER_BLOCK_NAME_TAKEN: 409,
+  TETHER_BLOCK_NAME_INVALID: 400,
+  TETHER_SYSTEM_BLOCK: 403,
   // the life cycle and the operator actions (contracts/lifecycle.ts, contracts/bus.ts)
   TETHER_LIFECYCLE_ILLEGAL: 409,
   TETHER_LIFECYCLE_BUSY: 429,
@@ -210,16 +271,50 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   TETHER_UNKNOWN_ACTION: 404,
 };
 
+/**
+ * The controller's own codes, for the routes that name blocks (the blocks
+ * API): a block that is not there is a 404 like any other resource. The raw
+ * command route keeps 502 for every controller error: there the controller
+ * is the upstream, and its answer is the payload.
+ */
+const STATUS_BY_CONTROLLER_CODE: Readonly<Record<string, number>> = {
+  BLOCK_NOT_FOUND: 404,
+  INVALID_BLOCK_ID: 400,
+  INVALID_BLOCK_TYPE: 400,
+  INVALID_PAYLOAD: 400,
+  INSUFFICIENT_STORAGE: 507,
+  BUSY: 503,
+};
+
+/** The HTTP status of a code (500 for one not mapped). */
+export function statusOfCode(code: string): number {
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; detail: Record<string, unknown> };
 }
 
-/** The status and JSON body for anything thrown below a route. */
-export function toHttpError(error: unknown): { status: number; body: ErrorBody } {
+/**
+ * The status and JSON body for anything thrown below a route. With
+ * `controllerStatuses`, a controller's error code decides the status (the
+ * blocks routes); its code stays in `detail.controllerCode` either way.
+ */
+export function toHttpError(
+  error: unknown,
+  options: { controllerStatuses?: boolean } = {},
+): { status: number; body: ErrorBody } {
   if (TetherError.is(error)) {
     const detail = (error as { detail?: unknown }).detail;
+    const controllerCode = (detail as { controllerCode?: unknown } | undefined)?.controllerCode;
+    const byController =
+      options.controllerStatuses === true &&
+      error.code === 'TETHER_CONTROLLER_ERROR' &&
+      typeof controllerCode === 'string'
+        ? STATUS_BY_CONTROLLER_CODE[controllerCode]
+        : undefined;
     return {
-      status: STATUS_BY_CODE[error.code] ?? 500,
+      status: byController ?? STATUS_BY_CODE[error.code] ?? 500,
       body: {
         error: {
           code: error.code,

@@ -3,4 +3,4 @@ export { startHttpApi } from './server.js';
 export type { HttpApi, HttpApiOptions } from './server.js';
 export { assertNotExposed, isLoopback } from './auth.js';
 export * from './errors.js';
-export type { StatusView, TreeNodeView, TreeView, TransitionView } from './views.js';
+export type { ComponentView, StatusView, TreeNodeView, TreeView, TransitionView } from './views.js';

@@ -18,6 +18,9 @@
  *
  * The operator actions run through kernel/operator.ts, the same functions
  * MQTT requests reach; a route reads its body with the action's schema.
+ *
+ * With `http.drills` on, the failure-drill routes of drills.ts too.
+ * Tasks, backups (task-routes.ts) and blocks (block-routes.ts) follow the same rules.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -26,12 +29,15 @@ import type { TetherConfig } from '../config/index.js';
 import type { PhaseName } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
 import { OPERATOR_ACTIONS, runAction } from '../kernel/operator.js';
-import type { TriggerSource } from '../kernel/lifecycle.js';
 import { lifecycleJson } from '../kernel/views.js';
 import { ChildNotFoundError } from '../runtime/index.js';
 import { readJson } from './body.js';
+import { DRILL_ROUTES } from './drills.js';
 import { InvalidBodyError, UnhealthyError, UnreadyError } from './errors.js';
 import type { SseHub } from './sse.js';
+import { BLOCK_ROUTES } from './block-routes.js';
+import { httpContext } from './context.js';
+import { TASK_ROUTES } from './task-routes.js';
 import { phaseAtLeast, stateView, statusView, treeView } from './views.js';
 
 export interface RouteContext {
@@ -47,15 +53,23 @@ export interface RouteContext {
 
 export interface Reply {
   status: number;
+  /** Sent as JSON, unless `raw` is given. */
   body: unknown;
+  headers?: Record<string, string>;
+  /** Bytes sent as they are (a backup file), with their type. */
+  raw?: { bytes: Uint8Array; contentType: string };
 }
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path with `{name}` segments. */
   path: string;
   /** Needs the token, and is refused while the service stops. */
   mutating: boolean;
+  /** A failure-drill route: absent (404) unless `http.drills` is on. */
+  drill?: boolean;
+  /** A controller's error code decides the status (routes that name blocks: BLOCK_NOT_FOUND is a 404). */
+  controllerStatuses?: boolean;
   /** A Reply, or undefined when the handler answered itself (a stream). */
   handle(context: RouteContext): Promise<Reply | undefined>;
 }
@@ -66,7 +80,7 @@ const READY_PHASE: Record<TetherConfig['http']['readyWhen'], PhaseName> = {
   connected: 'Connected',
 };
 
-export const ROUTES: readonly Route[] = [
+const SERVICE_ROUTES: readonly Route[] = [
   {
     method: 'GET',
     path: '/healthz',
@@ -190,14 +204,7 @@ export const ROUTES: readonly Route[] = [
   },
 ];
 
-/** Who asks, as the life cycle records it: HTTP, and the client's own name (printable, short). */
-function httpContext(
-  service: Service,
-  request: IncomingMessage,
-): { service: Service; source: TriggerSource } {
-  const agent = (request.headers['user-agent'] ?? '').replace(/[^\x20-\x7e]/g, '').slice(0, 64);
-  return { service, source: agent === '' ? { via: 'http' } : { via: 'http', client: agent } };
-}
+export const ROUTES: readonly Route[] = [...SERVICE_ROUTES, ...TASK_ROUTES, ...BLOCK_ROUTES];
 
 // ---------------------------------------------------------------- matching
 
@@ -206,16 +213,18 @@ export type Match =
   | { kind: 'wrong-method'; allowed: string[] }
   | { kind: 'none' };
 
-const COMPILED = ROUTES.map((route) => ({
+const COMPILED = [...ROUTES, ...DRILL_ROUTES].map((route) => ({
   route,
   pattern: new RegExp(
     `^${route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}$`,
   ),
 }));
 
-export function matchRoute(method: string, path: string): Match {
+/** `drills`: whether the failure-drill routes exist (http.drills); when not, they are unknown paths. */
+export function matchRoute(method: string, path: string, drills = false): Match {
   const allowed: string[] = [];
   for (const { route, pattern } of COMPILED) {
+    if (route.drill === true && !drills) continue;
     const found = pattern.exec(path);
     if (found === null) continue;
     if (route.method !== method) {

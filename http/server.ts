@@ -11,22 +11,34 @@
  *   being written, then cuts what is left. It also runs by itself once the
  *   service has exited, so nothing here outlives the service.
  */
-import { createServer } from 'node:http';
+import { STATUS_CODES, createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TetherConfig } from '../config/index.js';
 import type { Service } from '../kernel/service.js';
 import type { Logger } from '../runtime/index.js';
+import type { TetherError } from '../errors/index.js';
 import { serializeError } from '../runtime/index.js';
 import { assertNotExposed, authorize } from './auth.js';
 import { requireJson } from './body.js';
-import { MethodNotAllowedError, RouteNotFoundError, ShuttingDownError, toHttpError } from './errors.js';
+import {
+  BadRequestError,
+  HeadersTooLargeError,
+  MethodNotAllowedError,
+  RequestTimeoutError,
+  RouteNotFoundError,
+  ShuttingDownError,
+  toHttpError,
+} from './errors.js';
 import { RequestGuard } from './guard.js';
 import { matchRoute } from './routes.js';
 import type { Reply } from './routes.js';
 import { SseHub } from './sse.js';
 import type { SseOptions } from './sse.js';
-import { supervisionView, transitionView } from './views.js';
+import { componentChangeView, supervisionView, transitionView } from './views.js';
+import { communicationOf } from '../contracts/component.js';
+import type { CommunicationState } from '../contracts/component.js';
 import { lifecycleTransitionJson } from '../kernel/views.js';
 
 export interface HttpApiOptions {
@@ -75,6 +87,7 @@ export async function startHttpApi(
     const method = request.method ?? 'GET';
     const path = pathOf(request.url ?? '/');
     let streaming = false;
+    let controllerStatuses = false;
     let reply: Reply;
     try {
       // Before anything else, routing included: a page has no business here whatever it asks for.
@@ -84,13 +97,14 @@ export async function startHttpApi(
         allowedHosts: http.allowedHosts,
       });
       guard.check(request);
-      const match = matchRoute(method, path);
+      const match = matchRoute(method, path, http.drills);
       if (match.kind === 'none') throw new RouteNotFoundError(method, path);
       if (match.kind === 'wrong-method') {
         response.setHeader('allow', match.allowed.join(', '));
         throw new MethodNotAllowedError(method, path, match.allowed);
       }
       const { route, params } = match;
+      controllerStatuses = route.controllerStatuses === true;
       if (route.mutating) {
         authorize(request, http.token);
         requireJson(request);
@@ -103,7 +117,7 @@ export async function startHttpApi(
       }
       reply = answer;
     } catch (error) {
-      const mapped = toHttpError(error);
+      const mapped = toHttpError(error, { controllerStatuses });
       reply = mapped;
       if (mapped.status === 401) response.setHeader('www-authenticate', 'Bearer realm="tether"');
       if (mapped.status >= 500 && mapped.body.error.code === 'TETHER_INTERNAL') {
@@ -122,7 +136,9 @@ export async function startHttpApi(
     }
   };
 
-  const server = createServer((request, response) => {
+  // requireHostHeader off: Node would answer an HTTP/1.1 request without Host with a bare 400 of its
+  // own; the guard refuses it as it refuses any host it does not know (421, with a code).
+  const server = createServer({ requireHostHeader: false }, (request, response) => {
     active += 1;
     response.once('close', () => {
       active -= 1;
@@ -136,11 +152,25 @@ export async function startHttpApi(
   });
   // Requests hold no state worth a slow client; streams are exempt (their sockets stay open by design).
   server.headersTimeout = 10_000;
+  // What the parser refuses never reaches a route: answered here, as JSON with a code like every error.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+    answerClientError(error, socket as Socket),
+  );
+  // CONNECT is no method of this API; unanswered, Node would just close the connection.
+  server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    const path = request.url ?? '';
+    const match = matchRoute('GET', pathOf(path), http.drills);
+    const allowed = match.kind === 'found' ? ['GET'] : match.kind === 'wrong-method' ? match.allowed : [];
+    answerRaw(socket as Socket, new MethodNotAllowedError('CONNECT', path, allowed));
+  });
 
   const unsubscribe = [
     service.kernel.onPhaseChange((change) => sse.publish('phase', transitionView(change))),
     service.root.events.subscribe((event) => sse.publish('supervision', supervisionView(event))),
     watchAutoconnecting(service, (enabled) => sse.publish('autoconnecting', { autoconnecting: enabled })),
+    watchCommunication(service, (state) => sse.publish('communication', { communication: state })),
+    service.kernel.onComponentChange((change) => sse.publish('component', componentChangeView(change))),
+    service.tasks.tracker.subscribe((event) => sse.publish('task', event)),
     service.lifecycle.onTransition((transition) =>
       sse.publish('lifecycle', lifecycleTransitionJson(transition)),
     ),
@@ -195,22 +225,60 @@ export async function startHttpApi(
   return api;
 }
 
+/**
+ * A request Node's parser refused (or that timed out before its head was
+ * in): Node would answer a bare `400 Bad Request` with no body; this API
+ * answers every error as JSON with a code, so it writes its own, then
+ * closes (the connection's framing cannot be trusted after a parse error).
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  // The client went away, or an answer is already under way: nothing to say.
+  if (error.code === 'ECONNRESET' || !socket.writable || socket.bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  answerRaw(
+    socket,
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLargeError()
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RequestTimeoutError()
+        : new BadRequestError(error.code ?? 'unknown'),
+  );
+}
+
+/** An error answer written straight to the socket (no ServerResponse exists), then the connection closed. */
+function answerRaw(socket: Socket, error: TetherError): void {
+  const { status, body } = toHttpError(error);
+  const text = JSON.stringify(body);
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(text)}`,
+    'cache-control: no-store',
+    'x-content-type-options: nosniff',
+    'connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${text}`, () => socket.destroy());
+}
+
 function send(response: ServerResponse, reply: Reply, closeAfter: boolean): void {
   if (response.headersSent) {
     response.end();
     return;
   }
-  const text = JSON.stringify(reply.body);
+  const payload = reply.raw?.bytes ?? JSON.stringify(reply.body);
   response.writeHead(reply.status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    ...reply.headers,
+    'content-type': reply.raw?.contentType ?? 'application/json; charset=utf-8',
+    'content-length': typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength,
     'cache-control': 'no-store',
     // JSON is never a script or a page, whatever a browser might guess.
     'x-content-type-options': 'nosniff',
     // While stopping, do not invite the client to reuse a connection about to go.
     ...(closeAfter ? { connection: 'close' } : {}),
   });
-  response.end(text);
+  response.end(payload);
 }
 
 /**
@@ -224,6 +292,17 @@ function pathOf(target: string): string {
   } catch {
     return target;
   }
+}
+
+/** Calls `listener` when the communication state (derived from phase and autoconnecting) changes. */
+function watchCommunication(service: Service, listener: (state: CommunicationState) => void): () => void {
+  let last = communicationOf(service.kernel.state);
+  return service.kernel.onState((state) => {
+    const now = communicationOf(state);
+    if (now === last) return;
+    last = now;
+    listener(now);
+  });
 }
 
 /** Calls `listener` when autoconnecting changes (the kernel's state stream also fires on phase changes). */

@@ -16,9 +16,12 @@ import type { PhaseChange } from '../contracts/phase.js';
 import type { Phase, PhaseName } from '../contracts/phase.js';
 import { PHASES } from '../contracts/phase.js';
 import type { Service } from '../kernel/service.js';
+import { communicationOf } from '../contracts/component.js';
+import type { CommunicationState, ComponentChange, ComponentState } from '../contracts/component.js';
 import { TetherError, describeExit } from '../runtime/index.js';
 import type { ExitReason } from '../runtime/index.js';
 import type { ChildInfo, SupervisionEvent } from '../supervisors/index.js';
+import type { PoolStatus } from '../runtime/index.js';
 
 /** How long status waits for each actor. */
 export const ACTOR_DEADLINE_MS = 1000;
@@ -82,6 +85,12 @@ export interface StatusView {
   /** The sync step, its last error, and why the block datastore cannot be used (null when it can). */
   synchronization: ReturnType<SynchronizationApi['status']> | null;
   watchdog: Awaited<ReturnType<WatchdogApi['health']>> | null;
+  /** Whether the service can talk to the controller: DISABLED, NOT_ESTABLISHED or ESTABLISHED. */
+  communication: CommunicationState;
+  /** What the controller says about itself: reset reason, uptime, internal errors, updater, blocks, storage. */
+  component: ComponentView;
+  /** Tasks queued and running now. */
+  tasks: { queued: number; executing: number };
   /** Facts the actors reported to the kernel. */
   reports: Record<string, Record<string, unknown>>;
   recentTransitions: TransitionView[];
@@ -156,6 +165,11 @@ export async function statusView(service: Service, startedAt: number, now = Date
     connection,
     synchronization,
     watchdog,
+    communication: communicationOf(kernel.state),
+    component: componentView(kernel.component, now),
+    tasks: (({ queued, executing }) => ({ queued: queued.length, executing: executing.length }))(
+      service.tasks.tracker.list(),
+    ),
     reports: Object.fromEntries(kernel.reports()),
     recentTransitions: history.slice(-RECENT_TRANSITIONS).map(transitionView),
     errors,
@@ -181,13 +195,15 @@ export interface ExitView {
 
 export interface TreeNodeView {
   id: string;
-  kind: 'worker' | 'supervisor';
+  kind: 'worker' | 'supervisor' | 'pool';
   restart: string;
   status: string;
   incarnation: number;
   restarts: number;
   lastExit: ExitView | null;
   children?: TreeNodeView[];
+  /** A running pool's threads, queue, utilisation and tasks done. */
+  pool?: PoolStatus;
 }
 
 export interface TreeView {
@@ -216,6 +232,7 @@ export function nodeView(info: ChildInfo): TreeNodeView {
     lastExit: info.lastExit === undefined ? null : exitView(info.lastExit.reason, info.lastExit.at),
   };
   if (info.children !== undefined) node.children = info.children.map(nodeView);
+  if (info.pool !== undefined) node.pool = info.pool;
   return node;
 }
 
@@ -246,5 +263,53 @@ export function stateView(service: Service): Record<string, unknown> {
     since: new Date(phase.since).toISOString(),
     autoconnecting,
     rootState: service.root.state,
+    communication: communicationOf(service.kernel.state),
+    component: componentView(service.kernel.component),
+  };
+}
+
+// ---------------------------------------------------------------- component
+
+/** The component state with times as ISO 8601, and the uptime carried forward to now. */
+export interface ComponentView {
+  reset: ComponentState['reset'];
+  /** millisSinceBoot as last read, plus the time since it was read. */
+  uptimeMs: number | null;
+  internalErrors: { count: number; last: { code: string; at: string } | null };
+  updater: { firmwareVersion: string; protoVersion: string; at: string } | null;
+  blocks: { count: number; at: string } | null;
+  storage: { errors: number; last: { code: string; opcode: string; at: string } | null };
+}
+
+const iso = (at: number): string => new Date(at).toISOString();
+
+export function componentView(state: ComponentState, now = Date.now()): ComponentView {
+  return {
+    reset: state.reset,
+    uptimeMs:
+      state.uptime === null ? null : state.uptime.millisSinceBoot + Math.max(0, now - state.uptime.at),
+    internalErrors: {
+      count: state.internalErrors.count,
+      last:
+        state.internalErrors.last === null
+          ? null
+          : { ...state.internalErrors.last, at: iso(state.internalErrors.last.at) },
+    },
+    updater: state.updater === null ? null : { ...state.updater, at: iso(state.updater.at) },
+    blocks: state.blocks === null ? null : { count: state.blocks.count, at: iso(state.blocks.at) },
+    storage: {
+      errors: state.storage.errors,
+      last: state.storage.last === null ? null : { ...state.storage.last, at: iso(state.storage.last.at) },
+    },
+  };
+}
+
+/** A component change for the event stream: the fact and the state it made. */
+export function componentChangeView(change: ComponentChange): Record<string, unknown> {
+  return {
+    report: change.report,
+    generation: change.generation,
+    at: iso(change.at),
+    component: componentView(change.state, change.at),
   };
 }

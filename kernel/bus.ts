@@ -30,6 +30,7 @@ import { TetherError } from '../errors/index.js';
 import type { ActorSystem, Logger } from '../runtime/index.js';
 import type { SupervisionEvents } from '../supervisors/index.js';
 import { busServiceName } from '../actors/mqtt/settings.js';
+import type { CommandTracker, TaskView } from '../tasks/index.js';
 import type { Kernel } from './kernel.js';
 import type { Lifecycle, LifecycleTransition } from './lifecycle.js';
 import {
@@ -53,6 +54,8 @@ export interface BusBridgeOptions {
   logger: Logger;
   /** An operator request from the broker (operator.ts performAction, as MQTT). */
   perform: (action: string, body: unknown) => Promise<unknown>;
+  /** The task tracker: running and queued tasks go in the state, status changes out as `task` events. */
+  tasks?: Pick<CommandTracker, 'list' | 'subscribe'>;
 }
 
 export interface GroupView {
@@ -123,6 +126,17 @@ export class BusBridge {
       lifecycle.onMoving(() => this.#pushState()),
       lifecycle.onTransition((transition) => this.#onTransition(transition)),
     );
+    const tasks = this.#options.tasks;
+    if (tasks !== undefined) {
+      this.#unsubscribe.push(
+        // Status changes only: progress is for those who watch one task (HTTP, the CLI), not for the bus.
+        tasks.subscribe(({ change, task }) => {
+          if (change !== 'status') return;
+          this.#mqtt.cast('publishEvent', 'task', taskEventJson(task));
+          this.#pushState();
+        }),
+      );
+    }
   }
 
   /** Resolves once the group subscription is in place, or after `timeoutMs`; true when joined. */
@@ -159,7 +173,15 @@ export class BusBridge {
       lifecycle: lifecycle.view(),
       failures: this.#failures,
       publishIntervalMs: config.mqtt.publishIntervalMs,
+      tasks: this.#tasks(),
     });
+  }
+
+  /** The tasks running and queued, for the state document. */
+  #tasks(): Array<Record<string, unknown>> {
+    const lists = this.#options.tasks?.list();
+    if (lists === undefined) return [];
+    return [...lists.executing, ...lists.queued].map(taskEventJson);
   }
 
   close(): void {
@@ -277,4 +299,16 @@ export class BusBridge {
     }
     return { kind: 'applied', state: lifecycle.state };
   }
+}
+
+/** A task as the bus shows it: what it is and how far it got, not its result. */
+function taskEventJson(task: TaskView): Record<string, unknown> {
+  return {
+    id: task.id,
+    kind: task.kind,
+    status: task.status,
+    progress: { ...task.progress },
+    problem: task.problem === null ? null : { ...task.problem },
+    submittedAt: new Date(task.submittedAt).toISOString(),
+  };
 }

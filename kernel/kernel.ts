@@ -6,6 +6,13 @@
  * and published to local subscribers (logs, telemetry, HTTP).
  */
 import type { KernelApi, KernelState, PhaseListener, PhaseSource } from '../contracts/actors.js';
+import type {
+  ComponentChange,
+  ComponentReport,
+  ComponentSource,
+  ComponentState,
+} from '../contracts/component.js';
+import { ComponentStore } from './component.js';
 import { ACTOR_IDS } from '../contracts/actors.js';
 import type { ActorRef } from '../runtime/index.js';
 import type { Phase, PhaseChange, TransitionRequest } from '../contracts/phase.js';
@@ -24,8 +31,9 @@ export interface KernelOptions {
   onRediscoveryExit: (reason: string) => boolean;
 }
 
-export class Kernel implements PhaseSource {
+export class Kernel implements PhaseSource, ComponentSource {
   #phase: Phase;
+  readonly #component: ComponentStore;
   #autoconnecting: boolean;
   readonly #options: KernelOptions;
   readonly #now: () => number;
@@ -41,6 +49,27 @@ export class Kernel implements PhaseSource {
     this.#now = options.now ?? Date.now;
     this.#autoconnecting = options.autoconnecting;
     this.#phase = { ...INITIAL_PHASE, since: this.#now() };
+    this.#component = new ComponentStore(this.#now);
+  }
+
+  /** What the controller says about itself (contracts/component.ts). */
+  get component(): ComponentState {
+    return this.#component.component;
+  }
+
+  onComponentChange(listener: (change: ComponentChange) => void): () => void {
+    return this.#component.onComponentChange(listener);
+  }
+
+  /**
+   * A fact about the controller learnt on the link of `generation`. A fact
+   * about an older link is dropped (a late cast must not undo what the new
+   * link said); false then.
+   */
+  reportComponent(generation: number, report: ComponentReport): boolean {
+    if (generation < this.#phase.generation) return false;
+    this.#component.apply(generation, report);
+    return true;
   }
 
   get state(): KernelState {
@@ -131,6 +160,8 @@ export class Kernel implements PhaseSource {
         this.disconnect(generation, reason, retryInMs),
       requestRediscoveryExit: (reason: string) => this.requestRediscoveryExit(reason),
       report: (actorId: string, facts: Record<string, unknown>) => this.report(actorId, facts),
+      component: (generation: number, report: ComponentReport) =>
+        void this.reportComponent(generation, report),
     };
   }
 

@@ -11,10 +11,12 @@
  *   restart-actor     {"id": string}                         POST /api/actors/{id}/restart
  *   command           {"opcode", "payload"?, "timeoutMs"?}   POST /api/commands
  *   lifecycle         {"state": "started"|"paused"|"stopped"} PUT  /api/lifecycle
+ *   task-submit       {"kind", "args"?}                      POST /api/tasks
+ *   task-abort        {"id"} or {"all": true}                DELETE /api/tasks/{id}, POST /api/tasks/abort
  *
- * Over MQTT each is `<prefix>/<service>/cmd/<action>`. To add one (the task
- * submit and abort of the tasks feature, say), add a row here: MQTT takes it
- * at once, and its HTTP route is a few lines calling runAction.
+ * Over MQTT each is `<prefix>/<service>/cmd/<action>`. To add one, add a
+ * row here: MQTT takes it at once, and its HTTP route is a few lines calling
+ * runAction. The task actions are kernel/task-actions.ts's plain functions.
  */
 import { z } from 'zod';
 import { OPCODES, checkRequestPayload } from '../protocol/index.js';
@@ -24,6 +26,7 @@ import { InvalidRequestError, UnknownActionError, invalidRequest } from '../cont
 import { LIFECYCLE_TARGETS } from '../contracts/lifecycle.js';
 import { ChildNotFoundError, TetherError } from '../runtime/index.js';
 import type { TriggerSource } from './lifecycle.js';
+import { abortAllTasks, abortTask, submitTask } from './task-actions.js';
 import type { Service } from './service.js';
 import { childJson, lifecycleTransitionJson } from './views.js';
 
@@ -118,7 +121,21 @@ export const OPERATOR_ACTIONS = {
     },
   ),
 
-  // The tasks feature adds 'task-submit' and 'task-abort' here.
+  /**
+   * Submits a tracked task: the task, QUEUED, or REJECTED at once with the
+   * reason (the HTTP route answers a rejection with its code's status).
+   */
+  'task-submit': action(
+    z.strictObject({ kind: z.string().min(1).max(64), args: z.unknown().optional() }),
+    async ({ service }, { kind, args }) => ({ task: submitTask(service.tasks, kind, args) }),
+  ),
+
+  /** Aborts one task (`id`) or every queued and running one (`all`). */
+  'task-abort': action(
+    z.union([z.strictObject({ id: z.string().min(1).max(64) }), z.strictObject({ all: z.literal(true) })]),
+    async ({ service }, body) =>
+      'id' in body ? { task: abortTask(service.tasks, body.id) } : { tasks: abortAllTasks(service.tasks) },
+  ),
 } as const;
 
 export type ActionName = keyof typeof OPERATOR_ACTIONS;

@@ -33,6 +33,9 @@ import type { Phase } from '../contracts/phase.js';
 import { RediscoveryGate, createNotifier, startWatchdogPings, watchdogIntervalMs } from '../system/index.js';
 import type { WatchdogPings } from '../system/index.js';
 import type { Telemetry } from '../otel/telemetry.js';
+import type { TaskPool } from '../tasks/index.js';
+import { startTasks } from './tasks.js';
+import type { ServiceTasks } from './tasks.js';
 import { BusBridge } from './bus.js';
 import { Lifecycle } from './lifecycle.js';
 import { performAction } from './operator.js';
@@ -57,6 +60,8 @@ export interface ServiceOptions {
    * it: the CLI (and tests) hand it in. Without it, mode `sim` is refused.
    */
   startSimulator?: (settings: { port: number; host: string; deviceId: string }) => Promise<BuiltInController>;
+  /** The task pool (default: piscina over the service's jobs); tests hand in one with jobs of their own. */
+  taskPool?: TaskPool;
 }
 
 /** A controller the service started for itself (discovery mode `sim`). */
@@ -80,6 +85,8 @@ export interface Service {
   readonly root: Supervisor;
   readonly simulator: BuiltInController | undefined;
   readonly logger: Logger;
+  /** Tracked tasks (backup, restore, reboot, firmware update), the blocks API and the backups directory. */
+  readonly tasks: ServiceTasks;
   /** The service's life cycle (created, initialized, started, paused, stopped, failed). */
   readonly lifecycle: Lifecycle;
   /** The kernel's side of the MQTT link; undefined without mqtt.url. */
@@ -170,7 +177,14 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
   });
 
   const root = new Supervisor(system, serviceTree(config));
-  options.telemetry?.observe({ kernel, system, events: root.events });
+  const tasks = await startTasks({
+    config,
+    kernel,
+    system,
+    logger,
+    ...(options.taskPool === undefined ? {} : { pool: options.taskPool }),
+  });
+  options.telemetry?.observe({ kernel, system, events: root.events, tasks: tasks.tracker });
 
   const closeLink = (reason: string): void => {
     kernel.setAutoconnecting(false);
@@ -220,6 +234,7 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
           events: root.events,
           logger,
           perform: (action, body) => performAction({ service, source: { via: 'mqtt' } }, action, body),
+          tasks: tasks.tracker,
         });
   bus?.start();
   root.events.subscribe((event) => {
@@ -241,6 +256,7 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
     root,
     simulator,
     logger,
+    tasks,
     lifecycle,
     bus,
     exited,
@@ -258,6 +274,8 @@ export async function startService(input: TetherConfig, options: ServiceOptions 
         });
         pings?.stop();
         notifier.stopping(exitCode === EXIT_REDISCOVERY ? 'Stopping for USB rediscovery' : 'Stopping');
+        // Tasks first, while the link is still up: each stops at its next safe point (bounded).
+        await tasks.close();
         // No new link while stopping: the connection must not reconnect as the tree winds down.
         kernel.setAutoconnecting(false);
         const { phase } = kernel.state;

@@ -8,13 +8,16 @@
  *   |  +- synchronization  (permanent)
  *   +- watchdog      (permanent)
  *   +- bus           one_for_one, never gives up, backs off (only with mqtt.url)
- *      +- mqtt             (permanent)
+ *   |  +- mqtt             (permanent)
+ *   +- task-pool     pool (piscina) for the tasks' CPU work, from tasks.pool
  *
  * rest_for_one because commander needs connection and synchronization needs
  * both: when connection restarts, those after it restart too. The MQTT link
  * has a supervisor of its own that never gives up, so a broker that keeps it
  * failing never spends the root's intensity (which would restart the device
  * link); with no broker configured there is no bus branch and no thread.
+ * The task pool comes last, so it stops first (the service closes its tasks
+ * before stopping the tree); its threads start with its first job.
  */
 import { COMMANDER_MODULE } from '../actors/commander/actor.js';
 import { CONNECTION_MODULE } from '../actors/connection/actor.js';
@@ -25,7 +28,14 @@ import { ACTOR_IDS } from '../contracts/actors.js';
 import { BUS_IDS } from '../contracts/bus.js';
 import type { ChildName, TetherConfig } from '../config/index.js';
 import { childPolicy, supervisorFlags } from '../config/index.js';
-import type { SupervisorChildSpec, WorkerChildSpec } from '../supervisors/index.js';
+import type { PoolChildSpec, SupervisorChildSpec, WorkerChildSpec } from '../supervisors/index.js';
+import { POOL_ENTRY } from '../tasks/index.js';
+
+/** The task pool's id: `system.pool(TASK_POOL_ID)` runs the tasks' CPU work. */
+export const TASK_POOL_ID = 'task-pool';
+
+/** How long stopping the pool lets a job finish (the service aborts its tasks before, within TASKS_CLOSE_BOUND_MS). */
+const TASK_POOL_SHUTDOWN_MS = 2000;
 
 const MODULES: Record<ChildName, string> = {
   connection: CONNECTION_MODULE,
@@ -36,6 +46,22 @@ const MODULES: Record<ChildName, string> = {
 };
 
 const IDS: Record<ChildName, string> = { ...ACTOR_IDS, mqtt: BUS_IDS.mqtt };
+
+/** The task pool child, sized from tasks.pool. */
+export function taskPool(config: TetherConfig): PoolChildSpec {
+  const pool = config.tasks.pool;
+  return {
+    id: TASK_POOL_ID,
+    kind: 'pool',
+    module: POOL_ENTRY,
+    threads: { min: 0, max: pool.maxThreads },
+    maxQueue: pool.maxQueue,
+    idleTimeoutMs: pool.idleTimeoutMs,
+    resourceLimits: { maxOldGenerationSizeMb: pool.memoryLimitMb },
+    niceIncrement: pool.niceIncrement,
+    shutdown: TASK_POOL_SHUTDOWN_MS,
+  };
+}
 
 function actor(config: TetherConfig, name: ChildName): WorkerChildSpec {
   return { id: IDS[name], kind: 'worker', module: MODULES[name], config, ...childPolicy(config, name) };
@@ -68,6 +94,7 @@ export function serviceTree(config: TetherConfig): {
               children: [actor(config, 'mqtt')],
             },
           ]),
+      taskPool(config),
     ],
   };
 }

@@ -7,7 +7,7 @@
 import type { ComponentState, CommunicationState, StateData, StateDocument } from '../contracts/bus.js';
 import type { KernelState } from '../contracts/actors.js';
 import type { PhaseChange } from '../contracts/phase.js';
-import { describeExit, type ExitReason } from '../runtime/index.js';
+import { describeExit, type ExitReason, type PoolStatus } from '../runtime/index.js';
 import type { ChildInfo, SupervisionEvent } from '../supervisors/index.js';
 import type { LifecycleTransition, LifecycleView, TriggerSource } from './lifecycle.js';
 
@@ -68,13 +68,15 @@ export function lifecycleJson(view: LifecycleView): LifecycleJson {
 
 export interface ChildJson {
   id: string;
-  kind: 'worker' | 'supervisor';
+  kind: 'worker' | 'supervisor' | 'pool';
   restart: string;
   status: string;
   incarnation: number;
   restarts: number;
   lastExit: { kind: ExitReason['kind']; description: string; at: string } | null;
   children?: ChildJson[];
+  /** A running pool's threads, queue, utilisation and tasks done. */
+  pool?: PoolStatus;
 }
 
 /** A child as the restart action answers it (the shape of a node of GET /api/tree). */
@@ -95,6 +97,7 @@ export function childJson(info: ChildInfo): ChildJson {
             at: new Date(info.lastExit.at).toISOString(),
           },
     ...(info.children === undefined ? {} : { children: info.children.map(childJson) }),
+    ...(info.pool === undefined ? {} : { pool: info.pool }),
   };
 }
 
@@ -156,6 +159,8 @@ export interface StateInputs {
   failures: ReadonlyArray<{ source: string; message: string; at: string }>;
   /** How often the state is published again: it is valid for twice that. */
   publishIntervalMs: number;
+  /** Tasks running and queued (kernel/bus.ts). */
+  tasks?: Array<Record<string, unknown>>;
 }
 
 export function stateDocument(inputs: StateInputs): StateDocument {
@@ -203,7 +208,7 @@ export function stateDocument(inputs: StateInputs): StateDocument {
       connection: phase.name === 'Disconnected' ? null : { ...phase.connection },
       device: ack === undefined ? null : ({ ...ack.handshake } as unknown as Record<string, string>),
       errors,
-      tasks: [],
+      tasks: inputs.tasks ?? [],
     },
   };
 }

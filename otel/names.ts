@@ -35,6 +35,8 @@ export const SPANS = {
   giveUp: 'tether.supervisor.give_up',
   /** main thread: a supervisor waits before restarting. */
   backoff: 'tether.supervisor.backoff',
+  /** main thread: a tracked task, from its submission to its end (a REJECTED one is a span of no length). */
+  task: 'tether.task',
 } as const;
 
 export const EVENTS = {
@@ -42,6 +44,10 @@ export const EVENTS = {
   phase: 'tether.phase_change',
   /** On a handshake span: one NONE ping sent while waiting. */
   handshakePing: 'tether.handshake.ping',
+  /** On a task span: it moved to another status (tether.task.status). */
+  taskStatus: 'tether.task.status_change',
+  /** On a task span: progress (tether.task.progress.percent, tether.task.progress.message). */
+  taskProgress: 'tether.task.progress',
 } as const;
 
 export const ATTR = {
@@ -85,6 +91,15 @@ export const ATTR = {
   periodMs: 'tether.supervisor.period_ms',
   delayMs: 'tether.supervisor.delay_ms',
   backoffAttempt: 'tether.supervisor.backoff_attempt',
+  taskId: 'tether.task.id',
+  taskKind: 'tether.task.kind',
+  taskStatus: 'tether.task.status',
+  /** The code of why a task failed, was aborted or rejected. */
+  taskProblem: 'tether.task.problem',
+  taskPercent: 'tether.task.progress.percent',
+  taskMessage: 'tether.task.progress.message',
+  /** Prefix of the result summary: each top-level number, string or boolean of the result. */
+  taskResult: 'tether.task.result',
 } as const;
 
 export const METRICS = {
@@ -106,6 +121,8 @@ export const METRICS = {
   badFrames: 'tether.connection.frames.bad',
   /** Histogram (ms): heartbeat round trip by tether.actor.id. */
   heartbeat: 'tether.actor.heartbeat.rtt',
+  /** Counter: tasks that reached a status, by tether.task.kind and tether.task.status. */
+  tasks: 'tether.tasks',
 } as const;
 
 /**

@@ -37,6 +37,7 @@ import { fromSpansHandOver, isMetricsHandOver, isSpansHandOver } from './hand-ov
 import { markTelemetryOn, meter } from './instruments.js';
 import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
+import { TaskObserver } from './tasks.js';
 import { makeSampler } from './sampler.js';
 import type { TelemetrySettings } from './settings.js';
 import type { Telemetry, TelemetryOptions } from './telemetry.js';
@@ -127,6 +128,7 @@ export function startSdk(
   );
 
   let system: ActorSystem | undefined;
+  const tasks = new TaskObserver({ tracer: trace.getTracer(SCOPE), meter: meter() });
   const observer = new Observer({
     // Taken now, not at module load: a tracer from before an earlier shutdown would point at a dead provider.
     tracer: trace.getTracer(SCOPE),
@@ -170,10 +172,12 @@ export function startSdk(
     observe(service) {
       system = service.system;
       observer.observe(service.kernel, service.events);
+      if (service.tasks !== undefined) tasks.observe(service.tasks);
     },
     shutdown() {
       stopped ??= (async () => {
         observer.close();
+        tasks.close();
         let timer: NodeJS.Timeout | undefined;
         const bound = new Promise<boolean>((resolve) => {
           timer = setTimeout(() => {

@@ -12,12 +12,15 @@ import type { ActorSystem, Logger, SystemOptions } from '../runtime/index.js';
 import type { SupervisionEvents } from '../supervisors/index.js';
 import { resolveTelemetrySettings } from './settings.js';
 import type { TelemetrySettings } from './settings.js';
+import type { ObservedTasks } from './tasks.js';
 
 /** What telemetry watches in a running service. */
 export interface ObservedService {
   kernel: PhaseSource;
   system: ActorSystem;
   events: Pick<SupervisionEvents, 'subscribe'>;
+  /** The task tracker's events: each task a span, tasks by kind and status a metric (tasks.ts). */
+  tasks?: ObservedTasks;
 }
 
 export type TelemetrySystemOptions = Pick<

@@ -20,4 +20,7 @@ export type {
   TraceContextMode,
 } from './actor.js';
 export type { ActorRef, ApiShape, CallOptions } from './ref.js';
+// Pool task modules (a pool's threads load them): the same light entry.
+export { definePoolTask } from './pool-task.js';
+export type { PoolTaskFunction } from './pool-task.js';
 export * from './errors.js';

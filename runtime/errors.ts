@@ -3,7 +3,7 @@
  * copy rebuilt on another thread is its own class again. The base class,
  * serialization and the catalogue of every code live in errors/.
  */
-import { TetherError, describe, registerErrorClass } from '../errors/index.js';
+import { TetherError, describe, quote, registerErrorClass } from '../errors/index.js';
 
 export {
   RemoteError,
@@ -135,6 +135,69 @@ export function describeHolder(holder: NameHolder): string {
   }
 }
 
+// ------------------------------------------------------------------ pools
+
+/**
+ * The pool is not running (stopped for good, or no incarnation came within
+ * the wait), or ended with the task queued or running: `detail.exit` is the
+ * kind of that end (shutdown, killed, crash, ...), `detail.incarnation`
+ * which incarnation it was. The task is not run again by the pool.
+ */
+export class PoolStoppedError extends TetherError {
+  declare readonly code: 'TETHER_POOL_STOPPED';
+  constructor(poolId: string, why: string, where: { incarnation?: number; exit?: string }) {
+    super('TETHER_POOL_STOPPED', `pool "${poolId}" is stopped: ${why}`, {
+      detail: { poolId, why, ...where },
+    });
+  }
+}
+
+/** The task's AbortSignal fired: taken out of the queue, or its thread stopped (and replaced). */
+export class PoolTaskAbortedError extends TetherError {
+  declare readonly code: 'TETHER_POOL_TASK_ABORTED';
+  constructor(poolId: string, reason: unknown) {
+    super('TETHER_POOL_TASK_ABORTED', `pool "${poolId}": task aborted`, {
+      ...(reason === undefined ? {} : { cause: reason }),
+      detail: { poolId },
+    });
+  }
+}
+
+/** The pool's queue (maxQueue) is full, or too many tasks wait for it to restart. */
+export class PoolQueueFullError extends TetherError {
+  declare readonly code: 'TETHER_POOL_QUEUE_FULL';
+  constructor(poolId: string, limit: number) {
+    super('TETHER_POOL_QUEUE_FULL', `pool "${poolId}" already holds ${limit} queued tasks; task rejected`, {
+      detail: { poolId, limit },
+    });
+  }
+}
+
+/** The thread running the task died (process.exit, out of memory, terminated): that task only. */
+export class PoolTaskCrashedError extends TetherError {
+  declare readonly code: 'TETHER_POOL_TASK_CRASHED';
+  constructor(poolId: string, cause: unknown) {
+    super(
+      'TETHER_POOL_TASK_CRASHED',
+      `pool "${poolId}": the thread running the task died: ${describe(cause)}`,
+      {
+        cause,
+        detail: { poolId },
+      },
+    );
+  }
+}
+
+/** The pool's module does not export `definePoolTask(fn)` as its default. */
+export class NotAPoolTaskError extends TetherError {
+  declare readonly code: 'TETHER_NOT_A_POOL_TASK';
+  constructor(poolId: string, module: string, why: string) {
+    super('TETHER_NOT_A_POOL_TASK', `pool "${poolId}": ${module} is not a pool task module: ${why}`, {
+      detail: { poolId, module },
+    });
+  }
+}
+
 // ------------------------------------------------------------ supervisors
 
 /** Where a spec problem is: the field (a dotted path), the child it is in, the known key a typo was meant to be. */
@@ -205,7 +268,8 @@ export class SimpleOneForOneError extends TetherError {
 export class ChildNotFoundError extends TetherError {
   declare readonly code: 'TETHER_CHILD_NOT_FOUND';
   constructor(childId: string) {
-    super('TETHER_CHILD_NOT_FOUND', `no child "${childId}"`, { detail: { childId } });
+    // The id may come from outside (a URL, an MQTT request): quoted, so it is cut and escaped.
+    super('TETHER_CHILD_NOT_FOUND', `no child "${quote(childId)}"`, { detail: { childId: quote(childId) } });
   }
 }
 
@@ -242,6 +306,11 @@ for (const [code, errorClass] of [
   ['TETHER_ACTOR_IGNORED', ActorIgnoredError],
   ['TETHER_SIMPLE_ONE_FOR_ONE', SimpleOneForOneError],
   ['TETHER_FAILED_TO_START_CHILD', FailedToStartChildError],
+  ['TETHER_POOL_STOPPED', PoolStoppedError],
+  ['TETHER_POOL_TASK_ABORTED', PoolTaskAbortedError],
+  ['TETHER_POOL_QUEUE_FULL', PoolQueueFullError],
+  ['TETHER_POOL_TASK_CRASHED', PoolTaskCrashedError],
+  ['TETHER_NOT_A_POOL_TASK', NotAPoolTaskError],
 ] as const) {
   registerErrorClass(code, errorClass);
 }

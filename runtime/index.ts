@@ -12,6 +12,9 @@ export type {
 } from './actor.js';
 export type { ActorRef, ApiShape, CallOptions } from './ref.js';
 export { ActorSystem } from './system.js';
+export type { PoolRef, PoolRunOptions, PoolSpec, PoolStatus } from './pool.js';
+export { definePoolTask } from './pool-task.js';
+export type { PoolTaskFunction } from './pool-task.js';
 export type {
   ActorMonitor,
   ActorSpec,
@@ -19,6 +22,7 @@ export type {
   DownReason,
   ExitSignal,
   NameInfo,
+  PoolStartSpec,
   SystemOptions,
 } from './system.js';
 export type { HeartbeatOptions, Shutdown } from './host.js';

@@ -32,10 +32,10 @@ export type HostToWorker =
   | { type: 'peer-up'; peerId: string; port: MessagePort }
   /** A peer this worker holds a ref to went down; `stopped` when it will not come back by itself. */
   | { type: 'peer-down'; peerId: string; stopped: boolean; why: string }
-  /** Fault injection for tests and drills: make the actor crash or hang as if its own code did. */
+  /** Fault injection for tests and drills: make the actor crash, hang or run out of memory as if its own code did. */
   | { type: 'inject-fault'; fault: InjectedFault };
 
-export type InjectedFault = 'crash' | 'hang';
+export type InjectedFault = 'crash' | 'hang' | 'oom';
 
 export type WorkerToHost =
   /** The bootstrap and the actor module are loaded: the worker can take an identity (warm standby). */

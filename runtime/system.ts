@@ -29,6 +29,8 @@ import { REF_DEFAULTS, RefCore } from './ref.js';
 import type { ActorRef, ApiShape } from './ref.js';
 import type { InjectedFault } from './messages.js';
 import { StandbyPool } from './standby.js';
+import { PoolIncarnation, PoolRefCore, checkPoolModule } from './pool.js';
+import type { PoolRef, PoolSpec } from './pool.js';
 import type { WorkerTelemetryInit } from './worker/bootstrap.js';
 import type { TraceScope } from './server.js';
 
@@ -76,6 +78,12 @@ export interface ActorSpec {
   args?: readonly unknown[];
   /** How long a `system.exit(ref, 'shutdown')` lets it run terminate before killing it (default 5000 ms). */
   shutdown?: Shutdown;
+}
+
+/** What it takes to run one pool (see runtime/pool.ts). */
+export interface PoolStartSpec extends PoolSpec {
+  /** Who starts it, for AlreadyStartedError and `whereis`; default spawn. */
+  holder?: NameHolder;
 }
 
 /** Why a monitored incarnation is gone: its exit reason, or noproc when there was none to monitor. */
@@ -160,6 +168,12 @@ export class ActorSystem {
   readonly #mainRefs = new Map<string, RefCore<ApiShape>>();
   readonly #hosts = new Set<ActorHost>();
   readonly #shutdownHooks = new Set<() => void>();
+  /** One PoolRef per pool id in this thread, as for actor refs. */
+  readonly #poolRefs = new Map<string, PoolRefCore>();
+  /** The pool incarnation that answers for each id now. */
+  readonly #pools = new Map<string, PoolIncarnation>();
+  /** Every pool incarnation whose threads are not all gone yet (shutdown waits for them). */
+  readonly #livePools = new Set<PoolIncarnation>();
   /**
    * Names let go by `forget`, with why, most recent last: a ref taken to one
    * of them afterwards rejects at once instead of waiting for a holder that
@@ -208,6 +222,73 @@ export class ActorSystem {
       this.#addSink(this.#cell(id), ref);
     }
     return ref as unknown as ActorRef<Api>;
+  }
+
+  /**
+   * A ref to a pool id, valid across its restarts (see runtime/pool.ts for
+   * how its tasks settle). One per id in the main thread.
+   */
+  pool<Task = unknown, Result = unknown>(id: string): PoolRef<Task, Result> {
+    let ref = this.#poolRefs.get(id);
+    if (ref === undefined) {
+      ref = new PoolRefCore(id, { waitMs: this.#options.callTimeoutMs, waitLimit: this.#options.stashLimit });
+      const gone = this.#gone.get(id);
+      if (gone !== undefined) {
+        ref.disconnect(true, gone);
+        return ref as unknown as PoolRef<Task, Result>;
+      }
+      this.#poolRefs.set(id, ref);
+      const current = this.#pools.get(id);
+      const stoppedWhy = this.#cells.get(id)?.stoppedWhy;
+      if (current?.running === true) ref.connect(current);
+      else if (stoppedWhy !== undefined) ref.disconnect(true, stoppedWhy);
+    }
+    return ref as unknown as PoolRef<Task, Result>;
+  }
+
+  /**
+   * Starts a new incarnation of a pool (a piscina instance) under `spec.id`,
+   * a name like an actor's. Its module must exist; its threads start as
+   * minThreads says, the others when tasks come.
+   */
+  async startPool(spec: PoolStartSpec): Promise<PoolIncarnation> {
+    if (this.#closed) throw new RuntimeClosedError();
+    const cell = this.#cell(spec.id);
+    this.#assertFree(cell);
+    await checkPoolModule(spec.id, spec.module);
+    // Checked again: the name may have been taken, or the runtime closed, during the check.
+    if (this.#closed) throw new RuntimeClosedError();
+    this.#assertFree(cell);
+    this.#gone.delete(spec.id);
+    cell.stoppedWhy = undefined;
+    cell.forgotten = false;
+    cell.incarnations += 1;
+    const pool = new PoolIncarnation(spec, cell.incarnations);
+    cell.claim = {
+      holder: spec.holder ?? { kind: 'spawn' },
+      incarnation: cell.incarnations,
+      by: pool,
+      shutdown: spec.shutdown,
+    };
+    this.#pools.set(spec.id, pool);
+    this.#livePools.add(pool);
+    this.#poolRefs.get(spec.id)?.connect(pool);
+    void pool.exited.then((reason) => {
+      this.#livePools.delete(pool);
+      if (cell.claim?.by === pool) cell.claim = undefined;
+      if (this.#pools.get(spec.id) !== pool) return;
+      this.#pools.delete(spec.id);
+      // Until the supervisor decides, tasks wait for a next incarnation.
+      this.#poolRefs.get(spec.id)?.disconnect(false, describeExit(reason));
+      this.#collect(cell);
+    });
+    return pool;
+  }
+
+  /** The state of the pool running under `id` now; undefined when none runs. */
+  poolStatus(id: string): ReturnType<PoolIncarnation['status']> | undefined {
+    const pool = this.#pools.get(id);
+    return pool?.running === true ? pool.status() : undefined;
   }
 
   /**
@@ -377,6 +458,12 @@ export class ActorSystem {
       by.end(exitReasonOf(reason));
       return true;
     }
+    if (by instanceof PoolIncarnation) {
+      if (reason === 'kill') by.kill();
+      else if (reason === 'shutdown' || isShutdownTerm(reason)) void by.stop(claim.shutdown);
+      else by.exitWith(exitReasonOf(reason));
+      return true;
+    }
     if (!(by instanceof ActorHost)) return false;
     if (reason === 'kill') by.kill();
     else if (reason === 'shutdown') void by.stop(claim.shutdown);
@@ -407,12 +494,18 @@ export class ActorSystem {
       this.#mainRefs.delete(id);
       cell.sinks.delete(ref);
     }
+    this.#poolRefs.delete(id);
     this.#collect(cell);
   }
 
   /** How many names, main-thread refs and worker incarnations the system holds (for leak checks). */
-  census(): { names: number; refs: number; incarnations: number } {
-    return { names: this.#cells.size, refs: this.#mainRefs.size, incarnations: this.#hosts.size };
+  census(): { names: number; refs: number; incarnations: number; pools: number } {
+    return {
+      names: this.#cells.size,
+      refs: this.#mainRefs.size + this.#poolRefs.size,
+      incarnations: this.#hosts.size,
+      pools: this.#livePools.size,
+    };
   }
 
   /** Who holds a name now (OTP's whereis), or undefined when it is free. */
@@ -423,9 +516,10 @@ export class ActorSystem {
   }
 
   /**
-   * Makes the current incarnation of an actor crash (an uncaught error) or
-   * hang (a busy loop), as a bug of its own would: for tests and failure
-   * drills. Returns false when it is not running.
+   * Makes the current incarnation of an actor crash (an uncaught error),
+   * hang (a busy loop) or run out of memory (allocating until its
+   * `resourceLimits` end it), as a bug of its own would: for tests and
+   * failure drills. Returns false when it is not running.
    */
   injectFault(id: string, fault: InjectedFault): boolean {
     const current = this.#cells.get(id)?.current;
@@ -446,8 +540,10 @@ export class ActorSystem {
       if (cell.current.running) return;
       cell.current = undefined;
     }
+    if (this.#pools.get(id)?.running === true) return;
     cell.stoppedWhy = typeof reason === 'string' ? reason : `stopped after ${describeExit(reason)}`;
     for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
+    this.#poolRefs.get(id)?.disconnect(true, cell.stoppedWhy);
   }
 
   /**
@@ -472,8 +568,13 @@ export class ActorSystem {
       cell.stoppedWhy = 'the runtime shut down';
       for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
     }
+    for (const ref of this.#poolRefs.values()) ref.disconnect(true, 'the runtime shut down');
+    for (const pool of this.#livePools) pool.kill();
     await this.#standby.close();
-    await Promise.all([...this.#hosts].map((host) => host.slot.terminate()));
+    await Promise.all([
+      ...[...this.#hosts].map((host) => host.slot.terminate()),
+      ...[...this.#livePools].map((pool) => pool.exited),
+    ]);
   }
 
   #cell(id: string): Cell {
@@ -496,6 +597,7 @@ export class ActorSystem {
   /** Drops a forgotten name once nothing holds it or a ref to it. */
   #collect(cell: Cell): void {
     if (!cell.forgotten || cell.sinks.size > 0 || cell.current !== undefined) return;
+    if (this.#pools.has(cell.id)) return;
     if (cell.claim !== undefined && cell.claim.by.running) return;
     if (this.#cells.get(cell.id) === cell) this.#cells.delete(cell.id);
   }

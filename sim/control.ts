@@ -31,6 +31,8 @@ export const CONTROL_HELP = `commands (one per line):
   respond MSGID [ERROR]      a response nobody asked for
   proto-version HEX          handshake proto_version (incompatible firmware)
   device-id HEX              handshake device id (wrong device)
+  next-firmware HEX          the firmware version a FIRMWARE_UPDATE installs
+  update-fails on|off        firmware updates fail (UPDATE_ERROR, the old firmware stays)
   handshake                  send a handshake now
   log LEVEL TEXT             a firmware log annotation (DEBUG, INFO, WARN, ERROR)
   cbox-error HH              <!CBOXERROR,HH>
@@ -113,6 +115,12 @@ export function applyControlLine(sim: Simulator, line: string): string {
         return 'ok';
       case 'device-id':
         f.deviceId = field(args[0]);
+        return 'ok';
+      case 'next-firmware':
+        f.nextFirmware = { firmwareVersion: field(args[0]) };
+        return 'ok';
+      case 'update-fails':
+        f.updateFails = onOff(args[0]);
         return 'ok';
       case 'handshake':
         f.handshake();

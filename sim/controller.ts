@@ -26,11 +26,14 @@ import {
   type RequestFrame,
   type RequestPayload,
 } from '../protocol/index.js';
+import { EncodeError } from '../protocol/errors.js';
 import { BlockStore, type StoreResult } from './block-store.js';
 import {
   FAULT_RESET,
   REBOOT_RESET,
   SIM_DEFAULTS,
+  SIM_NEXT_FIRMWARE,
+  UPDATE_FAILED_RESET,
   SIM_FAULTS,
   SIM_IDENTITY,
   UPDATE_RESET,
@@ -72,6 +75,10 @@ export class SimController {
   readonly stats: ControllerStats = { requests: 0, responses: 0, badFrames: 0, resets: 0 };
   readonly log: (line: string) => void;
   setupMode = false;
+  /** The firmware a FIRMWARE_UPDATE installs (faults.nextFirmware). */
+  nextFirmware: { firmwareVersion: string; firmwareDate: string } = { ...SIM_NEXT_FIRMWARE };
+  /** A FIRMWARE_UPDATE fails: the controller resets with UPDATE_ERROR and keeps its firmware. */
+  updateFails = false;
   resetReason = '00';
   resetData = '00';
   readonly #sessions = new Set<Session>();
@@ -255,9 +262,23 @@ export class SimController {
           reply: { error: 'OK' },
           handshake: false,
           after: () => {
-            const { firmwareVersion, protoVersion } = this.identity;
-            this.broadcast(encodeEvent({ type: 'firmwareUpdater', firmwareVersion, protoVersion }));
-            this.later(this.#rebootDelayMs, () => this.reset(UPDATE_RESET.reason, UPDATE_RESET.data));
+            // The updater announces what it installs; the controller comes back running it (or, when
+            // the update fails, the old firmware with UPDATE_ERROR).
+            const target = { ...this.nextFirmware };
+            const { protoVersion } = this.identity;
+            this.broadcast(
+              encodeEvent({ type: 'firmwareUpdater', firmwareVersion: target.firmwareVersion, protoVersion }),
+            );
+            this.log(`firmware updater: installing ${target.firmwareVersion}`);
+            this.later(this.#rebootDelayMs, () => {
+              if (this.updateFails) {
+                this.reset(UPDATE_FAILED_RESET.reason, UPDATE_FAILED_RESET.data);
+                return;
+              }
+              this.identity.firmwareVersion = target.firmwareVersion;
+              this.identity.firmwareDate = target.firmwareDate;
+              this.reset(UPDATE_RESET.reason, UPDATE_RESET.data);
+            });
           },
         };
     }
@@ -383,10 +404,26 @@ export class Session {
     let bytes = this.#annotate(
       depth > 0 && isBlockReply(reply)
         ? nestedFrame(request.msgId, reply.payload, depth)
-        : encodeResponse({ msgId: request.msgId, ...reply }),
+        : this.#encode(request.msgId, reply),
     );
     if (handshake) bytes = Buffer.concat([bytes, encodeEvent(controller.handshake())]);
     this.#enqueue(bytes, after);
+  }
+
+  /**
+   * The response's frame. One that cannot be one line (a BLOCK_LIST of many
+   * blocks passes the 8192-byte bound) is answered UNKNOWN_ERROR, as firmware
+   * that cannot build an answer does, rather than thrown out of the
+   * decoder's callback (which would end the process hosting the simulator).
+   */
+  #encode(msgId: number, reply: Reply): Buffer {
+    try {
+      return encodeResponse({ msgId, ...reply });
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      this.#controller.log(`response to msgId ${msgId} cannot be sent (${error.message}): UNKNOWN_ERROR`);
+      return encodeResponse({ msgId, error: 'UNKNOWN_ERROR' });
+    }
   }
 
   /** The annotate-lines fault: a log annotation at a random point inside the data line. */

@@ -66,3 +66,12 @@ export const REBOOT_RESET = { reason: '8C', data: '02' } as const;
 export const UPDATE_RESET = { reason: '46', data: '06' } as const;
 /** Of `faults.reset()` without arguments: WATCHDOG. */
 export const FAULT_RESET = { reason: '3C', data: '01' } as const;
+
+/**
+ * What a FIRMWARE_UPDATE installs unless told otherwise (`faults.nextFirmware`):
+ * the controller comes back with this firmware version and date, so a
+ * service can check that the update took.
+ */
+export const SIM_NEXT_FIRMWARE = { firmwareVersion: '5a1f0c3e', firmwareDate: '2026-04-10' } as const;
+/** Of a firmware update that failed: UPDATE_ERROR, FIRMWARE_UPDATE_FAILED (the old firmware stays). */
+export const UPDATE_FAILED_RESET = { reason: '50', data: '04' } as const;

@@ -113,6 +113,31 @@ export class Faults {
     this.#controller.log(`device id ${value}`);
   }
 
+  /** What the next FIRMWARE_UPDATE installs: the controller comes back with this version (and date). */
+  get nextFirmware(): { firmwareVersion: string; firmwareDate: string } {
+    return { ...this.#controller.nextFirmware };
+  }
+  set nextFirmware(value: { firmwareVersion: string; firmwareDate?: string }) {
+    this.#controller.nextFirmware = {
+      firmwareVersion: value.firmwareVersion,
+      firmwareDate: value.firmwareDate ?? this.#controller.nextFirmware.firmwareDate,
+    };
+    this.#controller.log(`next firmware ${value.firmwareVersion}`);
+  }
+
+  /** Firmware updates fail: the controller resets with UPDATE_ERROR and keeps the firmware it had. */
+  get updateFails(): boolean {
+    return this.#controller.updateFails;
+  }
+  set updateFails(on: boolean) {
+    this.#controller.updateFails = on;
+  }
+
+  /** The firmware version the controller runs (its handshakes and VERSION answers). */
+  get firmwareVersion(): string {
+    return this.#controller.identity.firmwareVersion;
+  }
+
   get setupMode(): boolean {
     return this.#controller.setupMode;
   }

@@ -13,6 +13,8 @@ export {
   FAULT_RESET,
   REBOOT_RESET,
   UPDATE_RESET,
+  UPDATE_FAILED_RESET,
+  SIM_NEXT_FIRMWARE,
   type FaultSettings,
   type SimIdentity,
 } from './defaults.js';

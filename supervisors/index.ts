@@ -19,10 +19,11 @@ export type {
   SupervisorFlags,
   SupervisorSpec,
   NormalizedChildSpec,
+  PoolChildSpec,
   WorkerChildSpec,
 } from './spec.js';
 export { checkChildSpecs } from './spec.js';
-export { BACKOFF_DEFAULTS, SUPERVISOR_DEFAULTS, WORKER_DEFAULTS } from './spec.js';
+export { BACKOFF_DEFAULTS, POOL_DEFAULTS, SUPERVISOR_DEFAULTS, WORKER_DEFAULTS } from './spec.js';
 export type { BackoffOptions } from './backoff.js';
 export { backoffDelay } from './backoff.js';
 export { addRestart } from './intensity.js';

@@ -3,6 +3,7 @@
  * to the types they fill, as in OTP's supervisor.erl) and validation, one
  * small function per field, each naming its field in its error.
  */
+import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidChildSpecError, InvalidSupervisorFlagsError } from '../runtime/errors.js';
 import { closest } from '../runtime/suggest.js';
@@ -19,7 +20,7 @@ export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_
 /** When a supervisor ends itself as its significant children end (OTP 24's auto_shutdown). */
 export type AutoShutdown = 'never' | 'any_significant' | 'all_significant';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
-export type ChildKind = 'worker' | 'supervisor';
+export type ChildKind = 'worker' | 'supervisor' | 'pool';
 
 export interface SupervisorFlags {
   strategy?: Strategy;
@@ -66,6 +67,33 @@ export interface SupervisorChildSpec {
   significant?: boolean;
 }
 
+/**
+ * A pool of threads for stateless, CPU-bound tasks (piscina): a child like
+ * any other for its supervisor (restart types, shutdown, group restarts),
+ * reached by `system.pool(id)`. See runtime/pool.ts for how tasks settle.
+ */
+export interface PoolChildSpec {
+  id: string;
+  kind: 'pool';
+  /** URL (file:) or path of the task module, whose default export is `definePoolTask(fn)`. */
+  module: string;
+  /** Threads kept even when idle (min, default 0) and at most (max, default the machine's parallelism). */
+  threads?: { min?: number; max?: number };
+  /** Tasks that may wait for a free thread (default 1000); one more is refused with PoolQueueFullError. */
+  maxQueue?: number;
+  /** A thread above `threads.min` with nothing to do is stopped after this long (default 30 s). */
+  idleTimeoutMs?: number;
+  /** Limits of each thread; a task that exceeds them fails alone (its thread is replaced). */
+  resourceLimits?: ResourceLimits;
+  restart?: RestartType;
+  /** How long a stop lets running tasks finish (queued ones are refused at once) before ending their threads. */
+  shutdown?: Shutdown;
+  /** Lower the threads' scheduling priority by this much (Linux nice, 0..19), so CPU work yields to the main thread. */
+  niceIncrement?: number;
+  /** As for a worker: its end counts for its parent's autoShutdown. */
+  significant?: boolean;
+}
+
 /** What a root supervisor is built from. */
 export interface SupervisorSpec {
   id: string;
@@ -73,7 +101,7 @@ export interface SupervisorSpec {
   children: ChildSpec[];
 }
 
-export type ChildSpec = WorkerChildSpec | SupervisorChildSpec;
+export type ChildSpec = WorkerChildSpec | SupervisorChildSpec | PoolChildSpec;
 
 // ----------------------------------------------------------------- defaults
 
@@ -99,6 +127,18 @@ export const WORKER_DEFAULTS = {
   shutdown: 5000,
   heartbeat: { intervalMs: 1000, timeoutMs: 3000 },
   startTimeoutMs: 5000,
+} as const;
+
+export const POOL_DEFAULTS = {
+  restart: 'permanent',
+  significant: false,
+  shutdown: 5000,
+  minThreads: 0,
+  /** The machine's parallelism, read when a spec is normalized. */
+  maxThreads: (): number => Math.max(1, availableParallelism()),
+  maxQueue: 1000,
+  idleTimeoutMs: 30_000,
+  niceIncrement: 0,
 } as const;
 
 export const SUPERVISOR_CHILD_DEFAULTS = {
@@ -131,7 +171,21 @@ export type NormalizedSupervisorSpec = Omit<Required<SupervisorChildSpec>, 'flag
   flags: SupervisorFlags;
 };
 
-export type NormalizedChildSpec = NormalizedWorkerSpec | NormalizedSupervisorSpec;
+export interface NormalizedPoolSpec {
+  id: string;
+  kind: 'pool';
+  module: string;
+  threads: { min: number; max: number };
+  maxQueue: number;
+  idleTimeoutMs: number;
+  resourceLimits: ResourceLimits | undefined;
+  restart: RestartType;
+  shutdown: Shutdown;
+  niceIncrement: number;
+  significant: boolean;
+}
+
+export type NormalizedChildSpec = NormalizedWorkerSpec | NormalizedSupervisorSpec | NormalizedPoolSpec;
 
 // ----------------------------------------------------------- known keys
 
@@ -169,6 +223,20 @@ const SUPERVISOR_KEYS = [
   'shutdown',
   'significant',
 ] as const satisfies ReadonlyArray<keyof SupervisorChildSpec>;
+const POOL_KEYS = [
+  'id',
+  'kind',
+  'module',
+  'threads',
+  'maxQueue',
+  'idleTimeoutMs',
+  'resourceLimits',
+  'restart',
+  'shutdown',
+  'niceIncrement',
+  'significant',
+] as const satisfies ReadonlyArray<keyof PoolChildSpec>;
+const THREADS_KEYS = ['min', 'max'] as const;
 const HEARTBEAT_KEYS = ['intervalMs', 'timeoutMs'] as const satisfies ReadonlyArray<keyof HeartbeatOptions>;
 const RESOURCE_LIMIT_KEYS = [
   'maxYoungGenerationSizeMb',
@@ -305,7 +373,8 @@ export function normalizeChildSpec(spec: unknown, autoShutdown?: AutoShutdown): 
   const id = checkId(spec['id'], specErrorFor(undefined));
   const fail = specErrorFor(id);
   const kind = checkKind(spec['kind'] ?? 'worker', fail);
-  checkKeys(spec, kind === 'worker' ? WORKER_KEYS : SUPERVISOR_KEYS, '', `child spec "${id}"`, fail);
+  const keys = kind === 'worker' ? WORKER_KEYS : kind === 'pool' ? POOL_KEYS : SUPERVISOR_KEYS;
+  checkKeys(spec, keys, '', `child spec "${id}"`, fail);
   const restart = checkRestart(spec['restart'] ?? WORKER_DEFAULTS.restart, fail);
   const significant = checkSignificant(spec['significant'] ?? false, restart, autoShutdown, fail);
   if (kind === 'worker') {
@@ -322,6 +391,26 @@ export function normalizeChildSpec(spec: unknown, autoShutdown?: AutoShutdown): 
       heartbeat: checkHeartbeat(spec['heartbeat'], fail),
       resourceLimits: checkResourceLimits(spec['resourceLimits'], fail),
       startTimeoutMs: startTimeoutMs as number,
+    };
+  }
+  if (kind === 'pool') {
+    return {
+      id,
+      kind: 'pool',
+      module: checkModule(spec['module'], fail),
+      threads: checkThreads(spec['threads'], fail),
+      maxQueue: checkCount(spec['maxQueue'] ?? POOL_DEFAULTS.maxQueue, 'maxQueue', 0, fail),
+      idleTimeoutMs: checkCount(
+        spec['idleTimeoutMs'] ?? POOL_DEFAULTS.idleTimeoutMs,
+        'idleTimeoutMs',
+        0,
+        fail,
+      ),
+      resourceLimits: checkResourceLimits(spec['resourceLimits'], fail),
+      restart,
+      significant,
+      shutdown: checkShutdown(spec['shutdown'] ?? POOL_DEFAULTS.shutdown, fail),
+      niceIncrement: checkNice(spec['niceIncrement'] ?? POOL_DEFAULTS.niceIncrement, fail),
     };
   }
   // Validate the whole subtree now, so a bad spec fails before anything starts.
@@ -375,9 +464,39 @@ function checkId(id: unknown, fail: SpecError): string {
   return id;
 }
 
+const KINDS: readonly ChildKind[] = ['worker', 'supervisor', 'pool'];
+
 function checkKind(kind: unknown, fail: SpecError): ChildKind {
-  if (kind !== 'worker' && kind !== 'supervisor') return fail(`invalid kind: ${show(kind)}`, 'kind');
-  return kind;
+  if (!KINDS.includes(kind as ChildKind)) return fail(`invalid kind: ${show(kind)}`, 'kind');
+  return kind as ChildKind;
+}
+
+/** A pool's threads: min ≥ 0, max ≥ 1, and min not above max. */
+function checkThreads(threads: unknown, fail: SpecError): { min: number; max: number } {
+  if (threads === undefined) return { min: POOL_DEFAULTS.minThreads, max: POOL_DEFAULTS.maxThreads() };
+  if (!isPlainObject(threads)) {
+    return fail(`invalid threads: ${show(threads)} (expected { min?, max? })`, 'threads');
+  }
+  checkKeys(threads, THREADS_KEYS, 'threads.', 'child spec', fail);
+  const min = checkCount(threads['min'] ?? POOL_DEFAULTS.minThreads, 'threads.min', 0, fail);
+  const max = checkCount(threads['max'] ?? Math.max(min, POOL_DEFAULTS.maxThreads()), 'threads.max', 1, fail);
+  if (min > max) fail(`invalid combination: threads.min ${min} is above threads.max ${max}`, 'threads.min');
+  return { min, max };
+}
+
+function checkNice(nice: unknown, fail: SpecError): number {
+  if (!Number.isInteger(nice) || (nice as number) < 0 || (nice as number) > 19) {
+    return fail(`invalid niceIncrement: ${show(nice)} (expected 0..19)`, 'niceIncrement');
+  }
+  return nice as number;
+}
+
+/** An integer of at least `min`. */
+function checkCount(value: unknown, field: string, min: number, fail: SpecError): number {
+  if (!Number.isInteger(value) || (value as number) < min) {
+    return fail(`invalid ${field}: ${show(value)} (expected an integer of at least ${min})`, field);
+  }
+  return value as number;
 }
 
 function checkModule(module: unknown, fail: SpecError): string {

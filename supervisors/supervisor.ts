@@ -35,6 +35,7 @@ import {
 import type { ExitReason } from '../runtime/exit-reason.js';
 import { describeExit, isNormalExit } from '../runtime/exit-reason.js';
 import type { Shutdown } from '../runtime/host.js';
+import type { PoolStatus } from '../runtime/pool.js';
 import type { ActorSystem } from '../runtime/system.js';
 import { backoffDelay } from './backoff.js';
 import { SupervisionEvents } from './events.js';
@@ -73,6 +74,8 @@ export interface ChildInfo {
   lastExit: { reason: ExitReason; at: number } | undefined;
   /** For a child supervisor, its own children. */
   children?: ChildInfo[];
+  /** For a pool while it runs: its threads, queue, utilisation and tasks done. */
+  pool?: PoolStatus;
 }
 
 export interface ChildCounts {
@@ -435,6 +438,8 @@ export class Supervisor implements RunningChild {
   /**
    * OTP's count_children. For a simple_one_for_one supervisor, the template
    * is the one spec and every instance counts as a worker (or supervisor).
+   * A pool counts as a worker: OTP knows only workers and supervisors, and a
+   * pool supervises no children of the tree.
    */
   countChildren(): ChildCounts {
     const template = this.#template;
@@ -744,6 +749,19 @@ export class Supervisor implements RunningChild {
           holder: { kind: 'supervisor', id: this.id },
           ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
         });
+      } else if (spec.kind === 'pool') {
+        handle = await this.#system.startPool({
+          id: spec.id,
+          module: spec.module,
+          minThreads: spec.threads.min,
+          maxThreads: spec.threads.max,
+          maxQueue: spec.maxQueue,
+          idleTimeoutMs: spec.idleTimeoutMs,
+          niceIncrement: spec.niceIncrement,
+          shutdown: spec.shutdown,
+          holder: { kind: 'supervisor', id: this.id },
+          ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
+        });
       } else {
         const child = new Supervisor(
           this.#system,
@@ -831,7 +849,7 @@ export class Supervisor implements RunningChild {
   }
 
   #markStopped(record: ChildRecord, why: ExitReason | string): void {
-    if (record.spec.kind === 'worker') this.#system.markStopped(record.spec.id, why);
+    if (record.spec.kind !== 'supervisor') this.#system.markStopped(record.spec.id, why);
   }
 
   /** A child that will never come back: its record goes, and an instance's name is released. */
@@ -842,7 +860,7 @@ export class Supervisor implements RunningChild {
   }
 
   #release(record: ChildRecord, why: ExitReason | string): void {
-    if (record.spec.kind !== 'worker') return;
+    if (record.spec.kind === 'supervisor') return;
     this.#system.forget(record.spec.id, typeof why === 'string' ? why : `stopped after ${describeExit(why)}`);
   }
 
@@ -879,6 +897,10 @@ export class Supervisor implements RunningChild {
       lastExit: record.lastExit,
     };
     if (record.supervisor !== undefined) info.children = record.supervisor.whichChildren();
+    if (record.spec.kind === 'pool' && record.handle !== undefined) {
+      const pool = this.#system.poolStatus(record.spec.id);
+      if (pool !== undefined) info.pool = pool;
+    }
     return info;
   }
 

@@ -12,6 +12,8 @@
 export interface TaskJob {
   kind: string;
   args: unknown;
+  /** Buffers in `args` to move to the executor's thread rather than copy (a pool executor; others ignore it). */
+  transfer?: ArrayBuffer[];
 }
 
 export interface TaskCallback {

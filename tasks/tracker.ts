@@ -80,11 +80,20 @@ export interface TaskLists {
 
 const MAX_MESSAGE = 200;
 
+/**
+ * Progress events go out when the whole percent changes, or this long after
+ * the last one: a restore of 2,000 blocks reports each block to the task,
+ * and its subscribers (event streams, telemetry) hear about a hundred.
+ */
+const PROGRESS_EVENT_MS = 250;
+
 interface Entry {
   view: TaskView;
   controller: AbortController;
   timer: NodeJS.Timeout | undefined;
   settled: Promise<void>;
+  /** The last progress published: its whole percent and when. */
+  published: { percent: number; at: number } | undefined;
 }
 
 export class CommandTracker {
@@ -99,6 +108,7 @@ export class CommandTracker {
   readonly #finished = new Map<string, TaskView>();
   readonly #listeners = new Set<(event: TaskEvent) => void>();
   #closed = false;
+  #journalDue = false;
 
   constructor(options: TrackerOptions) {
     this.#kinds = new Map(options.kinds.map((spec) => [spec.kind, spec]));
@@ -181,7 +191,13 @@ export class CommandTracker {
       return copy(view);
     }
     const controller = new AbortController();
-    const entry: Entry = { view, controller, timer: undefined, settled: Promise.resolve() };
+    const entry: Entry = {
+      view,
+      controller,
+      timer: undefined,
+      settled: Promise.resolve(),
+      published: undefined,
+    };
     this.#move(entry, 'QUEUED');
     entry.settled = this.#run(entry, spec, parsed);
     return copy(view);
@@ -298,6 +314,11 @@ export class CommandTracker {
     if (entry.view.status !== 'IN_PROGRESS') return;
     const clamped = Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : 0;
     entry.view.progress = { percent: clamped, message: String(message).slice(0, MAX_MESSAGE) };
+    const whole = Math.floor(clamped);
+    const now = performance.now();
+    const last = entry.published;
+    if (last !== undefined && last.percent === whole && now - last.at < PROGRESS_EVENT_MS) return;
+    entry.published = { percent: whole, at: now };
     this.#emit('progress', entry.view);
   }
 
@@ -369,14 +390,22 @@ export class CommandTracker {
     }
   }
 
+  /**
+   * Saves the unfinished tasks once per turn of the event loop, however many
+   * changed in it: a burst of submissions costs one list, not one per task.
+   */
   #saveJournal(): void {
-    if (this.#journal === undefined) return;
-    const entries = [...this.#queued.values(), ...this.#executing.values()].map(({ view }) => ({
-      id: view.id,
-      kind: view.kind,
-      submittedAt: view.submittedAt,
-    }));
-    this.#journal.save(entries);
+    if (this.#journal === undefined || this.#journalDue) return;
+    this.#journalDue = true;
+    queueMicrotask(() => {
+      this.#journalDue = false;
+      const entries = [...this.#queued.values(), ...this.#executing.values()].map(({ view }) => ({
+        id: view.id,
+        kind: view.kind,
+        submittedAt: view.submittedAt,
+      }));
+      this.#journal?.save(entries);
+    });
   }
 
   #emit(change: TaskChange, view: TaskView): void {

@@ -44,6 +44,7 @@ const synchronization = defineActor<SynchronizationApi, TetherConfig>((ctx: Acto
     transition: (request) => kernelRef.call('transition', request),
     disconnect: (generation, reason, retryInMs) =>
       kernelRef.call('disconnect', generation, reason, retryInMs),
+    component: (generation, report) => kernelRef.cast('component', generation, report),
   };
 
   const synchronizer = new Synchronizer({

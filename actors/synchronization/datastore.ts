@@ -25,8 +25,13 @@ import type { StateFileError } from '../../system/errors.js';
 import { ensureStateDir, loadStateFile, writeFileAtomic } from '../../system/state-file.js';
 import { DatastoreError } from './errors.js';
 
-/** Bumped when the file's shape changes; a file of another format is treated as unreadable. */
-export const DATASTORE_FORMAT = 1;
+/**
+ * Bumped when the file's shape changes; a file of another format is treated
+ * as unreadable. Format 2 added the block names (the blocks API); a file of
+ * format 1 is read as a store without names, and written back as format 2.
+ */
+export const DATASTORE_FORMAT = 2;
+const READABLE_FORMATS: readonly unknown[] = [1, DATASTORE_FORMAT];
 
 const DEVICE_ID = /^[0-9a-f]{24}$/i;
 
@@ -39,10 +44,18 @@ const DEVICE_ID = /^[0-9a-f]{24}$/i;
  */
 export const MAX_BLOCKS_FILE_BYTES = 4 * 1024 * 1024;
 
+/** A block's name, which only the service knows (the controller has ids). */
+export interface BlockName {
+  id: number;
+  name: string;
+}
+
 export interface StoredBlocks {
   /** Lower case. */
   deviceId: string;
   blocks: Block[];
+  /** The names of the controller's blocks, unique; absent in a store written before names (format 1). */
+  names?: BlockName[];
   /** ISO time of the last save, or null for a store never saved. */
   savedAt: string | null;
 }
@@ -113,6 +126,7 @@ export class FileDatastore implements BlockDatastore {
     const saved: StoredBlocks = {
       deviceId: store.deviceId.toLowerCase(),
       blocks: store.blocks,
+      names: store.names ?? [],
       savedAt: new Date(this.#now()).toISOString(),
     };
     await writeFileAtomic(path, serialize(saved));
@@ -142,7 +156,7 @@ function checkStore(text: string, deviceId: string): Parsed {
     return { ok: false, reason: `not JSON (${error instanceof Error ? error.message : String(error)})` };
   }
   if (!isJsonObject(value)) return { ok: false, reason: 'not a JSON object' };
-  if (value.format !== DATASTORE_FORMAT) {
+  if (!READABLE_FORMATS.includes(value.format)) {
     return { ok: false, reason: `unknown format ${JSON.stringify(value.format)}` };
   }
   if (typeof value.deviceId !== 'string' || value.deviceId.toLowerCase() !== deviceId) {
@@ -164,5 +178,24 @@ function checkStore(text: string, deviceId: string): Parsed {
     }
     blocks.push({ id: block.id, type: block.type, data: block.data });
   }
-  return { ok: true, store: { deviceId, blocks, savedAt: value.savedAt } };
+  const names: BlockName[] = [];
+  if (value.names !== undefined) {
+    if (!Array.isArray(value.names)) return { ok: false, reason: 'names is not an array' };
+    const seen = new Set<string>();
+    for (const [index, entry] of value.names.entries()) {
+      if (
+        !isJsonObject(entry) ||
+        !isBlockId(entry.id) ||
+        typeof entry.name !== 'string' ||
+        entry.name === ''
+      ) {
+        return { ok: false, reason: `names[${index}] is not {id, name}` };
+      }
+      // A name given twice (a hand edit) keeps its first block rather than costing every name.
+      if (seen.has(entry.name)) continue;
+      seen.add(entry.name);
+      names.push({ id: entry.id, name: entry.name });
+    }
+  }
+  return { ok: true, store: { deviceId, blocks, names, savedAt: value.savedAt } };
 }

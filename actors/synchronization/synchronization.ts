@@ -75,6 +75,7 @@ import {
 } from '../../protocol/index.js';
 import type { CommandOptions, KernelState, SynchronizationStatus } from '../../contracts/actors.js';
 import type { AckInfo, TransitionRequest } from '../../contracts/phase.js';
+import type { ComponentReport } from '../../contracts/component.js';
 import { comparePhases } from '../../contracts/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import type { TetherConfig } from '../../config/schema.js';
@@ -152,6 +153,8 @@ export interface KernelPort {
   state(): Promise<KernelState>;
   transition(request: TransitionRequest): Promise<KernelState>;
   disconnect(generation: number, reason: string, retryInMs?: number): Promise<boolean>;
+  /** A fact about the controller for its component state (a cast: nothing waits for it). */
+  component?(generation: number, report: ComponentReport): void;
 }
 
 /** Whatever `setTimeout` returned; only handed back to `clearTimeout`. */
@@ -512,6 +515,11 @@ export class Synchronizer {
         return;
       }
       case 'firmwareUpdater':
+        this.#report(generation, {
+          kind: 'updater',
+          firmwareVersion: event.firmwareVersion,
+          protoVersion: event.protoVersion,
+        });
         this.#deps.log.warn(
           'the controller entered its firmware updater; the connection will close when it ends',
           {
@@ -521,12 +529,12 @@ export class Synchronizer {
           },
         );
         return;
-      case 'cboxError':
-        this.#deps.log.warn('the controller reported an internal error', {
-          generation,
-          code: event.code.toString(16).toUpperCase().padStart(2, '0'),
-        });
+      case 'cboxError': {
+        const code = event.code.toString(16).toUpperCase().padStart(2, '0');
+        this.#report(generation, { kind: 'internalError', code });
+        this.#deps.log.warn('the controller reported an internal error', { generation, code });
         return;
+      }
       case 'unknown':
         this.#deps.log.debug('unknown controller event', { generation, text: event.text });
         return;
@@ -549,6 +557,13 @@ export class Synchronizer {
     }
     if (run.handshake === undefined) {
       run.handshake = handshake;
+      this.#report(run.generation, {
+        kind: 'handshake',
+        resetReason: handshake.resetReason,
+        resetData: handshake.resetData,
+        firmwareVersion: handshake.firmwareVersion,
+        protoVersion: handshake.protoVersion,
+      });
       this.#stopHandshakeTimers(run);
       const ack = assessHandshake(handshake, this.#config);
       run.handshakeSpan?.setAttributes({
@@ -639,13 +654,14 @@ export class Synchronizer {
     try {
       run.step = 'set-clock';
       const clockSetTo = Math.floor(timers.now() / 1000);
-      await traced(SPANS.syncSetClock, () =>
+      const ticks = await traced(SPANS.syncSetClock, () =>
         commander.request(
           'BLOCK_WRITE',
           { id: TICKS_BLOCK_ID, type: 'Ticks', data: { secondsSinceEpoch: clockSetTo } },
           options,
         ),
       );
+      this.#reportUptime(run.generation, ticks);
       if (!this.#isCurrent(run)) return;
 
       step = run.step = 'load-blocks';
@@ -774,7 +790,10 @@ export class Synchronizer {
           { minPhase: 'Synchronized' },
         )
         .then(
-          () => this.#deps.log.debug('controller clock set again', { secondsSinceEpoch }),
+          (ticks) => {
+            this.#reportUptime(run.generation, ticks);
+            this.#deps.log.debug('controller clock set again', { secondsSinceEpoch });
+          },
           (error: unknown) => {
             // A dead link is the commander's timeout check's business; here it is only news.
             if (!this.#isCurrent(run)) return;
@@ -789,6 +808,24 @@ export class Synchronizer {
           if (this.#isCurrent(run)) this.#scheduleResync(run);
         });
     });
+  }
+
+  // ------------------------------------------------------- component state
+
+  #report(generation: number, report: ComponentReport): void {
+    try {
+      this.#deps.kernel.component?.(generation, report);
+    } catch (error) {
+      this.#deps.log.debug('could not report a component fact', { error: describe(error) });
+    }
+  }
+
+  /** The Ticks block as the controller answered a clock write: its time since boot, when it says. */
+  #reportUptime(generation: number, ticks: Block | undefined): void {
+    const millis = ticks?.data.millisSinceBoot;
+    if (typeof millis === 'number' && Number.isFinite(millis) && millis >= 0) {
+      this.#report(generation, { kind: 'uptime', millisSinceBoot: millis });
+    }
   }
 
   // --------------------------------------------------------------- recovery

@@ -170,6 +170,11 @@ control.on('message', (message: HostToWorker) => {
       // Outside any handler, like a bug in a timer callback would be.
       setImmediate(() => {
         if (message.fault === 'hang') while (true);
+        if (message.fault === 'oom') {
+          // Held until the worker's heap limit (resourceLimits) ends it, as a leak would.
+          const held: number[][] = [];
+          while (true) held.push(new Array<number>(1_000_000).fill(Math.random()));
+        }
         throw new TetherError('TETHER_INJECTED_FAULT', 'injected crash');
       });
       return;

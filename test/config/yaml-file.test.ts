@@ -39,6 +39,18 @@ describe('configuration text: aliases', () => {
     assert.equal(at(problem), '2:10 log.level');
   });
 
+  it('an alias inside its own anchor in a TETHER_ variable is refused as that variable, not a stack overflow', () => {
+    // Found by npm run fuzz: the value contains itself, and walking it never ended.
+    const problem = onlyProblem(() => resolveText('', { TETHER_DEVICE: 'x: &x {y: *x}' }));
+    assert.equal(problem.source, 'env');
+    assert.equal(problem.source === 'env' ? problem.variable : '', 'TETHER_DEVICE');
+  });
+
+  it('an alias inside its own anchor in a file is refused at that alias', () => {
+    const problem = onlyProblem(() => resolveText('discovery:\n  usb: &u\n    ids: [*u]\n'));
+    assert.equal(at(problem), '3:11 discovery.usb.ids[0]');
+  });
+
   it('a few aliases sharing a value still work', () => {
     const { config } = resolveText(
       [
@@ -56,6 +68,27 @@ describe('configuration text: aliases', () => {
 });
 
 describe('configuration text: keys', () => {
+  it('a key that is a list, a mapping, bytes or a date is refused at its line and column, with no warning on stderr', async () => {
+    // Found by npm run fuzz: the YAML library turned it into text and printed a Node warning.
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const problem = onlyProblem(() => resolveText('log:\n  ? [a, b]\n  : 1\n'));
+      assert.equal(at(problem).split(' ')[0], '2:5');
+      // Tagged keys whose value is bytes or a date are no names either.
+      const binary = onlyProblem(() => resolveText('log:\n  !!binary aGVsbG8=: 1\n'));
+      assert.equal(at(binary).split(' ')[0], '2:12');
+      const date = onlyProblem(() => resolveText('!!timestamp 2001-12-14: 1\n'));
+      assert.equal(at(date).split(' ')[0], '1:13');
+      // Warnings are emitted on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
   it('__proto__, constructor and prototype are unknown keys wherever they are, and change nothing', () => {
     const problems = problemsOf(() =>
       resolveText(

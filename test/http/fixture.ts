@@ -19,7 +19,7 @@ export interface ApiFixture extends ServiceFixture {
 }
 
 export interface CallOptions {
-  /** Sent as JSON unless `raw` is given; POST and PUT say `content-type: application/json` unless told. */
+  /** Sent as JSON unless `raw` is given; state changes say `content-type: application/json` unless told. */
   body?: unknown;
   raw?: string | Buffer;
   token?: string;
@@ -74,7 +74,7 @@ export async function call(
   if (payload === undefined && options.body !== undefined) payload = JSON.stringify(options.body);
   // As a well-behaved client does: every state change says it is JSON, with a body or without.
   if (
-    (payload !== undefined || method === 'POST' || method === 'PUT') &&
+    (payload !== undefined || ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) &&
     headers['content-type'] === undefined
   )
     headers['content-type'] = 'application/json';

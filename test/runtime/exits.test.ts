@@ -90,6 +90,28 @@ describe('exit reasons the runtime tells apart', () => {
       await sup.stop();
     }));
 
+  it('an injected out-of-memory ends the actor at its memory limit as oom, and it is restarted', () =>
+    withSystem(async (system) => {
+      const sup = new Supervisor(system, {
+        id: 'root',
+        flags: { intensity: 5 },
+        children: [
+          probe('a', {
+            resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+            heartbeat: { intervalMs: 1000, timeoutMs: 10_000 },
+          }),
+        ],
+      });
+      const log = new EventLog(sup.events);
+      await sup.start();
+      assert.equal(system.injectFault('a', 'oom'), true);
+      const exited = await log.waitFor('child-exited', () => true, 20_000);
+      assert.equal(exited.reason.kind, 'oom');
+      await log.waitFor('child-restarted');
+      assert.deepEqual(await system.ref<ProbeApi>('a').call('whoami'), { id: 'a', incarnation: 2 });
+      await sup.stop();
+    }));
+
   it('a crash in one actor leaves its siblings untouched under one_for_one', () =>
     withSystem(async (system) => {
       const sup = new Supervisor(system, { id: 'root', children: [probe('a'), probe('b')] });

@@ -119,6 +119,20 @@ test('blocks can be created, read, written, listed, deleted and cleared', async 
   });
 });
 
+test('a BLOCK_LIST too long for one line is answered UNKNOWN_ERROR, and the simulator goes on answering', async () => {
+  await withSim({}, async (_sim, client) => {
+    const data = { note: 'x'.repeat(400) };
+    for (let i = 0; i < 25; i += 1) {
+      assert.equal(
+        (await client.request({ opcode: 'BLOCK_CREATE', payload: { type: 'Big', data } })).error,
+        'OK',
+      );
+    }
+    assert.equal((await client.request({ opcode: 'BLOCK_LIST' })).error, 'UNKNOWN_ERROR');
+    assert.equal((await client.request({ opcode: 'BLOCK_READ', payload: { id: 100 } })).error, 'OK');
+  });
+});
+
 test('system blocks cannot be created or deleted and keep their type', async () => {
   await withSim({}, async (_sim, client) => {
     const r = (await client.request({ opcode: 'BLOCK_CREATE', payload: { id: 50, type: 'X', data: {} } }))

@@ -243,6 +243,18 @@ describe('command tracker', () => {
     await statusOf(tracker, task.id, 'COMPLETED');
   });
 
+  it('progress is published once per whole percent (or 250 ms), while the task always shows the latest', async () => {
+    const { tracker, gate, events } = rig();
+    const task = tracker.submit('work', { gate: 0 });
+    const context = await gate(0).started;
+    for (let block = 1; block <= 2000; block++) context.progress(block / 20, `block ${block}`);
+    assert.deepEqual((tracker.get(task.id) as TaskView).progress, { percent: 100, message: 'block 2000' });
+    const published = events.filter((e) => e.change === 'progress').length;
+    assert.ok(published >= 100 && published <= 101, `${published} progress events`);
+    gate(0).finish(null);
+    await statusOf(tracker, task.id, 'COMPLETED');
+  });
+
   it('finished tasks are forgotten past the retained count and time', () => {
     let now = 1_000_000;
     const tracker = new CommandTracker({
@@ -279,6 +291,7 @@ describe('command tracker', () => {
     ];
     const first = new CommandTracker({ kinds, journal });
     const task = first.submit('work', null);
+    await Promise.resolve(); // saved once per turn
     assert.deepEqual(
       saved.map((entry) => entry.id),
       [task.id],
@@ -290,6 +303,7 @@ describe('command tracker', () => {
     const view = second.get(task.id) as TaskView;
     assert.equal(view.status, 'FAILED');
     assert.equal(view.problem?.code, 'TETHER_SERVICE_RESTARTED');
+    await Promise.resolve();
     assert.deepEqual(saved, []);
     await first.close(10);
   });

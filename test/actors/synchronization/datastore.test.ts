@@ -25,19 +25,32 @@ async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-test('saved blocks load back the same, with the time of the save', async () => {
+test('saved blocks and names load back the same, with the time of the save', async () => {
   await withDir(async (dir) => {
     const now = Date.UTC(2026, 2, 24, 12, 0, 0);
     const store = new FileDatastore(dir, { now: () => now });
-    await store.save({ deviceId: DEVICE, blocks: BLOCKS, savedAt: null });
+    const names = [{ id: 100, name: 'fridge sensor' }];
+    await store.save({ deviceId: DEVICE, blocks: BLOCKS, names, savedAt: null });
     const loaded = await new FileDatastore(dir).load(DEVICE);
     assert.deepEqual(loaded.store, {
       deviceId: DEVICE,
       blocks: BLOCKS,
+      names,
       savedAt: new Date(now).toISOString(),
     });
     assert.equal(loaded.recovered, undefined);
     assert.equal(loaded.path, join(dir, `blocks-${DEVICE}.json`));
+  });
+});
+
+test('a store written before names (format 1) loads, without names', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, `blocks-${DEVICE}.json`);
+    await writeFile(path, JSON.stringify({ format: 1, deviceId: DEVICE, savedAt: null, blocks: BLOCKS }));
+    const loaded = await new FileDatastore(dir).load(DEVICE);
+    assert.equal(loaded.recovered, undefined);
+    assert.deepEqual(loaded.store.blocks, BLOCKS);
+    assert.deepEqual(loaded.store.names, []);
   });
 });
 
