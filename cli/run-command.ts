@@ -139,7 +139,8 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
   let telemetry: Telemetry | undefined;
   let flushed: boolean;
   try {
-    telemetry = await startTelemetry(config.telemetry, process.env, logger);
+    // No program of its own in this main thread: the cheaper context (see TelemetryOptions).
+    telemetry = await startTelemetry(config.telemetry, process.env, logger, { mainThreadContext: 'sync' });
     const { mdns } = config.discovery;
     service = await startService(config, {
       logger,

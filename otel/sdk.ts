@@ -27,20 +27,20 @@ import type { Resource } from '@opentelemetry/resources';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { CollectionResult, MetricProducer, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, StackContextManager } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { CommanderApi } from '../contracts/actors.js';
 import { ACTOR_IDS } from '../contracts/actors.js';
 import type { ActorSystem, Logger } from '../runtime/index.js';
 import { ExportErrorLog } from './export-errors.js';
-import { fromPlainSpan, isMetricsHandOver, isSpansHandOver } from './hand-over.js';
+import { fromSpansHandOver, isMetricsHandOver, isSpansHandOver } from './hand-over.js';
 import { markTelemetryOn, meter } from './instruments.js';
 import { ATTR, SCOPE } from './names.js';
 import { Observer } from './observer.js';
 import { TaskObserver } from './tasks.js';
 import { makeSampler } from './sampler.js';
 import type { TelemetrySettings } from './settings.js';
-import type { Telemetry } from './telemetry.js';
+import type { Telemetry, TelemetryOptions } from './telemetry.js';
 import { activeTraceparent } from './traceparent.js';
 import type { WorkerTelemetryOptions } from './worker.js';
 
@@ -57,7 +57,11 @@ const MAX_WORKER_SPAN_DELAY_MS = 1000;
 
 const WORKER_MODULE = new URL('./worker.js', import.meta.url).href;
 
-export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry {
+export function startSdk(
+  settings: TelemetrySettings,
+  logger: Logger,
+  options: TelemetryOptions = {},
+): Telemetry {
   const errors = new ExportErrorLog(logger);
   if (settings.protocolWarning !== undefined) logger.warn({ event: 'telemetry' }, settings.protocolWarning);
 
@@ -102,7 +106,8 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
     logRecordProcessors: [],
     sampler: makeSampler(settings.sampler),
     instrumentations: [],
-    // The context manager is the SDK's default: an AsyncLocalStorageContextManager.
+    // The SDK's default (an AsyncLocalStorageContextManager) unless told `sync` (see TelemetryOptions).
+    ...(options.mainThreadContext === 'sync' ? { contextManager: new StackContextManager() } : {}),
   });
   sdk.start();
   // After NodeSDK, which sets a console logger of its own when OTEL_LOG_LEVEL is set.
@@ -140,7 +145,7 @@ export function startSdk(settings: TelemetrySettings, logger: Logger): Telemetry
   const onWorkerTelemetry = (actorId: string, payload: unknown): void => {
     if (isSpansHandOver(payload)) {
       const extra = { [ATTR.actorId]: actorId };
-      for (const span of payload.spans) spans?.onEnd(fromPlainSpan(span, resource, extra));
+      for (const span of fromSpansHandOver(payload, resource, extra)) spans?.onEnd(span);
     } else if (isMetricsHandOver(payload)) {
       workerMetrics.take(actorId, payload.metrics);
     }

@@ -43,10 +43,26 @@ export interface Telemetry {
   shutdown(): Promise<boolean>;
 }
 
+export interface TelemetryOptions {
+  /**
+   * How the main thread keeps the active trace context. `async` (the
+   * default, the SDK's own): an AsyncLocalStorage, so a span made active by
+   * the embedding program is the parent of the commands it asks for after
+   * an await as well. `sync`: the SDK's StackContextManager, only through a
+   * synchronous run. `tether run` takes `sync`: its main thread has no
+   * program of its own (the service's own spans there name their parents;
+   * every message takes its traceparent when sent), and on Node 20 an
+   * AsyncLocalStorage in use runs async hooks on every promise and I/O
+   * callback of the thread, the HTTP API's included (docs/observability.md, Cost).
+   */
+  mainThreadContext?: 'async' | 'sync';
+}
+
 export async function startTelemetry(
   config: TetherConfig['telemetry'],
   env: NodeJS.ProcessEnv,
   logger: Logger,
+  options: TelemetryOptions = {},
 ): Promise<Telemetry> {
   const settings = resolveTelemetrySettings(config, env);
   if (!settings.enabled) {
@@ -55,7 +71,7 @@ export async function startTelemetry(
   }
   // Loaded only when on, so a service without a collector never loads the SDK.
   const { startSdk } = await import('./sdk.js');
-  return startSdk(settings, logger);
+  return startSdk(settings, logger, options);
 }
 
 function disabledTelemetry(settings: TelemetrySettings): Telemetry {

@@ -21,7 +21,7 @@ import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, StackContextManager, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { WorkerTelemetry, WorkerTelemetryHooks } from '../runtime/worker/bootstrap.js';
-import { toPlainSpan } from './hand-over.js';
+import { toSpansHandOver } from './hand-over.js';
 import type { MetricsHandOver, SpansHandOver } from './hand-over.js';
 import { markTelemetryOn } from './instruments.js';
 import { makeSampler } from './sampler.js';
@@ -88,7 +88,7 @@ class HandOverSpanExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
     try {
-      this.#post({ spans: spans.map(toPlainSpan) });
+      this.#post(toSpansHandOver(spans));
       done({ code: ExportResultCode.SUCCESS });
     } catch (error) {
       done({

@@ -30,6 +30,17 @@ describe('telemetry parts', () => {
     }
   });
 
+  it('traceparents read and written one after another each keep their own trace', () => {
+    const other = '00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-00';
+    for (const tp of [TP, TP, other, other, TP]) {
+      const ctx = contextFromTraceparent(tp);
+      assert.equal(traceparentOf(ctx), tp);
+      assert.equal(traceparentOf(ctx), tp);
+      assert.equal(trace.getSpanContext(ctx)?.traceId, tp.slice(3, 35));
+    }
+    assert.equal(traceparentOf(ROOT_CONTEXT), '');
+  });
+
   it('export failures are logged once per period, with the count kept quiet in between', () => {
     const lines: Array<Record<string, unknown>> = [];
     const logger = pino(

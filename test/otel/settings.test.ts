@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { context, trace } from '@opentelemetry/api';
 import { pino } from 'pino';
 import { resolveConfig } from '../../config/index.js';
 import { resolveTelemetrySettings } from '../../otel/settings.js';
@@ -80,6 +81,34 @@ describe('telemetry settings', () => {
     });
     assert.equal(settings.protocol, 'http/protobuf');
     assert.match(settings.protocolWarning ?? '', /grpc/);
+  });
+
+  it("the main thread's context follows an embedding program's awaits by default, and only its synchronous run with mainThreadContext sync", async () => {
+    const parentAfterAwait = async (
+      options: Parameters<typeof startTelemetry>[3],
+    ): Promise<string | undefined> => {
+      // An endpoint nothing listens on, and no metrics: no span is ended here, so nothing is exported.
+      const started = await startTelemetry(
+        telemetry('http://127.0.0.1:9'),
+        { OTEL_METRICS_EXPORTER: 'none' },
+        pino({ level: 'silent' }),
+        options,
+      );
+      try {
+        const span = trace.getTracer('test').startSpan('program');
+        const seen = await context.with(trace.setSpan(context.active(), span), async () => {
+          assert.equal(trace.getActiveSpan(), span);
+          await new Promise((resolve) => setImmediate(resolve));
+          return trace.getActiveSpan()?.spanContext().spanId;
+        });
+        assert.equal(trace.getActiveSpan(), undefined);
+        return seen === span.spanContext().spanId ? 'kept' : undefined;
+      } finally {
+        await started.shutdown();
+      }
+    };
+    assert.equal(await parentAfterAwait(undefined), 'kept');
+    assert.equal(await parentAfterAwait({ mainThreadContext: 'sync' }), undefined);
   });
 
   it('off, startTelemetry loads no SDK and gives the actor system nothing to run in its workers', async () => {
