@@ -19,7 +19,7 @@ import {
   PoolTaskCrashedError,
   RemoteError,
 } from '../../runtime/index.js';
-import type { ActorSystem, PoolRef, PoolRunOptions } from '../../runtime/index.js';
+import type { ActorSystem, DownNotice, PoolRef, PoolRunOptions } from '../../runtime/index.js';
 import { Supervisor } from '../../supervisors/index.js';
 import type { PoolChildSpec } from '../../supervisors/index.js';
 import { POOL_PLAIN_MODULE } from '../fixtures/pool-plain.js';
@@ -336,6 +336,18 @@ describe('pool children', () => {
         .startChild(pool('y'))
         .then(() => system.startPool({ ...poolStart('y') }).catch((e: unknown) => e));
       assert.ok(again instanceof AlreadyStartedError);
+      await sup.stop();
+    }));
+
+  it('a monitor of a pool gets one down notice with its exit reason; whereis names its supervisor', () =>
+    withSystem(async (system) => {
+      const sup = await tree(system, [pool('p')]);
+      assert.deepEqual(system.whereis('p'), { holder: { kind: 'supervisor', id: 'root' }, incarnation: 1 });
+      const notices: DownNotice[] = [];
+      system.monitor('p', (notice) => notices.push(notice));
+      system.exit('p', 'kill');
+      await eventually(() => notices.length === 1, 10_000, 'the down notice');
+      assert.deepEqual(notices, [{ id: 'p', incarnation: 1, reason: { kind: 'killed' } }]);
       await sup.stop();
     }));
 
