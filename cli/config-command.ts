@@ -3,8 +3,9 @@
  *
  *     tether config schema                  JSON Schema for editors, on stdout
  *     tether config check FILE [--env]      "ok", or the problems on stderr and exit 78
- *     tether config print [--config FILE] [--json] [--origins]
- *                                           the effective configuration (defaults < file < TETHER_* < flags)
+ *     tether config print [--config FILE] [--json] [--origins] [--show-secrets]
+ *                                           the effective configuration (defaults < file < TETHER_* < flags),
+ *                                           secrets (http.token, mqtt.password) shown as <redacted> unless asked
  *
  * Exit codes: 0, or 78 (EX_CONFIG) for an invalid or unreadable
  * configuration. Set through `process.exitCode`, so output is flushed and
@@ -24,6 +25,7 @@ import {
   configJsonSchema,
   loadConfig,
   readConfigFile,
+  redactSecrets,
   type LoadedConfig,
   type ValueOrigin,
 } from '../config/index.js';
@@ -65,6 +67,7 @@ export function registerConfigCommand(program: Command): void {
     .option('--config <file>', 'the YAML file (default: $TETHER_CONFIG, else none)')
     .option('--json', 'print JSON instead of YAML')
     .option('--origins', 'mark each value that is not a default with where it came from')
+    .option('--show-secrets', 'print the token and passwords as they are (redacted by default)')
     .action(async (flags: PrintFlags, command: Command) => {
       // Also honour a --config given before the subcommand, should the program define one globally.
       const global = command.optsWithGlobals<{ config?: string }>().config;
@@ -94,6 +97,7 @@ export interface PrintFlags {
   config?: string | undefined;
   json?: boolean;
   origins?: boolean;
+  showSecrets?: boolean;
 }
 
 export async function runConfigPrint(flags: PrintFlags, io: ConfigCommandIo = processIo): Promise<number> {
@@ -102,9 +106,10 @@ export async function runConfigPrint(flags: PrintFlags, io: ConfigCommandIo = pr
       ...(flags.config === undefined ? {} : { file: flags.config }),
       env: io.env,
     });
-    if (flags.json === true) io.stdout(`${JSON.stringify(loaded.config, null, 2)}\n`);
-    else if (flags.origins === true) io.stdout(withOrigins(loaded));
-    else io.stdout(stringify(loaded.config));
+    const config = flags.showSecrets === true ? loaded.config : redactSecrets(loaded.config);
+    if (flags.json === true) io.stdout(`${JSON.stringify(config, null, 2)}\n`);
+    else if (flags.origins === true) io.stdout(withOrigins({ ...loaded, config }));
+    else io.stdout(stringify(config));
     return 0;
   });
 }

@@ -92,6 +92,30 @@ describe('tether config (as a process)', () => {
     assert.equal(printed.http.port, 9001);
   });
 
+  it('config print shows the token and passwords as <redacted>, in every format, unless --show-secrets', () => {
+    const env = {
+      TETHER_HTTP__TOKEN: 'tok-s3cret',
+      TETHER_MQTT__PASSWORD: 'pw-s3cret',
+      TETHER_MQTT__URL: 'mqtt://user:url-s3cret@broker.example:1883',
+    };
+    for (const format of [[], ['--json'], ['--origins']]) {
+      const { code, stdout } = run(ENTRY, ['config', 'print', ...format], env);
+      assert.equal(code, 0);
+      assert.doesNotMatch(stdout, /s3cret/, `config print ${format.join(' ')}`);
+      assert.match(stdout, /<redacted>/);
+    }
+    const printed = parse(run(ENTRY, ['config', 'print'], env).stdout) as {
+      http: { token: string };
+      mqtt: { password: string; url: string };
+    };
+    assert.equal(printed.http.token, '<redacted>');
+    assert.equal(printed.mqtt.url, 'mqtt://user:<redacted>@broker.example:1883');
+    const shown = parse(run(ENTRY, ['config', 'print', '--show-secrets'], env).stdout) as typeof printed;
+    assert.equal(shown.http.token, 'tok-s3cret');
+    assert.equal(shown.mqtt.password, 'pw-s3cret');
+    assert.equal(shown.mqtt.url, env.TETHER_MQTT__URL);
+  });
+
   it('config print exits 78 for an unknown TETHER_ variable', () => {
     const { code, stderr } = run(ENTRY, ['config', 'print'], { TETHER_HTTP__PROT: '1' });
     assert.equal(code, 78);
