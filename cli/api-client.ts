@@ -7,7 +7,10 @@
  */
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import { quote } from '../errors/index.js';
+import { CliFailure, MAX_DOWNLOAD_BYTES, readBounded, readJson } from './answer.js';
 import { describeFetchError } from './status-command.js';
+
+export { CliFailure };
 
 /** sysexits EX_UNAVAILABLE: the service cannot be reached. */
 export const EXIT_UNAVAILABLE = 69;
@@ -20,15 +23,6 @@ export interface ApiFlags {
 export interface ApiAnswer {
   status: number;
   json: unknown;
-}
-
-/** A failure the command reports with one line and ends with `code`. */
-export class CliFailure extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number) {
-    super(message);
-    this.exitCode = exitCode;
-  }
 }
 
 export class ApiClient {
@@ -74,14 +68,14 @@ export class ApiClient {
       body === undefined ? undefined : JSON.stringify(body),
       timeoutMs,
     );
-    const json = (await response.json().catch(() => null)) as unknown;
+    const json = await readJson(response);
     return { status: response.status, json };
   }
 
   /** Sends raw bytes as a JSON body (an upload). */
   async send(method: string, path: string, bytes: Uint8Array, timeoutMs = 120_000): Promise<ApiAnswer> {
     const response = await this.#fetch(method, path, bytes, timeoutMs);
-    const json = (await response.json().catch(() => null)) as unknown;
+    const json = await readJson(response);
     return { status: response.status, json };
   }
 
@@ -89,10 +83,10 @@ export class ApiClient {
   async bytes(path: string, timeoutMs = 120_000): Promise<Uint8Array> {
     const response = await this.#fetch('GET', path, undefined, timeoutMs);
     if (!response.ok) {
-      const json = (await response.json().catch(() => null)) as unknown;
+      const json = await readJson(response);
       throw new CliFailure(errorLine(path, response.status, json), 1);
     }
-    return new Uint8Array(await response.arrayBuffer());
+    return readBounded(response, MAX_DOWNLOAD_BYTES);
   }
 
   async #fetch(

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import type { LifecycleJson, LifecycleTransitionJson } from '../kernel/views.js';
 import type { GroupView } from '../kernel/bus.js';
+import { CliFailure, readJson } from './answer.js';
 
 export const LIFECYCLE_ACTIONS = { start: 'started', pause: 'paused', stop: 'stopped' } as const;
 export type LifecycleAction = keyof typeof LIFECYCLE_ACTIONS;
@@ -92,7 +93,14 @@ export async function runLifecycleCommand(
     io.stderr(`tether: cannot reach the service at ${target.base}: ${describeFetchError(error)}\n`);
     return 1;
   }
-  const body = (await response.json().catch(() => null)) as unknown;
+  let body: unknown;
+  try {
+    body = await readJson(response);
+  } catch (error) {
+    if (!(error instanceof CliFailure)) throw error;
+    io.stderr(`tether: ${error.message}\n`);
+    return 1;
+  }
   if (!response.ok) {
     const apiError = (body as { error?: { code?: string; message?: string } } | null)?.error;
     io.stderr(

@@ -17,6 +17,7 @@ import type { Command } from 'commander';
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import { quote } from '../errors/index.js';
 import type { ComponentView, StatusView, TreeNodeView, TreeView } from '../http/index.js';
+import { CliFailure, readJson } from './answer.js';
 import { terminalJson, terminalSafe } from './terminal.js';
 
 interface StatusFlags {
@@ -85,7 +86,14 @@ export async function runStatusCommand(
     io.stderr(`tether: cannot reach the service at ${quote(base)}: ${quote(describeFetchError(error))}\n`);
     return 1;
   }
-  const body = (await response.json().catch(() => null)) as unknown;
+  let body: unknown;
+  try {
+    body = await readJson(response);
+  } catch (error) {
+    if (!(error instanceof CliFailure)) throw error;
+    io.stderr(`tether: ${error.message}\n`);
+    return 1;
+  }
   if (!response.ok) {
     const apiError = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     const code = typeof apiError?.code === 'string' ? quote(apiError.code) : '';

@@ -3,7 +3,7 @@
  * copy rebuilt on another thread is its own class again. The base class,
  * serialization and the catalogue of every code live in errors/.
  */
-import { TetherError, describe, registerErrorClass } from '../errors/index.js';
+import { TetherError, describe, quote, registerErrorClass } from '../errors/index.js';
 
 export {
   RemoteError,
@@ -268,7 +268,8 @@ export class SimpleOneForOneError extends TetherError {
 export class ChildNotFoundError extends TetherError {
   declare readonly code: 'TETHER_CHILD_NOT_FOUND';
   constructor(childId: string) {
-    super('TETHER_CHILD_NOT_FOUND', `no child "${childId}"`, { detail: { childId } });
+    // The id may come from outside (a URL, an MQTT request): quoted, so it is cut and escaped.
+    super('TETHER_CHILD_NOT_FOUND', `no child "${quote(childId)}"`, { detail: { childId: quote(childId) } });
   }
 }
 

@@ -71,18 +71,30 @@ if (files.length === 0) {
   process.exit(1);
 }
 // The soak and the fuzz run for minutes by design (npm run soak -- --minutes 2, npm run fuzz -- --ci):
-// they run last, on their own, with a bound of their length; every other file keeps the 2-minute bound.
+// they run last, on their own, with a bound of their length; every other file keeps a 3-minute bound (a hang guard, not a figure).
 const isLong = (f) => /\/(soak\/soak|fuzz\/fuzz)\.test\.js$/.test(f);
+/** TETHER_TEST_CONCURRENCY=1 runs one file at a time (to tell a load-dependent failure apart). */
+const CONCURRENCY = Number(process.env.TETHER_TEST_CONCURRENCY ?? 2);
 const runs = [
-  { files: files.filter((f) => !isLong(f)), timeoutMs: 120_000 },
-  { files: files.filter(isLong), timeoutMs: 20 * 60_000 },
+  { files: files.filter((f) => !isLong(f)), timeoutMs: 180_000, concurrency: CONCURRENCY },
+  // One at a time: the fuzz's CPU would count against the soak's recovery deadlines.
+  { files: files.filter(isLong), timeoutMs: 20 * 60_000, concurrency: 1 },
 ];
 let status = 0;
-for (const { files: group, timeoutMs } of runs) {
+for (const { files: group, timeoutMs, concurrency } of runs) {
   if (group.length === 0) continue;
   const result = spawnSync(
     process.execPath,
-    ['--enable-source-maps', '--test', `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...group],
+    [
+      '--enable-source-maps',
+      '--test',
+      // Two files at a time: most of a test's time is waiting (sockets, threads starting, timers),
+      // and Node's default on 2 cores is one file at a time.
+      `--test-concurrency=${concurrency}`,
+      `--test-timeout=${timeoutMs}`,
+      '--test-reporter=spec',
+      ...group,
+    ],
     { stdio: 'inherit' },
   );
   if (result.status !== 0) status = result.status ?? 1;

@@ -19,6 +19,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   errors: [],
   runtime: ['errors'],
   supervisors: ['errors', 'runtime'],
+  library: ['errors', 'runtime', 'supervisors'],
   system: ['errors', 'runtime'],
   config: ['errors', 'runtime', 'supervisors'],
   protocol: ['errors'],

@@ -280,6 +280,35 @@ describe('tether status and tether tree', () => {
       },
     ));
 
+  it('an endless answer is cut at the bound: exit 1 with one line, the rest never read', async () => {
+    // Whatever listens on the port may not be the service: it streams JSON-looking bytes forever.
+    let sent = 0;
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write('{"phase":"');
+      const chunk = 'x'.repeat(64 * 1024);
+      const more = (): void => {
+        while (!response.destroyed && sent < 1024 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!response.write(chunk)) return void response.once('drain', more);
+        }
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const io = captureIo();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      assert.equal(await runStatusCommand('status', { url }, io), 1);
+      assert.equal(io.err.trim().split('\n').length, 1, io.err);
+      assert.match(io.err, /larger than/);
+      assert.ok(sent < 256 * 1024 * 1024, `the server sent ${sent} bytes`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('durations read as a person would say them', () => {
     assert.deepEqual([0, 59_999, 60_000, 3_725_000, 90_000_000].map(formatDuration), [
       '0s',

@@ -276,6 +276,12 @@ describe('HTTP API: operator actions', () => {
       const unknown = await call('POST', '/api/actors/nobody/restart');
       assert.equal(unknown.status, 404);
       assert.equal(codeOf(unknown), 'TETHER_CHILD_NOT_FOUND');
+      // An id from the URL is quoted in the answer: cut, its control characters escaped.
+      const hostile = await call('POST', `/api/actors/${'%1b%5b2J'.repeat(300)}/restart`);
+      assert.equal(hostile.status, 404);
+      const message = (hostile.json['error'] as { message: string }).message;
+      assert.ok(message.length < 400, `${message.length} characters`);
+      assert.ok(!message.includes(String.fromCharCode(0x1b)), message);
     }));
 });
 
