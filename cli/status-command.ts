@@ -290,8 +290,15 @@ export function formatTree(tree: TreeView, options: { color: boolean }): string 
         node.lastExit === null
           ? ''
           : p.dim(`  last exit ${node.lastExit.description} at ${clock(node.lastExit.at)}`);
+      // A pool's load: its threads and queue now, how busy it has been, the tasks it has run.
+      const pool =
+        node.pool === undefined
+          ? ''
+          : p.dim(
+              `  threads ${node.pool.threads}, queue ${node.pool.queueSize}, busy ${Math.round(node.pool.utilization * 100)}%, ${node.pool.completed} done`,
+            );
       lines.push(
-        `${prefix}${last ? '└─' : '├─'}${node.id} ${status(node.status)} ${p.dim(`#${node.incarnation}`)} restarts ${node.restarts}${exit}`,
+        `${prefix}${last ? '└─' : '├─'}${node.id} ${status(node.status)} ${p.dim(`#${node.incarnation}`)} restarts ${node.restarts}${pool}${exit}`,
       );
       if (node.children !== undefined) walk(node.children, `${prefix}${last ? '  ' : '│ '}`);
     });

@@ -100,7 +100,8 @@ describe('tether status and tether tree', () => {
           '│ ├─connection running #1',
           '│ ├─commander running #1',
           '│ └─synchronization running #1',
-          '└─watchdog running #1',
+          '├─watchdog running #1',
+          '└─task-pool running #1',
           '',
         ],
       );
@@ -144,6 +145,29 @@ describe('tether status and tether tree', () => {
     const text = formatTree(tree, { color: true });
     assert.ok(text.includes('\u001b[31mstopped\u001b[39m'), text);
     assert.match(text, /last exit crash \(uncaughtException\): boom at 03:04:05/);
+  });
+
+  it('the tree shows a pool child with its threads, queue, how busy it is and the tasks it has run', () => {
+    const tree: TreeView = {
+      id: 'root',
+      state: 'running',
+      children: [
+        {
+          id: 'task-pool',
+          kind: 'pool',
+          restart: 'permanent',
+          status: 'running',
+          incarnation: 1,
+          restarts: 0,
+          lastExit: null,
+          pool: { threads: 1, queueSize: 2, running: 1, utilization: 0.425, completed: 7, failed: 1 },
+        },
+      ],
+    };
+    assert.match(
+      formatTree(tree, { color: false }),
+      /task-pool running #1 restarts 0 {2}threads 1, queue 2, busy 43%, 7 done/,
+    );
   });
 
   it('a controller whose handshake fields carry terminal escapes cannot write them to the terminal: tether status shows them escaped', () =>

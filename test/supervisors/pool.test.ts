@@ -19,7 +19,7 @@ import {
   PoolTaskCrashedError,
   RemoteError,
 } from '../../runtime/index.js';
-import type { ActorSystem, PoolRef } from '../../runtime/index.js';
+import type { ActorSystem, DownNotice, PoolRef, PoolRunOptions } from '../../runtime/index.js';
 import { Supervisor } from '../../supervisors/index.js';
 import type { PoolChildSpec } from '../../supervisors/index.js';
 import { POOL_PLAIN_MODULE } from '../fixtures/pool-plain.js';
@@ -49,9 +49,21 @@ async function tree(system: ActorSystem, children: PoolChildSpec[], flags = {}):
   return sup;
 }
 
-/** A flag a spinning task raises once it runs. */
-function startedFlag(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(4));
+/**
+ * Sends a task that spins for `ms` and resolves once it is on a thread, with
+ * its promise (in an object, so it is not awaited here).
+ */
+async function spinning(
+  p: PoolRef<PoolTestTask>,
+  ms: number,
+  options: PoolRunOptions = {},
+): Promise<{ task: Promise<unknown> }> {
+  const started = new Int32Array(new SharedArrayBuffer(4));
+  const task = p.run({ op: 'spin', ms, started }, options);
+  // Settled by the test; this only keeps a rejection before it looks from counting as unhandled.
+  task.catch(() => undefined);
+  await eventually(() => Atomics.load(started, 0) === 1, 10_000, 'the spinning task runs');
+  return { task };
 }
 
 async function rejectsWith(promise: Promise<unknown>, errorClass: abstract new (...args: never[]) => Error) {
@@ -87,9 +99,7 @@ describe('pool children', () => {
       const sup = await tree(system, [pool('p', { threads: { max: 2 } })]);
       const log = new EventLog(sup.events);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
-      const bystander = p.run({ op: 'spin', ms: 300, started: flag });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the bystander task runs');
+      const { task: bystander } = await spinning(p, 300);
       await rejectsWith(p.run({ op: 'exit' }), PoolTaskCrashedError);
       assert.equal(typeof (await bystander), 'number', 'the task on the other thread finished');
       assert.equal(await p.run({ op: 'echo', value: 'again' }), 'again');
@@ -113,9 +123,7 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 } })]);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
-      const running = p.run({ op: 'spin', ms: 300, started: flag });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the first task runs');
+      const { task: running } = await spinning(p, 300);
       const controller = new AbortController();
       const queued = p.run({ op: 'echo', value: 'never' }, { signal: controller.signal });
       assert.equal(sup.whichChild('p').pool?.queueSize, 1);
@@ -129,10 +137,8 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 } })]);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
       const controller = new AbortController();
-      const running = p.run({ op: 'spin', ms: 60_000, started: flag }, { signal: controller.signal });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the task runs');
+      const { task: running } = await spinning(p, 60_000, { signal: controller.signal });
       controller.abort();
       // Far inside the minute the task would spin for.
       await rejectsWith(running, PoolTaskAbortedError);
@@ -149,9 +155,7 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 }, maxQueue: 1 })]);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
-      const running = p.run({ op: 'spin', ms: 200, started: flag });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the first task runs');
+      const { task: running } = await spinning(p, 200);
       const queued = p.run({ op: 'echo', value: 'queued' });
       await rejectsWith(p.run({ op: 'echo', value: 'one too many' }), PoolQueueFullError);
       assert.equal(typeof (await running), 'number');
@@ -163,9 +167,7 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 }, shutdown: 5000 })]);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
-      const running = p.run({ op: 'spin', ms: 200, started: flag });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the task runs');
+      const { task: running } = await spinning(p, 200);
       const queued = p.run({ op: 'echo', value: 'queued' });
       const stopped = sup.terminateChild('p');
       await rejectsWith(queued, PoolStoppedError);
@@ -186,9 +188,7 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 }, shutdown: 100 })]);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
-      const running = p.run({ op: 'spin', ms: 60_000, started: flag });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the task runs');
+      const { task: running } = await spinning(p, 60_000);
       const refused = rejectsWith(running, PoolStoppedError);
       await withDeadline(sup.terminateChild('p'), 10_000, 'the stop');
       await refused;
@@ -203,9 +203,7 @@ describe('pool children', () => {
       });
       const log = new EventLog(sup.events);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
-      const running = p.run({ op: 'spin', ms: 60_000, started: flag });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the task runs');
+      const { task: running } = await spinning(p, 60_000);
       assert.equal(system.exit('p', 'kill'), true);
       await rejectsWith(running, PoolStoppedError);
       // Sent during the backoff before the restart: waits for the new pool.
@@ -341,6 +339,18 @@ describe('pool children', () => {
       await sup.stop();
     }));
 
+  it('a monitor of a pool gets one down notice with its exit reason; whereis names its supervisor', () =>
+    withSystem(async (system) => {
+      const sup = await tree(system, [pool('p')]);
+      assert.deepEqual(system.whereis('p'), { holder: { kind: 'supervisor', id: 'root' }, incarnation: 1 });
+      const notices: DownNotice[] = [];
+      system.monitor('p', (notice) => notices.push(notice));
+      system.exit('p', 'kill');
+      await eventually(() => notices.length === 1, 10_000, 'the down notice');
+      assert.deepEqual(notices, [{ id: 'p', incarnation: 1, reason: { kind: 'killed' } }]);
+      await sup.stop();
+    }));
+
   it('a temporary pool that exits stays stopped: its tasks are refused at once', () =>
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { restart: 'temporary' })]);
@@ -364,9 +374,7 @@ describe('pool children', () => {
     withSystem(async (system) => {
       await tree(system, [pool('p', { threads: { max: 1 } })]);
       const p = system.pool<PoolTestTask>('p');
-      const flag = startedFlag();
-      const running = p.run({ op: 'spin', ms: 60_000, started: flag });
-      await eventually(() => Atomics.load(flag, 0) === 1, 10_000, 'the task runs');
+      const { task: running } = await spinning(p, 60_000);
       const refused = rejectsWith(running, PoolStoppedError);
       await system.shutdown();
       await refused;

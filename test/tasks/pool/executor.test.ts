@@ -12,7 +12,7 @@ import { CommandTracker, PoolExecutor } from '../../../tasks/index.js';
 import type { TaskEvent, TaskKindSpec } from '../../../tasks/index.js';
 import { POOL_JOBS_FIXTURE } from '../../fixtures/pool-jobs.js';
 import { statusOf } from '../../kernel/task-helpers.js';
-import { silentLogger } from '../../helpers.js';
+import { eventually, silentLogger } from '../../helpers.js';
 
 const KINDS = ['test.progress', 'test.timer', 'test.spin', 'test.crash', 'test.fail'];
 
@@ -56,6 +56,11 @@ async function withPool(
   assert.equal(system.census().pools, 0, 'a pool (and its threads) was left running');
 }
 
+/** The job has reported progress: it runs on a pool thread. */
+function reported(events: readonly TaskEvent[], id: string): boolean {
+  return events.some((e) => e.task.id === id && e.change === 'progress');
+}
+
 describe('pool executor', () => {
   it('a job’s awaited progress reaches the tracker through the port handed to it, then its result', () =>
     withPool(async (tracker, events) => {
@@ -82,13 +87,7 @@ describe('pool executor', () => {
     withPool(async (tracker, events) => {
       const spinning = tracker.submit('test.spin', null);
       const queued = tracker.submit('test.progress', null);
-      await new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (events.some((e) => e.task.id === spinning.id && e.change === 'progress')) resolve();
-          else setTimeout(check, 5);
-        };
-        check();
-      });
+      await eventually(() => reported(events, spinning.id), 10_000, 'the spinning job reports progress');
       assert.equal((tracker.abort(queued.id) as { status: string }).status, 'ABORTED');
       const asked = performance.now();
       tracker.abort(spinning.id);
@@ -110,13 +109,7 @@ describe('pool executor', () => {
   it('a job in flight when the pool is killed fails TETHER_POOL_STOPPED; the pool is restarted and runs the next job', () =>
     withPool(async (tracker, events, system) => {
       const spinning = tracker.submit('test.spin', null);
-      await new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (events.some((e) => e.task.id === spinning.id && e.change === 'progress')) resolve();
-          else setTimeout(check, 5);
-        };
-        check();
-      });
+      await eventually(() => reported(events, spinning.id), 10_000, 'the spinning job reports progress');
       assert.equal(system.exit('pool', 'kill'), true);
       const failed = await statusOf(tracker, spinning.id, 'FAILED');
       assert.equal(failed.problem?.code, 'TETHER_POOL_STOPPED');
