@@ -218,6 +218,11 @@ export class ActorSystem {
         ref.disconnect(true, gone);
         return ref as unknown as ActorRef<Api>;
       }
+      if (this.#pools.has(id)) {
+        // A pool takes tasks, not calls: nothing would ever answer (system.pool(id) is its ref).
+        ref.disconnect(true, `"${id}" is a pool: run tasks through system.pool("${id}")`);
+        return ref as unknown as ActorRef<Api>;
+      }
       this.#mainRefs.set(id, ref);
       this.#addSink(this.#cell(id), ref);
     }

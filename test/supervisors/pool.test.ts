@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  ActorDownError,
   ActorInitError,
   AlreadyStartedError,
   FailedToStartChildError,
@@ -348,6 +349,23 @@ describe('pool children', () => {
       system.exit('p', 'kill');
       await eventually(() => notices.length === 1, 10_000, 'the down notice');
       assert.deepEqual(notices, [{ id: 'p', incarnation: 1, reason: { kind: 'killed' } }]);
+      await sup.stop();
+    }));
+
+  it('a call through an actor ref to a pool id rejects ActorDownError at once instead of waiting for an answer', () =>
+    withSystem(async (system) => {
+      const sup = await tree(system, [pool('p')]);
+      const error = await withDeadline(
+        system
+          .ref<{ work(): Promise<void> }>('p')
+          .call('work')
+          .catch((e: unknown) => e),
+        1000,
+        'the refusal',
+      );
+      assert.ok(error instanceof ActorDownError);
+      // The pool itself still takes tasks.
+      assert.deepEqual(await system.pool('p').run({ op: 'echo', value: 7 }), 7);
       await sup.stop();
     }));
 
