@@ -5,8 +5,8 @@
  * ≥ 0.9x of it, casts ≥ 0.5x. The sides run in alternating rounds (which
  * goes first rotates), and each figure is the median over the rounds.
  *
- *   npm run build && node dist/bench/throughput.bench.js [rounds=7]
- *   node dist/bench/throughput.bench.js 7 /path/to/other/dist
+ *   npm run build && node dist/bench/throughput.bench.js [rounds=30]
+ *   node dist/bench/throughput.bench.js 30 /path/to/other/dist
  *
  * With a second argument, the runtime built in that dist directory (another
  * commit's `npm run build`) runs as a third side in the same rounds: the A/B
@@ -22,11 +22,11 @@ import { BATCH, CALLS, CASTS, REPORT } from './fixtures/batched-raw-worker.js';
 import { median, throughput } from './measure.js';
 
 const BATCHED_RAW_WORKER = new URL('./fixtures/batched-raw-worker.js', import.meta.url);
-const ROUNDS = Number(process.argv[2] ?? 7);
+const ROUNDS = Number(process.argv[2] ?? 30);
 const OTHER_DIST = process.argv[3];
 const IN_FLIGHT = 100;
-const CALLS_PER_ROUND = 200_000;
-const CASTS_PER_ROUND = 1_000_000;
+const CALLS_PER_ROUND = 50_000;
+const CASTS_PER_ROUND = 500_000;
 const logger = pino({ level: 'silent' });
 
 interface Side {

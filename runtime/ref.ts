@@ -116,6 +116,7 @@ export class RefCore<Api> implements ActorRef<Api> {
   #state: RefState = { kind: 'waiting' };
   #stash: StashedMessage[] = [];
   #nextCallId = 1;
+  #idsWrapped = false;
   #droppedCasts = 0;
   readonly #deadlines = new Deadlines<PendingCall>((call) => this.#expire(call));
 
@@ -192,11 +193,16 @@ export class RefCore<Api> implements ActorRef<Api> {
     });
   }
 
-  /** The next call id (never 0, see UNREADABLE_NOTICE_ID), skipping one still pending after a wrap. */
+  /** The next call id (never 0, see UNREADABLE_NOTICE_ID); once ids wrapped, skipping any still pending. */
   #takeCallId(connection: Connection | undefined): number {
     let id = this.#nextCallId;
-    while (id === 0 || connection?.pending.has(id) === true) id = id >= MAX_CALL_ID ? 1 : id + 1;
-    this.#nextCallId = id >= MAX_CALL_ID ? 1 : id + 1;
+    if (this.#idsWrapped) {
+      while (connection?.pending.has(id) === true) id = id >= MAX_CALL_ID ? 1 : id + 1;
+    }
+    if (id >= MAX_CALL_ID) {
+      this.#nextCallId = 1;
+      this.#idsWrapped = true;
+    } else this.#nextCallId = id + 1;
     return id;
   }
 
