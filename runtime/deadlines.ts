@@ -9,12 +9,18 @@
  * when they reach its head, or all at once when they outnumber the live ones.
  * A queue with nothing live drops its timer at once, so nothing outlives the
  * calls it watches.
+ *
+ * Reading the clock costs about as much as the rest of the bookkeeping, so
+ * entries added in one synchronous stretch (a burst of calls) get their
+ * deadline from one reading, taken in a microtask at the end of the stretch:
+ * a deadline is never earlier than its timeout after the call was made, and
+ * later by at most the rest of that stretch (by which any timer would be late too).
  */
 import { performance } from 'node:perf_hooks';
 
 /** What the queue keeps on each entry. */
 export interface Timed {
-  /** When it expires (performance.now() clock). */
+  /** When it expires (performance.now() clock); NaN until the stretch it was added in ends. */
   due: number;
   /** The queue it waits in; undefined once it expired or was cancelled. */
   lane: DeadlineLane | undefined;
@@ -24,6 +30,8 @@ export interface DeadlineLane {
   readonly timeoutMs: number;
   entries: Timed[];
   head: number;
+  /** Entries from this index on have no deadline yet (see stampAll). */
+  unstamped: number;
   live: number;
   timer: NodeJS.Timeout | undefined;
 }
@@ -39,13 +47,18 @@ export class Deadlines<T extends Timed> {
   add(entry: T, timeoutMs: number): void {
     let lane = this.#lanes.get(timeoutMs);
     if (lane === undefined) {
-      lane = { timeoutMs, entries: [], head: 0, live: 0, timer: undefined };
+      lane = { timeoutMs, entries: [], head: 0, unstamped: 0, live: 0, timer: undefined };
       this.#lanes.set(timeoutMs, lane);
     }
-    entry.due = performance.now() + timeoutMs;
+    entry.due = NaN;
     entry.lane = lane;
+    if (lane.unstamped === lane.entries.length) toStamp.push(lane);
     lane.entries.push(entry);
     lane.live += 1;
+    if (!stampScheduled) {
+      stampScheduled = true;
+      queueMicrotask(stampAll);
+    }
     if (lane.timer === undefined) this.#arm(lane, timeoutMs);
   }
 
@@ -63,11 +76,15 @@ export class Deadlines<T extends Timed> {
     while (entries[lane.head]?.lane === undefined && lane.head < entries.length) lane.head += 1;
     const waiting = entries.length - lane.head;
     if (waiting > 64 && waiting > 2 * lane.live) {
+      stamp(lane, performance.now());
       lane.entries = entries.slice(lane.head).filter((e) => e.lane !== undefined);
       lane.head = 0;
+      lane.unstamped = lane.entries.length;
     } else if (lane.head > 1024 && lane.head > waiting) {
+      stamp(lane, performance.now());
       lane.entries = entries.slice(lane.head);
       lane.head = 0;
+      lane.unstamped = lane.entries.length;
     }
   }
 
@@ -77,6 +94,7 @@ export class Deadlines<T extends Timed> {
     lane.timer = undefined;
     lane.entries = [];
     lane.head = 0;
+    lane.unstamped = 0;
   }
 
   #arm(lane: DeadlineLane, delayMs: number): void {
@@ -86,6 +104,8 @@ export class Deadlines<T extends Timed> {
   #fire(lane: DeadlineLane): void {
     lane.timer = undefined;
     const now = performance.now();
+    // Microtasks run before any timer, so every entry has its deadline by now; this is only in case.
+    stamp(lane, now);
     const entries = lane.entries;
     const expired: T[] = [];
     while (lane.head < entries.length) {
@@ -102,9 +122,29 @@ export class Deadlines<T extends Timed> {
     else {
       lane.entries = entries.slice(lane.head);
       lane.head = 0;
+      lane.unstamped = lane.entries.length;
       this.#arm(lane, (lane.entries[0] as T).due - now);
     }
     // After the queue is consistent: an expiry handler may add or cancel entries.
     for (const entry of expired) this.#onExpire(entry);
   }
+}
+
+/** Lanes with entries added in this synchronous stretch, which have no deadline yet. */
+let toStamp: DeadlineLane[] = [];
+let stampScheduled = false;
+
+function stampAll(): void {
+  stampScheduled = false;
+  const lanes = toStamp;
+  toStamp = [];
+  const now = performance.now();
+  for (const lane of lanes) stamp(lane, now);
+}
+
+function stamp(lane: DeadlineLane, now: number): void {
+  const entries = lane.entries;
+  const due = now + lane.timeoutMs;
+  for (let k = lane.unstamped; k < entries.length; k += 1) (entries[k] as Timed).due = due;
+  lane.unstamped = entries.length;
 }

@@ -59,17 +59,43 @@ export interface PacketSink {
 /** Arguments of a message that has none: one shared array, never handed out to be changed. */
 const NO_ARGS: unknown[] = [];
 
+/** One packet's strings of one kind (method names, traceparents): their indexes, in order of first use. */
+class StringTable {
+  readonly #indexes = new Map<string, number>();
+  // The last string and its index: a burst to one method in one context skips the Map.
+  #last: string | undefined = undefined;
+  #lastIndex = 0;
+  /** Set by indexOf: the string is new to the packet, so it travels right after the header. */
+  added = false;
+
+  indexOf(value: string): number {
+    if (value === this.#last) {
+      this.added = false;
+      return this.#lastIndex;
+    }
+    let index = this.#indexes.get(value);
+    this.added = index === undefined;
+    if (index === undefined) {
+      index = this.#indexes.size;
+      this.#indexes.set(value, index);
+    }
+    this.#last = value;
+    this.#lastIndex = index;
+    return index;
+  }
+
+  clear(): void {
+    this.#indexes.clear();
+    this.#last = undefined;
+  }
+}
+
 /** Builds one packet at a time. */
 export class PacketWriter {
   #packet: CallPacket = [];
   #messages = 0;
-  readonly #methods = new Map<string, number>();
-  readonly #traces = new Map<string, number>();
-  // The last string of each table and its index: a burst to one method in one context skips the Map.
-  #lastMethod: string | undefined = undefined;
-  #lastMethodIndex = 0;
-  #lastTrace: string | undefined = undefined;
-  #lastTraceIndex = 0;
+  readonly #methods = new StringTable();
+  readonly #traces = new StringTable();
 
   get messages(): number {
     return this.#messages;
@@ -122,8 +148,6 @@ export class PacketWriter {
     this.#messages = 0;
     this.#methods.clear();
     this.#traces.clear();
-    this.#lastMethod = undefined;
-    this.#lastTrace = undefined;
     return packet;
   }
 
@@ -132,32 +156,10 @@ export class PacketWriter {
     if (typeof method !== 'string') method = String(method);
     if (typeof traceparent !== 'string') traceparent = String(traceparent);
     const packet = this.#packet;
-    let methodIndex: number | undefined;
-    let newMethod = false;
-    if (method === this.#lastMethod) methodIndex = this.#lastMethodIndex;
-    else {
-      methodIndex = this.#methods.get(method);
-      if (methodIndex === undefined) {
-        methodIndex = this.#methods.size;
-        this.#methods.set(method, methodIndex);
-        newMethod = true;
-      }
-      this.#lastMethod = method;
-      this.#lastMethodIndex = methodIndex;
-    }
-    let traceIndex: number | undefined;
-    let newTrace = false;
-    if (traceparent === this.#lastTrace) traceIndex = this.#lastTraceIndex;
-    else {
-      traceIndex = this.#traces.get(traceparent);
-      if (traceIndex === undefined) {
-        traceIndex = this.#traces.size;
-        this.#traces.set(traceparent, traceIndex);
-        newTrace = true;
-      }
-      this.#lastTrace = traceparent;
-      this.#lastTraceIndex = traceIndex;
-    }
+    const methods = this.#methods;
+    const traces = this.#traces;
+    const methodIndex = methods.indexOf(method);
+    const traceIndex = traces.indexOf(traceparent);
     const count = args.length;
     packet.push(
       tag |
@@ -166,8 +168,8 @@ export class PacketWriter {
         (traceIndex << TRACE_SHIFT),
     );
     if (tag === CALL) packet.push(id);
-    if (newMethod) packet.push(method);
-    if (newTrace) packet.push(traceparent);
+    if (methods.added) packet.push(method);
+    if (traces.added) packet.push(traceparent);
     if (count >= COUNT_FOLLOWS) packet.push(count);
     for (let k = 0; k < count; k += 1) packet.push(args[k]);
     this.#messages += 1;

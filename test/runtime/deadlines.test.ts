@@ -59,6 +59,18 @@ describe('call deadlines', () => {
     assert.equal(timeouts(), baseline, 'no timer left armed');
   });
 
+  it('an entry added before a long synchronous stretch still expires no earlier than its timeout', async () => {
+    let expiredAt = 0;
+    const deadlines = new Deadlines<Entry>(() => (expiredAt = performance.now()));
+    const e = entry('blocked', 20);
+    deadlines.add(e, 20);
+    const busyUntil = performance.now() + 40;
+    while (performance.now() < busyUntil);
+    const failsafe = Date.now() + 5000;
+    while (expiredAt === 0 && Date.now() < failsafe) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(expiredAt - e.added >= 20, `expired ${expiredAt - e.added} ms after it was added`);
+  });
+
   it('no timer stays armed once every entry was cancelled', () => {
     const baseline = timeouts();
     const deadlines = new Deadlines<Entry>(() => assert.fail('nothing may expire'));
