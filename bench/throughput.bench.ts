@@ -6,10 +6,10 @@
  * goes first rotates), and each figure is the median over the rounds.
  *
  *   npm run build && node dist/bench/throughput.bench.js [rounds=30]
- *   node dist/bench/throughput.bench.js 30 /path/to/other/dist
+ *   node dist/bench/throughput.bench.js 30 /path/to/other/dist [...]
  *
- * With a second argument, the runtime built in that dist directory (another
- * commit's `npm run build`) runs as a third side in the same rounds: the A/B
+ * With more arguments, the runtime built in each dist directory (another
+ * commit's `npm run build`) runs as one more side in the same rounds: the A/B
  * of a change, each side against the same reference in the same run.
  */
 import { cpus, loadavg } from 'node:os';
@@ -23,7 +23,7 @@ import { median, throughput } from './measure.js';
 
 const BATCHED_RAW_WORKER = new URL('./fixtures/batched-raw-worker.js', import.meta.url);
 const ROUNDS = Number(process.argv[2] ?? 30);
-const OTHER_DIST = process.argv[3];
+const OTHER_DISTS = process.argv.slice(3);
 const IN_FLIGHT = 100;
 const CALLS_PER_ROUND = 50_000;
 const CASTS_PER_ROUND = 500_000;
@@ -169,7 +169,7 @@ function cpuMicros(usage: NodeJS.CpuUsage): number {
 async function main(): Promise<void> {
   const thisDist = resolve(new URL('..', import.meta.url).pathname);
   const sides = [await batchedRaw(), await tether('tether', thisDist)];
-  if (OTHER_DIST !== undefined) sides.push(await tether(`tether (${OTHER_DIST})`, OTHER_DIST));
+  for (const dist of OTHER_DISTS) sides.push(await tether(`tether (${dist})`, dist));
   const callRates = sides.map((): number[] => []);
   const castRates = sides.map((): number[] => []);
   const callCosts = sides.map((): number[] => []);

@@ -10,24 +10,14 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from './errors.js';
 import type { CallMessage, CallPacket } from './messages.js';
-import { PACKET_MESSAGES, PacketWriter, messagesOf, readPacket } from './wire.js';
+import { PacketWriter, messagesOf, readPacket } from './wire.js';
 import type { PacketSink } from './wire.js';
-
-/**
- * The first packet of a burst leaves once it holds this many messages, so
- * the other thread starts on them while this one writes the rest (two cores
- * at work instead of one after the other); later packets of the same burst
- * fill up to PACKET_MESSAGES, which costs fewer clones and wake-ups.
- */
-const FIRST_PACKET_MESSAGES = 64;
 
 export class BatchingEndpoint {
   readonly #port: MessagePort;
   /** Messages waiting for the next flush, already laid out flat. */
   readonly #writer = new PacketWriter();
   #flushScheduled = false;
-  /** A packet of this burst (this synchronous stretch) has left already. */
-  #burstStarted = false;
   #closed = false;
 
   readonly #onUndeliverable: (message: CallMessage, error: unknown) => void;
@@ -97,9 +87,10 @@ export class BatchingEndpoint {
   }
 
   #sent(): void {
-    const queued = this.#writer.messages;
-    if (queued >= PACKET_MESSAGES || (queued >= FIRST_PACKET_MESSAGES && !this.#burstStarted)) {
-      this.#burstStarted = true;
+    // A whole burst leaves as one packet (up to PACKET_MESSAGES): each postMessage wakes the other
+    // thread, and on a busy machine a wake-up costs more than the messages it carries (see
+    // docs/performance.md: a first packet of 64, to start the other thread sooner, measured slower).
+    if (this.#writer.full) {
       this.#flush();
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -109,7 +100,6 @@ export class BatchingEndpoint {
 
   readonly #flushFromMicrotask = (): void => {
     this.#flushScheduled = false;
-    this.#burstStarted = false;
     this.#flush();
   };
 
