@@ -18,7 +18,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { pino } from 'pino';
-import { BATCH, CALLS, CASTS, REPORT } from './fixtures/batched-raw-worker.js';
+import type { MessagePort } from 'node:worker_threads';
+import { BATCH, CALLS, CASTS, REPORT, serve } from './fixtures/batched-raw-worker.js';
 import { median, throughput } from './measure.js';
 
 const BATCHED_RAW_WORKER = new URL('./fixtures/batched-raw-worker.js', import.meta.url);
@@ -45,7 +46,23 @@ async function batchedRaw(): Promise<Side> {
   const { port1: port, port2 } = new MessageChannel();
   worker.postMessage({ port: port2 }, [port2]);
   await new Promise((done) => worker.once('message', done));
+  return batchedRawClient(port, async () => {
+    port.close();
+    await worker.terminate();
+  });
+}
 
+/** The batched raw channel with its server in this thread: what its code costs, without waiting on another thread. */
+function batchedRawInThread(): Side {
+  const { port1, port2 } = new MessageChannel();
+  serve(port2);
+  return batchedRawClient(port1, () => {
+    port1.close();
+    return Promise.resolve();
+  });
+}
+
+function batchedRawClient(port: MessagePort, close: () => Promise<void>): Side {
   const pending = new Map<number, (value: unknown) => void>();
   let nextId = 1;
   let calls: unknown[] = [CALLS];
@@ -108,10 +125,7 @@ async function batchedRaw(): Promise<Side> {
         pending.set(id, settle as (value: unknown) => void);
         port.postMessage([REPORT, id]);
       }),
-    close: async () => {
-      port.close();
-      await worker.terminate();
-    },
+    close,
   };
 }
 
@@ -151,6 +165,47 @@ async function tether(name: string, dist: string): Promise<Side> {
   };
 }
 
+interface CallPathModules {
+  RefCore: typeof import('../runtime/ref.js').RefCore;
+  CallServer: typeof import('../runtime/server.js').CallServer;
+}
+
+/** Tether's call path (a ref and a call server) with both ends in this thread, as the batched raw one above. */
+async function tetherInThread(name: string, dist: string): Promise<Side> {
+  const base = pathToFileURL(resolve(dist) + '/').href;
+  const { RefCore } = (await import(new URL('runtime/ref.js', base).href)) as CallPathModules;
+  const { CallServer } = (await import(new URL('runtime/server.js', base).href)) as CallPathModules;
+  const { port1, port2 } = new MessageChannel();
+  let casts = 0;
+  const server = new CallServer(
+    'echo',
+    {
+      echo: (value: number) => value,
+      bump: () => {
+        casts += 1;
+      },
+      casts: () => casts,
+    },
+    (_traceparent, handler, args) => handler(...args),
+    () => undefined,
+  );
+  server.accept(port2);
+  const ref = new RefCore('echo', { callTimeoutMs: 60_000 });
+  ref.connect(port1);
+  const echo = ref as unknown as EchoRef;
+  return {
+    name,
+    call: (value) => echo.call('echo', value),
+    cast: () => echo.cast('bump'),
+    count: () => echo.call('casts'),
+    close: () => {
+      ref.disconnect(true, 'bench over');
+      server.closeAll();
+      return Promise.resolve();
+    },
+  };
+}
+
 // ------------------------------------------------------------------- bench
 
 async function castRate(side: Side): Promise<number> {
@@ -166,16 +221,23 @@ function cpuMicros(usage: NodeJS.CpuUsage): number {
   return usage.user + usage.system;
 }
 
-async function main(): Promise<void> {
-  const thisDist = resolve(new URL('..', import.meta.url).pathname);
-  const sides = [await batchedRaw(), await tether('tether', thisDist)];
-  for (const dist of OTHER_DISTS) sides.push(await tether(`tether (${dist})`, dist));
-  const callRates = sides.map((): number[] => []);
-  const castRates = sides.map((): number[] => []);
-  const callCosts = sides.map((): number[] => []);
-  const castCosts = sides.map((): number[] => []);
-  const loads: number[] = [loadavg()[0] ?? NaN];
-  // One warm-up round each, then rounds in which the order rotates.
+interface Measured {
+  callRates: number[][];
+  castRates: number[][];
+  callCosts: number[][];
+  castCosts: number[][];
+  loads: number[];
+}
+
+/** One warm-up round each, then rounds in which the order of the sides rotates. */
+async function measure(sides: Side[]): Promise<Measured> {
+  const m: Measured = {
+    callRates: sides.map(() => []),
+    castRates: sides.map(() => []),
+    callCosts: sides.map(() => []),
+    castCosts: sides.map(() => []),
+    loads: [loadavg()[0] ?? NaN],
+  };
   for (let round = -1; round < ROUNDS; round += 1) {
     for (let k = 0; k < sides.length; k += 1) {
       const index = (k + Math.max(round, 0)) % sides.length;
@@ -187,33 +249,46 @@ async function main(): Promise<void> {
       const casts = await castRate(side);
       const castCpu = cpuMicros(process.cpuUsage(cpu)) / CASTS_PER_ROUND;
       if (round >= 0) {
-        callRates[index]?.push(calls);
-        castRates[index]?.push(casts);
-        callCosts[index]?.push(callCpu);
-        castCosts[index]?.push(castCpu);
+        m.callRates[index]?.push(calls);
+        m.castRates[index]?.push(casts);
+        m.callCosts[index]?.push(callCpu);
+        m.castCosts[index]?.push(castCpu);
       }
     }
-    loads.push(loadavg()[0] ?? NaN);
+    m.loads.push(loadavg()[0] ?? NaN);
   }
   for (const side of sides) await side.close();
+  return m;
+}
 
-  const reference = { calls: median(callRates[0] ?? []), casts: median(castRates[0] ?? []) };
+function loadRange(loads: number[]): string {
+  return `load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the run`;
+}
+
+async function main(): Promise<void> {
+  const thisDist = resolve(new URL('..', import.meta.url).pathname);
+  const dists = [thisDist, ...OTHER_DISTS];
+  const label = (dist: string): string => (dist === thisDist ? 'tether' : `tether (${dist})`);
   console.log(`\n## Throughput bench — ${new Date().toISOString()}`);
   console.log(
-    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ` +
-      `load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the run, ` +
-      `${ROUNDS} rounds\n`,
+    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${ROUNDS} rounds`,
   );
-  const costs = { calls: median(callCosts[0] ?? []), casts: median(castCosts[0] ?? []) };
+
+  const threads = [await batchedRaw()];
+  for (const dist of dists) threads.push(await tether(label(dist), dist));
+  const m = await measure(threads);
+  console.log(`\n### Across threads (a worker), ${loadRange(m.loads)}\n`);
+  const reference = { calls: median(m.callRates[0] ?? []), casts: median(m.castRates[0] ?? []) };
+  const costs = { calls: median(m.callCosts[0] ?? []), casts: median(m.castCosts[0] ?? []) };
   console.log(
     '| side | calls/s, 100 in flight | ratio | CPU µs per call | ratio | casts/s | ratio | CPU µs per cast | ratio |',
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  sides.forEach((side, i) => {
-    const calls = median(callRates[i] ?? []);
-    const casts = median(castRates[i] ?? []);
-    const callCpu = median(callCosts[i] ?? []);
-    const castCpu = median(castCosts[i] ?? []);
+  threads.forEach((side, i) => {
+    const calls = median(m.callRates[i] ?? []);
+    const casts = median(m.castRates[i] ?? []);
+    const callCpu = median(m.callCosts[i] ?? []);
+    const castCpu = median(m.castCosts[i] ?? []);
     console.log(
       `| ${side.name} | ${calls.toFixed(0)} | ${(calls / reference.calls).toFixed(2)}x | ` +
         `${callCpu.toFixed(2)} | ${(callCpu / costs.calls).toFixed(2)}x | ` +
@@ -225,13 +300,35 @@ async function main(): Promise<void> {
   // ratio of medians when the machine's load moves between rounds; the range shows how much it moved.
   console.log('\n| side | calls: median of round ratios (range) | casts: median of round ratios (range) |');
   console.log('|---|---|---|');
-  for (let i = 1; i < sides.length; i += 1) {
-    const callRatios = (callRates[i] ?? []).map((rate, r) => rate / (callRates[0]?.[r] ?? NaN));
-    const castRatios = (castRates[i] ?? []).map((rate, r) => rate / (castRates[0]?.[r] ?? NaN));
+  for (let i = 1; i < threads.length; i += 1) {
+    const callRatios = (m.callRates[i] ?? []).map((rate, r) => rate / (m.callRates[0]?.[r] ?? NaN));
+    const castRatios = (m.castRates[i] ?? []).map((rate, r) => rate / (m.castRates[0]?.[r] ?? NaN));
     const summary = (values: number[]): string =>
       `${median(values).toFixed(2)}x (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}x)`;
-    console.log(`| ${sides[i]?.name} | ${summary(callRatios)} | ${summary(castRatios)} |`);
+    console.log(`| ${threads[i]?.name} | ${summary(callRatios)} | ${summary(castRatios)} |`);
   }
+
+  // The same code with both ends in this thread: no waiting for the other thread to be scheduled,
+  // so what is left is what the code costs. The least CPU per message over the rounds: a busy
+  // machine only ever adds to it.
+  const inThread = [batchedRawInThread()];
+  for (const dist of dists) inThread.push(await tetherInThread(label(dist), dist));
+  const t = await measure(inThread);
+  const least = (values: number[]): number => Math.min(...values);
+  const rawCall = least(t.callCosts[0] ?? []);
+  const rawCast = least(t.castCosts[0] ?? []);
+  console.log(
+    `\n### Both ends in one thread, least CPU per message over the rounds, ${loadRange(t.loads)}\n`,
+  );
+  console.log('| side | CPU µs per call, 100 in flight | ratio | CPU µs per cast | ratio |');
+  console.log('|---|---:|---:|---:|---:|');
+  inThread.forEach((side, i) => {
+    const call = least(t.callCosts[i] ?? []);
+    const cast = least(t.castCosts[i] ?? []);
+    console.log(
+      `| ${side.name} | ${call.toFixed(3)} | ${(call / rawCall).toFixed(2)}x | ${cast.toFixed(4)} | ${(cast / rawCast).toFixed(2)}x |`,
+    );
+  });
 }
 
 await main();

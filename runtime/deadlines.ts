@@ -16,11 +16,9 @@
  * a deadline is never earlier than its timeout after the call was made, and
  * later by at most the rest of that stretch (by which any timer would be late too).
  */
-import { performance } from 'node:perf_hooks';
-
 /** What the queue keeps on each entry. */
 export interface Timed {
-  /** When it expires (performance.now() clock); NaN until the stretch it was added in ends. */
+  /** When it expires (monotonic ms, see now()); NaN until the stretch it was added in ends. */
   due: number;
   /** The queue it waits in; undefined once it expired or was cancelled. */
   lane: DeadlineLane | undefined;
@@ -76,12 +74,12 @@ export class Deadlines<T extends Timed> {
     while (entries[lane.head]?.lane === undefined && lane.head < entries.length) lane.head += 1;
     const waiting = entries.length - lane.head;
     if (waiting > 64 && waiting > 2 * lane.live) {
-      stamp(lane, performance.now());
+      stamp(lane, now());
       lane.entries = entries.slice(lane.head).filter((e) => e.lane !== undefined);
       lane.head = 0;
       lane.unstamped = lane.entries.length;
     } else if (lane.head > 1024 && lane.head > waiting) {
-      stamp(lane, performance.now());
+      stamp(lane, now());
       lane.entries = entries.slice(lane.head);
       lane.head = 0;
       lane.unstamped = lane.entries.length;
@@ -103,15 +101,15 @@ export class Deadlines<T extends Timed> {
 
   #fire(lane: DeadlineLane): void {
     lane.timer = undefined;
-    const now = performance.now();
+    const time = now();
     // Microtasks run before any timer, so every entry has its deadline by now; this is only in case.
-    stamp(lane, now);
+    stamp(lane, time);
     const entries = lane.entries;
     const expired: T[] = [];
     while (lane.head < entries.length) {
       const entry = entries[lane.head] as T;
       if (entry.lane !== undefined) {
-        if (entry.due > now) break;
+        if (entry.due > time) break;
         entry.lane = undefined;
         lane.live -= 1;
         expired.push(entry);
@@ -123,7 +121,7 @@ export class Deadlines<T extends Timed> {
       lane.entries = entries.slice(lane.head);
       lane.head = 0;
       lane.unstamped = lane.entries.length;
-      this.#arm(lane, (lane.entries[0] as T).due - now);
+      this.#arm(lane, (lane.entries[0] as T).due - time);
     }
     // After the queue is consistent: an expiry handler may add or cancel entries.
     for (const entry of expired) this.#onExpire(entry);
@@ -138,8 +136,8 @@ function stampAll(): void {
   stampScheduled = false;
   const lanes = toStamp;
   toStamp = [];
-  const now = performance.now();
-  for (const lane of lanes) stamp(lane, now);
+  const time = now();
+  for (const lane of lanes) stamp(lane, time);
 }
 
 function stamp(lane: DeadlineLane, now: number): void {
@@ -147,4 +145,14 @@ function stamp(lane: DeadlineLane, now: number): void {
   const due = now + lane.timeoutMs;
   for (let k = lane.unstamped; k < entries.length; k += 1) (entries[k] as Timed).due = due;
   lane.unstamped = entries.length;
+}
+
+/**
+ * Monotonic milliseconds. Not performance.now(): node:perf_hooks is not
+ * loaded in a worker until something uses it, and loading it costs about
+ * 0.5 MB per actor (measured, docs/performance.md); process.hrtime is there already.
+ */
+function now(): number {
+  const [seconds, nanoseconds] = process.hrtime();
+  return seconds * 1000 + nanoseconds / 1e6;
 }
