@@ -34,6 +34,8 @@ export interface DeadlineLane {
   timer: NodeJS.Timeout | undefined;
 }
 
+const TIMER_MAX_MS = 0x7fffffff;
+
 export class Deadlines<T extends Timed> {
   readonly #lanes = new Map<number, DeadlineLane>();
   readonly #onExpire: (entry: T) => void;
@@ -96,7 +98,8 @@ export class Deadlines<T extends Timed> {
   }
 
   #arm(lane: DeadlineLane, delayMs: number): void {
-    lane.timer = setTimeout(() => this.#fire(lane), Math.max(1, Math.ceil(delayMs)));
+    // setTimeout takes at most 2^31 - 1 ms (it would fire at 1 ms instead); a later deadline re-arms.
+    lane.timer = setTimeout(() => this.#fire(lane), Math.min(Math.max(1, Math.ceil(delayMs)), TIMER_MAX_MS));
   }
 
   #fire(lane: DeadlineLane): void {

@@ -71,6 +71,20 @@ describe('call deadlines', () => {
     assert.ok(expiredAt - e.added >= 20, `expired ${expiredAt - e.added} ms after it was added`);
   });
 
+  it('a deadline beyond what setTimeout can hold does not expire early', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): number => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    const deadlines = new Deadlines<Entry>(() => assert.fail('nothing may expire'));
+    const far = entry('far', 2 ** 40);
+    deadlines.add(far, far.timeoutMs);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    deadlines.cancel(far);
+    process.off('warning', onWarning);
+    // Given more than it can hold, setTimeout warns and fires at once (then again, and again).
+    assert.deepEqual(warnings, []);
+  });
+
   it('no timer stays armed once every entry was cancelled', () => {
     const baseline = timeouts();
     const deadlines = new Deadlines<Entry>(() => assert.fail('nothing may expire'));
