@@ -3,28 +3,28 @@
  * the same synchronous stretch of code leave in one postMessage at the next
  * microtask, so a burst of calls (or of replies) costs one structured clone
  * and one event on the other side instead of one each. Messages travel in
- * the flat layout of wire.ts, which clones faster than objects.
+ * the flat layout of wire.ts, which clones faster than objects, and are
+ * written there directly: no object per message on the way out or in.
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from './errors.js';
 import type { CallMessage, CallPacket } from './messages.js';
-import { appendMessage, readPacket } from './wire.js';
-
-/** Large bursts are split so one postMessage never holds an unbounded array. */
-const MAX_BATCH = 1024;
+import { PacketWriter, messagesOf, readPacket } from './wire.js';
+import type { PacketSink } from './wire.js';
 
 export class BatchingEndpoint {
   readonly #port: MessagePort;
   /** Messages waiting for the next flush, already laid out flat. */
-  #packet: CallPacket = [];
-  #queued = 0;
+  readonly #writer = new PacketWriter();
   #flushScheduled = false;
   #closed = false;
 
   readonly #onUndeliverable: (message: CallMessage, error: unknown) => void;
-  readonly #onMessage: (message: CallMessage) => void;
+  readonly #sink: PacketSink;
 
   /**
+   * @param sink takes each message that arrives, in order.
    * @param onUndeliverable called for a message that cannot be cloned (a function in the
    *   arguments, say); the batch it was in is resent one by one so the others still go.
    * @param onUnreadable called when a packet arrived but could not be deserialized here
@@ -33,22 +33,21 @@ export class BatchingEndpoint {
    */
   constructor(
     port: MessagePort,
-    onMessage: (message: CallMessage) => void,
+    sink: PacketSink,
     onClose: () => void,
     onUndeliverable: (message: CallMessage, error: unknown) => void,
     onUnreadable: (error: unknown) => void = () => undefined,
   ) {
     this.#port = port;
     this.#onUndeliverable = onUndeliverable;
-    this.#onMessage = onMessage;
+    this.#sink = sink;
     port.on('message', (packet: CallPacket) => {
-      if (Array.isArray(packet)) readPacket(packet, onMessage);
+      if (Array.isArray(packet)) readPacket(packet, sink);
     });
     port.on('messageerror', onUnreadable);
     port.once('close', () => {
       this.#closed = true;
-      this.#packet = [];
-      this.#queued = 0;
+      this.#writer.take();
       onClose();
     });
   }
@@ -57,11 +56,41 @@ export class BatchingEndpoint {
     return this.#closed;
   }
 
+  sendCall(id: number, method: string, traceparent: string, args: readonly unknown[]): void {
+    if (this.#closed) return;
+    this.#writer.call(id, method, traceparent, args);
+    this.#sent();
+  }
+
+  sendCast(method: string, traceparent: string, args: readonly unknown[]): void {
+    if (this.#closed) return;
+    this.#writer.cast(method, traceparent, args);
+    this.#sent();
+  }
+
+  sendOk(id: number, value: unknown): void {
+    if (this.#closed) return;
+    this.#writer.ok(id, value);
+    this.#sent();
+  }
+
+  sendErr(id: number, error: SerializedError): void {
+    if (this.#closed) return;
+    this.#writer.err(id, error);
+    this.#sent();
+  }
+
   send(message: CallMessage): void {
     if (this.#closed) return;
-    appendMessage(this.#packet, message);
-    this.#queued += 1;
-    if (this.#queued >= MAX_BATCH) {
+    this.#writer.write(message);
+    this.#sent();
+  }
+
+  #sent(): void {
+    // A whole burst leaves as one packet (up to PACKET_MESSAGES): each postMessage wakes the other
+    // thread, and on a busy machine a wake-up costs more than the messages it carries (see
+    // docs/performance.md: a first packet of 64, to start the other thread sooner, measured slower).
+    if (this.#writer.full) {
       this.#flush();
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -75,23 +104,22 @@ export class BatchingEndpoint {
   };
 
   #flush(): void {
-    const packet = this.#packet;
-    if (this.#queued === 0 || this.#closed) return;
-    this.#packet = [];
-    this.#queued = 0;
+    if (this.#closed) return;
+    const packet = this.#writer.take();
+    if (packet === undefined) return;
     try {
       this.#port.postMessage(packet);
     } catch {
       // Rare (an argument that cannot be cloned): resend one by one so only the culprit fails.
-      readPacket(packet, (message) => {
+      for (const message of messagesOf(packet)) {
+        const single = new PacketWriter();
+        single.write(message);
         try {
-          const single: CallPacket = [];
-          appendMessage(single, message);
-          this.#port.postMessage(single);
+          this.#port.postMessage(single.take());
         } catch (error) {
           this.#onUndeliverable(message, error);
         }
-      });
+      }
     }
   }
 
@@ -109,10 +137,9 @@ export class BatchingEndpoint {
       next = receiveMessageOnPort(this.#port)
     ) {
       const packet = next.message as CallPacket;
-      if (Array.isArray(packet)) readPacket(packet, this.#onMessage);
+      if (Array.isArray(packet)) readPacket(packet, this.#sink);
     }
-    this.#packet = [];
-    this.#queued = 0;
+    this.#writer.take();
     this.#closed = true;
     this.#port.close();
   }

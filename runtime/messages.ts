@@ -72,13 +72,11 @@ export type CallMessage =
 
 /**
  * What one postMessage on a call port carries: a batch of call messages laid
- * flat in one array of (mostly) primitives, since structured cloning a flat
- * array costs far less than cloning an object per message. Layout per
- * message, by leading tag:
- *   0 call: 0, id, method, traceparent, argCount, ...args
- *   1 cast: 1, method, traceparent, argCount, ...args
- *   2 ok:   2, id, value
- *   3 err:  3, id, serializedError
- * `wire.ts` is the only code that reads or writes this layout.
+ * flat in one array of (mostly) small integers, since structured cloning a
+ * flat array costs far less than cloning an object per message. Each message
+ * is a header integer (kind, argument count, method and traceparent as
+ * indexes into string tables the packet carries inline) followed by its id,
+ * arguments or value. `wire.ts` is the only code that reads or writes this
+ * layout, and describes it.
  */
 export type CallPacket = unknown[];

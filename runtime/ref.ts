@@ -18,6 +18,8 @@
  * IN_FLIGHT_METHOD in server.ts). Nothing stays pending.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { Deadlines } from './deadlines.js';
+import type { DeadlineLane } from './deadlines.js';
 import { BatchingEndpoint } from './endpoint.js';
 import {
   ActorDownError,
@@ -26,8 +28,11 @@ import {
   StashFullError,
   deserializeError,
 } from './errors.js';
+import type { SerializedError } from './errors.js';
 import type { CallMessage } from './messages.js';
 import { IN_FLIGHT_METHOD, UNREADABLE_NOTICE_ID } from './server.js';
+import { MAX_CALL_ID } from './wire.js';
+import type { PacketSink } from './wire.js';
 
 // -------------------------------------------------------------- public types
 
@@ -75,12 +80,16 @@ export const REF_DEFAULTS = { stashLimit: 1000, callTimeoutMs: 5000 } as const;
 // ------------------------------------------------------------ implementation
 
 interface PendingCall {
+  readonly id: number;
   readonly method: string;
+  readonly timeoutMs: number;
   /** The connection it went out on; undefined while it waits in the stash. */
   connection: Connection | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** Its deadline (see deadlines.ts); lane is undefined once it settled or expired. */
+  due: number;
+  lane: DeadlineLane | undefined;
 }
 
 interface StashedMessage {
@@ -107,7 +116,9 @@ export class RefCore<Api> implements ActorRef<Api> {
   #state: RefState = { kind: 'waiting' };
   #stash: StashedMessage[] = [];
   #nextCallId = 1;
+  #idsWrapped = false;
   #droppedCasts = 0;
+  readonly #deadlines = new Deadlines<PendingCall>((call) => this.#expire(call));
 
   constructor(id: string, options: RefOptions = {}) {
     this.id = id;
@@ -138,11 +149,11 @@ export class RefCore<Api> implements ActorRef<Api> {
   }
 
   cast<K extends MethodOf<Api>>(method: K, ...args: ArgsOf<Api[K]>): void {
-    const message: CallMessage = { t: 'cast', m: method, a: args, tp: this.#currentTraceparent() };
     const state = this.#state;
     if (state.kind === 'connected') {
-      state.connection.endpoint.send(message);
+      state.connection.endpoint.sendCast(method, this.#currentTraceparent(), args);
     } else if (state.kind === 'waiting' && this.#stash.length < this.#stashLimit) {
+      const message: CallMessage = { t: 'cast', m: method, a: args, tp: this.#currentTraceparent() };
       this.#stash.push({ message, call: undefined });
     } else {
       this.#droppedCasts += 1;
@@ -157,50 +168,65 @@ export class RefCore<Api> implements ActorRef<Api> {
     if (state.kind === 'waiting' && this.#stash.length >= this.#stashLimit) {
       return Promise.reject(new StashFullError(this.id, this.#stashLimit));
     }
-    const id = this.#takeCallId();
-    const message: CallMessage = {
-      t: 'call',
-      id,
-      m: method,
-      a: args,
-      tp: options?.traceparent ?? this.#currentTraceparent(),
-    };
+    const connection = state.kind === 'connected' ? state.connection : undefined;
+    const id = this.#takeCallId(connection);
+    const tp = options?.traceparent ?? this.#currentTraceparent();
     const timeoutMs = options?.timeoutMs ?? this.#callTimeoutMs;
     return new Promise((resolve, reject) => {
-      const call: PendingCall = { method, connection: undefined, resolve, reject, timer: undefined };
-      call.timer = setTimeout(() => this.#expire(id, call, timeoutMs), timeoutMs);
-      if (state.kind === 'connected') {
-        call.connection = state.connection;
-        state.connection.pending.set(id, call);
-        state.connection.endpoint.send(message);
+      const call: PendingCall = {
+        id,
+        method,
+        timeoutMs,
+        connection,
+        resolve,
+        reject,
+        due: 0,
+        lane: undefined,
+      };
+      this.#deadlines.add(call, timeoutMs);
+      if (connection !== undefined) {
+        connection.pending.set(id, call);
+        connection.endpoint.sendCall(id, method, tp, args);
       } else {
-        this.#stash.push({ message, call });
+        this.#stash.push({ message: { t: 'call', id, m: method, a: args, tp }, call });
       }
     });
   }
 
-  #takeCallId(): number {
-    const id = this.#nextCallId;
-    this.#nextCallId = id >= 0x7fffffff ? 1 : id + 1;
+  /** The next call id (never 0, see UNREADABLE_NOTICE_ID); once ids wrapped, skipping any still pending. */
+  #takeCallId(connection: Connection | undefined): number {
+    let id = this.#nextCallId;
+    if (this.#idsWrapped) {
+      while (connection?.pending.has(id) === true) id = id >= MAX_CALL_ID ? 1 : id + 1;
+    }
+    if (id >= MAX_CALL_ID) {
+      this.#nextCallId = 1;
+      this.#idsWrapped = true;
+    } else this.#nextCallId = id + 1;
     return id;
   }
 
-  #expire(id: number, call: PendingCall, timeoutMs: number): void {
-    call.timer = undefined;
-    call.connection?.pending.delete(id);
+  #expire(call: PendingCall): void {
+    call.connection?.pending.delete(call.id);
     const stashed = this.#stash.findIndex((entry) => entry.call === call);
     if (stashed >= 0) this.#stash.splice(stashed, 1);
-    call.reject(new CallTimeoutError(this.id, call.method, timeoutMs));
+    call.reject(new CallTimeoutError(this.id, call.method, call.timeoutMs));
   }
 
   /** A new incarnation is up: calls go to it, starting with those that waited. */
   connect(port: MessagePort): void {
     this.#release();
+    const sink: PacketSink = {
+      call: ignore,
+      cast: ignore,
+      ok: (id, value) => this.#onOk(connection, id, value),
+      err: (id, error) => this.#onErr(connection, id, error),
+    };
     const connection: Connection = {
       pending: new Map(),
       endpoint: new BatchingEndpoint(
         port,
-        (message) => this.#onReply(connection, message),
+        sink,
         () => this.#onPortClosed(connection),
         (message, error) => this.#onUndeliverable(connection, message, error),
         (error) => this.#findLost(connection, error),
@@ -238,7 +264,7 @@ export class RefCore<Api> implements ActorRef<Api> {
     this.#stash = [];
     for (const { call } of stash) {
       if (call === undefined) this.#droppedCasts += 1;
-      else settle(call, () => call.reject(new ActorDownError(this.id, why)));
+      else this.#settle(call, () => call.reject(new ActorDownError(this.id, why)));
     }
   }
 
@@ -262,7 +288,7 @@ export class RefCore<Api> implements ActorRef<Api> {
   #failInFlight(connection: Connection, why: string): void {
     const pending = [...connection.pending.values()];
     connection.pending.clear();
-    for (const call of pending) settle(call, () => call.reject(new ActorDownError(this.id, why)));
+    for (const call of pending) this.#settle(call, () => call.reject(new ActorDownError(this.id, why)));
   }
 
   #onPortClosed(connection: Connection): void {
@@ -272,19 +298,25 @@ export class RefCore<Api> implements ActorRef<Api> {
     if (state.kind === 'connected' && state.connection === connection) this.#state = { kind: 'waiting' };
   }
 
-  #onReply(connection: Connection, message: CallMessage): void {
-    if (message.t !== 'ok' && message.t !== 'err') return;
-    if (message.t === 'err' && message.id === UNREADABLE_NOTICE_ID) {
-      // The actor could not read something we sent.
-      this.#findLost(connection, deserializeError(message.e));
-      return;
-    }
-    const call = connection.pending.get(message.id);
+  #onOk(connection: Connection, id: number, value: unknown): void {
+    const call = connection.pending.get(id);
     // No pending call: a late reply to a call that already timed out.
     if (call === undefined) return;
-    connection.pending.delete(message.id);
-    if (message.t === 'ok') settle(call, () => call.resolve(message.v));
-    else settle(call, () => call.reject(deserializeError(message.e)));
+    connection.pending.delete(id);
+    this.#deadlines.cancel(call);
+    call.resolve(value);
+  }
+
+  #onErr(connection: Connection, id: number, error: SerializedError): void {
+    if (id === UNREADABLE_NOTICE_ID) {
+      // The actor could not read something we sent.
+      this.#findLost(connection, deserializeError(error));
+      return;
+    }
+    const call = connection.pending.get(id);
+    if (call === undefined) return;
+    connection.pending.delete(id);
+    this.#settle(call, () => call.reject(deserializeError(error)));
   }
 
   /**
@@ -296,26 +328,29 @@ export class RefCore<Api> implements ActorRef<Api> {
   #findLost(connection: Connection, cause: unknown): void {
     const asked = [...connection.pending.entries()].filter(([, call]) => call.method !== IN_FLIGHT_METHOD);
     if (asked.length === 0) return;
-    const id = this.#takeCallId();
+    const id = this.#takeCallId(connection);
     const judge = (running: unknown): void => {
       const stillRunning = new Set(Array.isArray(running) ? running : []);
       for (const [callId, call] of asked) {
         if (connection.pending.get(callId) !== call || stillRunning.has(callId)) continue;
         connection.pending.delete(callId);
-        settle(call, () => call.reject(new MessageUnreadableError(this.id, call.method, { cause })));
+        this.#settle(call, () => call.reject(new MessageUnreadableError(this.id, call.method, { cause })));
       }
     };
     // If the question gets no answer (the actor ends, or is stuck), each call still has its own deadline.
     const question: PendingCall = {
+      id,
       method: IN_FLIGHT_METHOD,
+      timeoutMs: this.#callTimeoutMs,
       connection,
       resolve: judge,
       reject: () => undefined,
-      timer: undefined,
+      due: 0,
+      lane: undefined,
     };
-    question.timer = setTimeout(() => this.#expire(id, question, this.#callTimeoutMs), this.#callTimeoutMs);
+    this.#deadlines.add(question, this.#callTimeoutMs);
     connection.pending.set(id, question);
-    connection.endpoint.send({ t: 'call', id, m: IN_FLIGHT_METHOD, a: [], tp: '' });
+    connection.endpoint.sendCall(id, IN_FLIGHT_METHOD, '', []);
   }
 
   #onUndeliverable(connection: Connection, message: CallMessage, error: unknown): void {
@@ -326,12 +361,13 @@ export class RefCore<Api> implements ActorRef<Api> {
     const call = connection.pending.get(message.id);
     if (call === undefined) return;
     connection.pending.delete(message.id);
-    settle(call, () => call.reject(error));
+    this.#settle(call, () => call.reject(error));
+  }
+
+  #settle(call: PendingCall, how: () => void): void {
+    this.#deadlines.cancel(call);
+    how();
   }
 }
 
-function settle(call: PendingCall, how: () => void): void {
-  if (call.timer !== undefined) clearTimeout(call.timer);
-  call.timer = undefined;
-  how();
-}
+function ignore(): void {}

@@ -6,7 +6,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { BatchingEndpoint } from './endpoint.js';
 import { MessageUnreadableError, TetherError, UnknownMethodError, serializeError } from './errors.js';
-import type { CallMessage } from './messages.js';
 import type { ApiShape } from './ref.js';
 
 export type AnyHandler = (...args: unknown[]) => unknown;
@@ -56,7 +55,15 @@ export class CallServer {
     const running = new Set<number>();
     const endpoint: BatchingEndpoint = new BatchingEndpoint(
       port,
-      (message) => this.#onMessage(endpoint, running, message),
+      {
+        call: (id, method, tp, args) => {
+          if (method === IN_FLIGHT_METHOD) endpoint.sendOk(id, [...running]);
+          else this.#serveCall(endpoint, running, id, method, args, tp);
+        },
+        cast: (method, tp, args) => this.#serveCast(method, args, tp),
+        ok: ignore,
+        err: ignore,
+      },
       () => this.#endpoints.delete(endpoint),
       (message, error) => {
         // The handler returned something that cannot cross a thread (a function, say).
@@ -64,14 +71,14 @@ export class CallServer {
           const why = new TetherError('TETHER_REPLY_NOT_CLONEABLE', 'the handler result cannot be cloned', {
             cause: error,
           });
-          endpoint.send({ t: 'err', id: message.id, e: serializeError(why) });
+          endpoint.sendErr(message.id, serializeError(why));
         }
       },
       (error) => {
         // Calls or casts from this ref were lost: say so in the log, and tell the ref, which finds out which.
         this.#onCastError('(a message that could not be read)', error);
         const notice = new MessageUnreadableError(this.#actorId, '(unknown)', { cause: error });
-        endpoint.send({ t: 'err', id: UNREADABLE_NOTICE_ID, e: serializeError(notice) });
+        endpoint.sendErr(UNREADABLE_NOTICE_ID, serializeError(notice));
       },
     );
     this.#endpoints.add(endpoint);
@@ -80,13 +87,6 @@ export class CallServer {
   closeAll(): void {
     for (const endpoint of this.#endpoints) endpoint.close();
     this.#endpoints.clear();
-  }
-
-  #onMessage(endpoint: BatchingEndpoint, running: Set<number>, message: CallMessage): void {
-    if (message.t === 'call') {
-      if (message.m === IN_FLIGHT_METHOD) endpoint.send({ t: 'ok', id: message.id, v: [...running] });
-      else this.#serveCall(endpoint, running, message.id, message.m, message.a, message.tp);
-    } else if (message.t === 'cast') this.#serveCast(message.m, message.a, message.tp);
   }
 
   #lookup(method: string): AnyHandler | undefined {
@@ -105,14 +105,14 @@ export class CallServer {
   ): void {
     const handler = this.#lookup(method);
     if (handler === undefined) {
-      endpoint.send({ t: 'err', id, e: serializeError(new UnknownMethodError(this.#actorId, method)) });
+      endpoint.sendErr(id, serializeError(new UnknownMethodError(this.#actorId, method)));
       return;
     }
     let result: unknown;
     try {
       result = this.#inTrace(tp, handler, args);
     } catch (error) {
-      endpoint.send({ t: 'err', id, e: serializeError(error) });
+      endpoint.sendErr(id, serializeError(error));
       return;
     }
     if (isThenable(result)) {
@@ -120,15 +120,15 @@ export class CallServer {
       result.then(
         (value) => {
           running.delete(id);
-          endpoint.send({ t: 'ok', id, v: value });
+          endpoint.sendOk(id, value);
         },
         (error: unknown) => {
           running.delete(id);
-          endpoint.send({ t: 'err', id, e: serializeError(error) });
+          endpoint.sendErr(id, serializeError(error));
         },
       );
     } else {
-      endpoint.send({ t: 'ok', id, v: result });
+      endpoint.sendOk(id, result);
     }
   }
 
@@ -152,3 +152,5 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
   );
 }
+
+function ignore(): void {}
