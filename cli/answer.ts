@@ -42,6 +42,43 @@ export async function readJson(response: Response): Promise<unknown> {
   }
 }
 
+/** What a failed fetch says in one word where it can (ECONNREFUSED, ...), else its message. */
+export function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  if (cause?.code !== undefined) return cause.code;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** An answer read as JSON (`json` is null when it is not JSON). */
+export interface JsonAnswer {
+  status: number;
+  ok: boolean;
+  json: unknown;
+}
+
+/**
+ * Fetches `url` and reads its answer as JSON within the bound. Throws
+ * CliFailure (with `exitCode`) when the service at `base` cannot be reached,
+ * and when the answer is larger than the bound.
+ */
+export async function fetchJson(
+  url: URL,
+  init: RequestInit,
+  base: string,
+  exitCode: number,
+): Promise<JsonAnswer> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    throw new CliFailure(
+      `cannot reach the service at ${quote(base)}: ${quote(describeFetchError(error))}`,
+      exitCode,
+    );
+  }
+  return { status: response.status, ok: response.ok, json: await readJson(response) };
+}
+
 /** A failure the command reports with one line and ends with `code`. */
 export class CliFailure extends Error {
   readonly exitCode: number;

@@ -7,8 +7,7 @@
  */
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import { quote } from '../errors/index.js';
-import { CliFailure, MAX_DOWNLOAD_BYTES, readBounded, readJson } from './answer.js';
-import { describeFetchError } from './status-command.js';
+import { CliFailure, MAX_DOWNLOAD_BYTES, describeFetchError, readBounded, readJson } from './answer.js';
 
 export { CliFailure };
 

@@ -14,7 +14,9 @@ import type { Command } from 'commander';
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import type { LifecycleJson, LifecycleTransitionJson } from '../kernel/views.js';
 import type { GroupView } from '../kernel/bus.js';
-import { CliFailure, readJson } from './answer.js';
+import { printable } from '../errors/index.js';
+import { CliFailure, fetchJson, type JsonAnswer } from './answer.js';
+import { terminalJson } from './terminal.js';
 
 export const LIFECYCLE_ACTIONS = { start: 'started', pause: 'paused', stop: 'stopped' } as const;
 export type LifecycleAction = keyof typeof LIFECYCLE_ACTIONS;
@@ -86,29 +88,23 @@ export async function runLifecycleCommand(
       body: JSON.stringify({ state: LIFECYCLE_ACTIONS[action as LifecycleAction] }),
     };
   }
-  let response: Response;
+  let answer: JsonAnswer;
   try {
-    response = await fetch(url, init);
-  } catch (error) {
-    io.stderr(`tether: cannot reach the service at ${target.base}: ${describeFetchError(error)}\n`);
-    return 1;
-  }
-  let body: unknown;
-  try {
-    body = await readJson(response);
+    answer = await fetchJson(url, init, target.base, 1);
   } catch (error) {
     if (!(error instanceof CliFailure)) throw error;
     io.stderr(`tether: ${error.message}\n`);
-    return 1;
+    return error.exitCode;
   }
-  if (!response.ok) {
+  const body = answer.json;
+  if (!answer.ok) {
     const apiError = (body as { error?: { code?: string; message?: string } } | null)?.error;
     io.stderr(
-      `tether: ${printable(apiError?.code ?? String(response.status))}: ${printable(apiError?.message ?? '')}\n`,
+      `tether: ${printable(apiError?.code ?? String(answer.status))}: ${printable(apiError?.message ?? '')}\n`,
     );
     return 1;
   }
-  if (flags.json === true) io.stdout(`${JSON.stringify(body, null, 2)}\n`);
+  if (flags.json === true) io.stdout(`${terminalJson(body)}\n`);
   else if (action === undefined)
     io.stdout(formatLifecycle(body as LifecycleJson & { group: GroupView | null }));
   else io.stdout(formatTrigger(body as TriggerAnswer));
@@ -177,16 +173,4 @@ async function targetFrom(
     base: flags.url ?? `http://${host}:${config.http.port}`,
     token: flags.token ?? config.http.token,
   };
-}
-
-function describeFetchError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  if (cause?.code !== undefined) return cause.code;
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Text from the service, for a terminal: no control characters (no escape sequences). */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- exactly the characters a terminal would act on
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }

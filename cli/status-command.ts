@@ -17,7 +17,7 @@ import type { Command } from 'commander';
 import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig } from '../config/index.js';
 import { quote } from '../errors/index.js';
 import type { ComponentView, StatusView, TreeNodeView, TreeView } from '../http/index.js';
-import { CliFailure, readJson } from './answer.js';
+import { CliFailure, fetchJson, type JsonAnswer } from './answer.js';
 import { terminalJson, terminalSafe } from './terminal.js';
 
 interface StatusFlags {
@@ -79,26 +79,20 @@ export async function runStatusCommand(
     io.stderr(`tether: --url: not a URL: ${quote(base)}\n`);
     return EXIT_CONFIG;
   }
-  let response: Response;
+  let answer: JsonAnswer;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  } catch (error) {
-    io.stderr(`tether: cannot reach the service at ${quote(base)}: ${quote(describeFetchError(error))}\n`);
-    return 1;
-  }
-  let body: unknown;
-  try {
-    body = await readJson(response);
+    answer = await fetchJson(url, { signal: AbortSignal.timeout(5000) }, base, 1);
   } catch (error) {
     if (!(error instanceof CliFailure)) throw error;
     io.stderr(`tether: ${error.message}\n`);
-    return 1;
+    return error.exitCode;
   }
-  if (!response.ok) {
+  const body = answer.json;
+  if (!answer.ok) {
     const apiError = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     const code = typeof apiError?.code === 'string' ? quote(apiError.code) : '';
     const message = typeof apiError?.message === 'string' ? quote(apiError.message, 400) : '';
-    io.stderr(`tether: ${quote(url.href)} answered ${response.status}: ${code} ${message}\n`);
+    io.stderr(`tether: ${quote(url.href)} answered ${answer.status}: ${code} ${message}\n`);
     return 1;
   }
   if (flags.json === true) {
@@ -129,12 +123,6 @@ export async function urlFromConfig(file: string | undefined, env: NodeJS.Proces
   if (host === '::' || host === '[::]') host = '::1';
   if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
   return `http://${host}:${config.http.port}`;
-}
-
-export function describeFetchError(error: unknown): string {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  if (cause?.code !== undefined) return cause.code;
-  return error instanceof Error ? error.message : String(error);
 }
 
 // ------------------------------------------------------------- formatting
