@@ -168,13 +168,16 @@ export async function startTasks(options: TasksOptions): Promise<ServiceTasks> {
     },
     async store(name, bytes) {
       const path = backupPath({ backupsDir }, name);
-      // Moved to the pool, not copied: a buffer of its own is handed over as it is.
+      // Moved to the pool, not copied: a buffer of its own is handed over as it is. Anything else is
+      // copied first (a Buffer's slice() is a view, and Node's Buffer pool cannot be transferred:
+      // Node 24 refuses it with "Cannot transfer object of unsupported type").
       const own =
         bytes.byteOffset === 0 &&
         bytes.byteLength === bytes.buffer.byteLength &&
-        bytes.buffer instanceof ArrayBuffer
+        bytes.buffer instanceof ArrayBuffer &&
+        !Buffer.isBuffer(bytes)
           ? bytes
-          : bytes.slice();
+          : new Uint8Array(bytes);
       return (await pool.execute(
         { kind: 'backup.store', args: { path, bytes: own }, transfer: [own.buffer as ArrayBuffer] },
         untracked,
