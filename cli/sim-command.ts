@@ -12,11 +12,11 @@
  * by signals when stdin is not at hand: SIGUSR1 resets the controller,
  * SIGUSR2 toggles silent. SIGINT/SIGTERM close everything and exit 0.
  */
-import { isIPv4 } from 'node:net';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { applyControlLine, startSimulator, type Simulator, type SimulatorOptions } from '../sim/index.js';
 import { SIM_DEFAULTS } from '../sim/defaults.js';
+import { integer, ipv4OrEmpty } from './arguments.js';
 
 interface SimFlags {
   host: string;
@@ -40,15 +40,6 @@ interface SimFlags {
   mdnsInterface: string;
 }
 
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
-}
-
 function hexField(length: number) {
   return (value: string): string => {
     if (!new RegExp(`^[0-9a-fA-F]{${length}}$`).test(value)) {
@@ -56,12 +47,6 @@ function hexField(length: number) {
     }
     return value;
   };
-}
-
-function ipv4OrEmpty(value: string): string {
-  if (value !== '' && !isIPv4(value))
-    throw new InvalidArgumentError('expected an IPv4 address, or "" for all');
-  return value;
 }
 
 export function registerSimCommand(program: Command): void {

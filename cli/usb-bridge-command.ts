@@ -14,12 +14,12 @@
  * Exit codes: 0 after a clean stop, 1 for a bad flag or when the listing
  * cannot listen.
  */
-import { isIPv4 } from 'node:net';
 import { InvalidArgumentError, type Command } from 'commander';
 import { CONFIG_DEFAULTS } from '../config/index.js';
 import { UsbBridge, startBridgeHttp, type BridgeHttp } from '../bridge/index.js';
 import type { ActorLogger } from '../runtime/actor.js';
 import { createLogger, type Logger } from '../runtime/index.js';
+import { integer, ipv4OrEmpty } from './arguments.js';
 
 interface BridgeFlags {
   host: string;
@@ -47,15 +47,6 @@ export const BRIDGE_DEFAULTS = {
   intervalMs: 2000,
 } as const;
 
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
-}
-
 function pin(value: string, previous: Record<string, number>): Record<string, number> {
   const match = /^([0-9a-fA-F]{24})=(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
@@ -71,12 +62,6 @@ function usbIds(value: string): string[] {
     throw new InvalidArgumentError('expected VID:PID pairs, 4 hex digits each, separated by commas');
   }
   return ids;
-}
-
-function ipv4OrEmpty(value: string): string {
-  if (value !== '' && !isIPv4(value))
-    throw new InvalidArgumentError('expected an IPv4 address, or "" for all');
-  return value;
 }
 
 export function registerUsbBridgeCommand(program: Command): void {
