@@ -5,54 +5,15 @@
  * tells people to run.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Recorder } from '../recorder.js';
+import { startRecorded as start, type RecordedRun as Run } from '../e2e/tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 const ROOT = new URL('../../../', import.meta.url);
-
-interface Run {
-  code: Promise<number | null>;
-  lines: readonly string[];
-  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-/** A process whose output lines are recorded (stdout and stderr, \r of a terminal dropped). */
-function start(command: string, args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(command, args, {
-    env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = new Recorder<string>();
-  const lineReader = (): ((chunk: Buffer) => void) => {
-    let partial = '';
-    return (chunk) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop() ?? '';
-      output.push(...parts.map((l) => l.replace(/\r$/, '')).filter(Boolean));
-    };
-  };
-  child.stdout.on('data', lineReader());
-  child.stderr.on('data', lineReader());
-  const code = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  return {
-    code,
-    lines: output.items,
-    kill: (signal) => child.kill(signal),
-    waitForLine: (pattern, timeoutMs) =>
-      output.waitFor((line) => pattern.test(line), {
-        timeoutMs,
-        what: `a line matching ${pattern}`,
-        summary: () => `\n${output.items.join('\n')}`,
-      }),
-  };
-}
 
 const tether = (args: string[], env?: Record<string, string>): Run =>
   start(process.execPath, [CLI, ...args], env);

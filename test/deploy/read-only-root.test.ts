@@ -6,13 +6,12 @@
  * writable. Needs root (CI and this machine run as root); skipped otherwise.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Recorder } from '../recorder.js';
+import { startRecorded, type RecordedRun } from '../e2e/tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -37,44 +36,12 @@ function readOnlyRootScript(stateDir: string): string {
   ].join('\n');
 }
 
-interface Run {
-  code: Promise<number | null>;
-  lines: readonly string[];
-  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function runReadOnly(stateDir: string, args: string[], env: Record<string, string>): Run {
-  const child = spawn(
+function runReadOnly(stateDir: string, args: string[], env: Record<string, string>): RecordedRun {
+  return startRecorded(
     'unshare',
     ['--mount', 'sh', '-c', readOnlyRootScript(stateDir), 'sh', process.execPath, CLI, ...args],
-    {
-      env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', TETHER_STATE_DIR: stateDir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { TETHER_STATE_DIR: stateDir, ...env },
   );
-  const output = new Recorder<string>();
-  const lineReader = (): ((chunk: Buffer) => void) => {
-    let partial = '';
-    return (chunk) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop() ?? '';
-      output.push(...parts.filter(Boolean));
-    };
-  };
-  child.stdout.on('data', lineReader());
-  child.stderr.on('data', lineReader());
-  return {
-    code: new Promise((resolve) => child.once('exit', (c) => resolve(c))),
-    lines: output.items,
-    kill: (signal) => child.kill(signal),
-    waitForLine: (pattern, timeoutMs) =>
-      output.waitFor((line) => pattern.test(line), {
-        timeoutMs,
-        what: `a line matching ${pattern}`,
-        summary: () => `\n${output.items.join('\n')}`,
-      }),
-  };
 }
 
 function withinDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -2,54 +2,17 @@
  * `tether run` as a user runs it: a real process, its exit codes, its log.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Recorder } from '../recorder.js';
+import { startRecorded, type RecordedRun } from './tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
-interface Run {
-  code: Promise<number | null>;
-  lines: readonly string[];
-  /** Resolves when a log line matches; rejects at the deadline. */
-  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function runTether(args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    // Port 0: the HTTP API must not collide with anything else on this machine.
-    env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = new Recorder<string>();
-  // Whole lines only: a chunk may end in the middle of one.
-  const lineReader = (): ((chunk: Buffer) => void) => {
-    let partial = '';
-    return (chunk) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop() ?? '';
-      output.push(...parts.filter(Boolean));
-    };
-  };
-  child.stdout.on('data', lineReader());
-  child.stderr.on('data', lineReader());
-  const code = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  return {
-    code,
-    lines: output.items,
-    kill: (signal) => child.kill(signal),
-    waitForLine: (pattern, timeoutMs) =>
-      output.waitFor((line) => pattern.test(line), {
-        timeoutMs,
-        what: `a line matching ${pattern}`,
-        summary: () => `\n${output.items.join('\n')}`,
-      }),
-  };
+function runTether(args: string[], env: Record<string, string>): RecordedRun {
+  return startRecorded(process.execPath, [CLI, ...args], env);
 }
 
 async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {

@@ -61,3 +61,51 @@ export function spawnTether(args: string[], env: NodeJS.ProcessEnv = {}): Tether
     },
   };
 }
+
+/** A process whose output is kept as text lines (stdout and stderr together). */
+export interface RecordedRun {
+  code: Promise<number | null>;
+  lines: readonly string[];
+  /** Resolves when a line matches; rejects at the deadline with every line so far. */
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Runs `command` with a clean environment (PATH, the HTTP API on port 0, then
+ * `env`) and records its output lines: whole lines only (a chunk may end in
+ * the middle of one), the \r of a terminal dropped, empty lines left out.
+ */
+export function startRecorded(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): RecordedRun {
+  const child = spawn(command, args, {
+    env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = new Recorder<string>();
+  const lineReader = (): ((chunk: Buffer) => void) => {
+    let partial = '';
+    return (chunk) => {
+      const parts = (partial + chunk.toString()).split('\n');
+      partial = parts.pop() ?? '';
+      output.push(...parts.map((line) => line.replace(/\r$/, '')).filter(Boolean));
+    };
+  };
+  child.stdout.on('data', lineReader());
+  child.stderr.on('data', lineReader());
+  const code = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return {
+    code,
+    lines: output.items,
+    kill: (signal) => child.kill(signal),
+    waitForLine: (pattern, timeoutMs) =>
+      output.waitFor((line) => pattern.test(line), {
+        timeoutMs,
+        what: `a line matching ${pattern}`,
+        summary: () => `\n${output.items.join('\n')}`,
+      }),
+  };
+}
