@@ -32,7 +32,7 @@ export { NON_CONFIG_VARIABLES, envName } from './env.js';
 export { isLoopback, isWildcard, parseHostPort, unbracket, type HostPort } from './address.js';
 export { hasToken } from './rules.js';
 export { configJsonSchema } from './json-schema.js';
-export { REDACTED, SECRET_SETTINGS, redactSecrets } from './secrets.js';
+export { REDACTED, redactSecrets, redactUrlPassword } from './secrets.js';
 export { childPolicy, supervisorFlags, type ChildPolicyOptions } from './supervision.js';
 
 /** sysexits EX_CONFIG: the configuration is invalid; a service manager should not restart in a loop. */

@@ -8,10 +8,10 @@ import type { TetherConfig } from './schema.js';
 /** What a redacted value reads as: plainly not a working value. */
 export const REDACTED = '<redacted>';
 
-/** Settings that are secrets whole (an empty value is no secret and stays visible as such). */
-export const SECRET_SETTINGS = ['http.token', 'mqtt.password'] as const;
-
-/** A copy of the configuration with every secret replaced by REDACTED, a URL's password included. */
+/**
+ * A copy of the configuration with every secret (http.token, mqtt.password, the
+ * password in mqtt.url) replaced by REDACTED; an empty one stays visible as such.
+ */
 export function redactSecrets(config: TetherConfig): TetherConfig {
   const copy = structuredClone(config);
   if (copy.http.token !== '') copy.http.token = REDACTED;
@@ -25,8 +25,10 @@ export function redactUrlPassword(url: string): string {
   if (url === '' || !URL.canParse(url)) return url;
   const parsed = new URL(url);
   if (parsed.password === '') return url;
-  // URL would percent-encode the marker, so the password is cut out of the text instead.
-  const at = url.indexOf('@');
-  const colon = url.lastIndexOf(':', at);
-  return at < 0 || colon < 0 ? url : `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
+  // URL would percent-encode the marker, so the password is cut out of the text instead: it runs
+  // from the first ':' of the user info (a password may hold more) to the first '@' (it cannot hold one).
+  const userInfo = url.indexOf('//') + 2;
+  const at = url.indexOf('@', userInfo);
+  const colon = url.indexOf(':', userInfo);
+  return at < 0 || colon < 0 || colon > at ? url : `${url.slice(0, colon + 1)}${REDACTED}${url.slice(at)}`;
 }
