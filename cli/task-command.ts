@@ -18,11 +18,10 @@
  * invalid configuration or command line. What the service sends (messages,
  * results) is printed escaped (terminal.ts).
  */
-import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { printable, quote } from '../errors/index.js';
-import { writeFileAtomic } from '../system/index.js';
+import { printable, quote, TetherError } from '../errors/index.js';
+import { readRegularFile, writeFileAtomic } from '../system/index.js';
 import type { TaskView } from '../tasks/index.js';
 import { backupNameProblem } from '../tasks/index.js';
 import { ApiClient, CliFailure, errorLine } from './api-client.js';
@@ -264,26 +263,31 @@ function serviceName(file: string): string | undefined {
 }
 
 async function uploadBackup(api: ApiClient, file: string): Promise<string> {
-  let size: number;
+  let bytes: Buffer | undefined;
   try {
-    const stats = await stat(file);
-    if (!stats.isFile()) throw new CliFailure(`${printable(file)} is not a regular file`, 1);
-    size = stats.size;
+    // The service's bounded reader: a FIFO or device named by mistake cannot block the CLI.
+    bytes = await readRegularFile(file, { maxBytes: MAX_UPLOAD_BYTES, followLinks: true });
   } catch (error) {
-    if (error instanceof CliFailure) throw error;
-    throw new CliFailure(
-      `cannot read ${printable(file)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-      1,
-    );
+    throw new CliFailure(uploadProblem(file, error), 1);
   }
-  if (size > MAX_UPLOAD_BYTES)
-    throw new CliFailure(`${printable(file)} is larger than ${MAX_UPLOAD_BYTES} bytes`, 1);
-  const bytes = await readFile(file);
+  if (bytes === undefined) throw new CliFailure(`cannot read ${printable(file)}: ENOENT`, 1);
   const name = serviceName(file) ?? `upload-${Date.now()}.json`;
   const path = `/api/backups/${encodeURIComponent(name)}`;
   const answer = await api.send('PUT', path, bytes);
   if (answer.status !== 201) throw new CliFailure(errorLine(path, answer.status, answer.json), 1);
   return name;
+}
+
+function uploadProblem(file: string, error: unknown): string {
+  if (TetherError.is(error, 'TETHER_STATE_FILE_TOO_LARGE'))
+    return `${printable(file)} is larger than ${MAX_UPLOAD_BYTES} bytes`;
+  if (
+    TetherError.is(error, 'TETHER_STATE_FILE_NOT_REGULAR') ||
+    TetherError.is(error, 'TETHER_STATE_FILE_IS_DIRECTORY')
+  )
+    return `${printable(file)} is not a regular file`;
+  const cause = (TetherError.is(error) ? error.cause : error) as { code?: unknown } | undefined;
+  return `cannot read ${printable(file)}: ${typeof cause?.code === 'string' ? cause.code : 'error'}`;
 }
 
 /** Submits a task and follows it to its end; the exit code says how it ended. */

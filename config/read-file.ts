@@ -7,8 +7,8 @@
  * (no window between check and use), and read up to the bound only, so a
  * file that grows while it is read is caught too.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { TetherError } from '../errors/index.js';
+import { readRegularFile } from '../system/index.js';
 import { ConfigError, ConfigNotFoundError } from './errors.js';
 
 /**
@@ -22,38 +22,40 @@ export const MAX_CONFIG_BYTES = 256 * 1024;
 /**
  * The file's text. Throws ConfigNotFoundError when it cannot be opened or is
  * not a regular file, and ConfigError (at line 1, column 1) when it is
- * larger than `maxBytes`.
+ * larger than `maxBytes`. The reading itself is the state files' bounded
+ * reader (system/state-file.ts), following symbolic links: a configuration
+ * mounted from a Kubernetes ConfigMap is one.
  */
 export async function readConfigFile(file: string, maxBytes = MAX_CONFIG_BYTES): Promise<string> {
-  let handle: FileHandle;
+  let bytes: Buffer | undefined;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    bytes = await readRegularFile(file, { maxBytes, followLinks: true });
   } catch (error) {
-    throw new ConfigNotFoundError(file, (error as NodeJS.ErrnoException).code ?? 'EIO', { cause: error });
+    throw asConfigError(file, error, maxBytes);
   }
-  try {
-    const stats = await handle.stat();
-    if (stats.isDirectory()) throw new ConfigNotFoundError(file, 'EISDIR');
-    if (!stats.isFile()) throw new ConfigNotFoundError(file, 'not a regular file');
-    if (stats.size > maxBytes) throw tooLarge(file, `${stats.size}`, maxBytes);
-    // Read to the end, but never past the bound: the size fstat gave may be stale (or 0, as in /proc).
-    const buffer = Buffer.alloc(maxBytes + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxBytes) throw tooLarge(file, `more than ${maxBytes}`, maxBytes);
-    }
-    return buffer.toString('utf8', 0, length);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof ConfigNotFoundError) throw error;
-    throw new ConfigNotFoundError(file, (error as NodeJS.ErrnoException).code ?? 'EIO', { cause: error });
-  } finally {
-    await handle.close();
-  }
+  if (bytes === undefined) throw new ConfigNotFoundError(file, 'ENOENT');
+  return bytes.toString('utf8');
 }
 
+function asConfigError(file: string, error: unknown, maxBytes: number): Error {
+  if (!TetherError.is(error)) return new ConfigNotFoundError(file, 'EIO', { cause: error });
+  switch (error.code) {
+    case 'TETHER_STATE_FILE_TOO_LARGE':
+      return tooLarge(file, String(error.detail['size']), maxBytes);
+    case 'TETHER_STATE_FILE_IS_DIRECTORY':
+      return new ConfigNotFoundError(file, 'EISDIR', { cause: error });
+    case 'TETHER_STATE_FILE_NOT_REGULAR':
+      return new ConfigNotFoundError(file, `not a regular file: a ${String(error.detail['found'])}`, {
+        cause: error,
+      });
+    case 'TETHER_STATE_FILE_TIMEOUT':
+      return new ConfigNotFoundError(file, 'timed out', { cause: error });
+    default: {
+      const code = (error.cause as { code?: unknown } | undefined)?.code;
+      return new ConfigNotFoundError(file, typeof code === 'string' ? code : 'EIO', { cause: error });
+    }
+  }
+}
 function tooLarge(file: string, size: string, maxBytes: number): ConfigError {
   return new ConfigError([
     {

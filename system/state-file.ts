@@ -10,6 +10,11 @@
  * never half of one. Every state file is created with one mode,
  * `STATE_FILE_MODE` (0640, see below).
  *
+ * The same reader serves every other file the service opens that someone
+ * else may have put there — the configuration, the MQTT CA file, a backup
+ * the CLI uploads — as `readRegularFile`; those follow symbolic links (a
+ * Kubernetes ConfigMap is one), and the opened file must still be regular.
+ *
  * Reads trust nothing at the path. Only a regular file is opened: the path
  * is `lstat`ed first, then opened with O_NONBLOCK | O_NOFOLLOW | O_NOCTTY
  * (so a FIFO or a terminal swapped in after the check cannot block the open
@@ -37,7 +42,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../runtime/logger.js';
 import { describe, TetherError } from '../errors/index.js';
@@ -72,6 +77,7 @@ export const STATE_FILE_TIMEOUT_MS = 2000;
 export const DEFAULT_MAX_STATE_BYTES = 1024 * 1024;
 
 const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | constants.O_NOCTTY;
+const READ_FOLLOWING_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 const TEMP_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_NOCTTY;
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NONBLOCK;
@@ -150,6 +156,29 @@ export async function readStateText(
 ): Promise<string | undefined> {
   return withinBound(path, 'read', options.timeoutMs ?? STATE_FILE_TIMEOUT_MS, (expired) =>
     readNow(path, options.maxBytes, expired),
+  );
+}
+
+export interface ReadRegularFileOptions {
+  /** More than this many bytes is refused (`StateFileTooLargeError`), and never read. */
+  maxBytes: number;
+  /** Follow a symbolic link to a regular file (default false: a link is refused as not regular). */
+  followLinks?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * The bytes of a regular file of at most `maxBytes`; undefined when nothing
+ * is at `path`. Throws the typed errors of errors.ts: not regular (a FIFO,
+ * socket or device is never opened in a way that can block), a directory,
+ * too large, unreadable, timed out.
+ */
+export async function readRegularFile(
+  path: string,
+  options: ReadRegularFileOptions,
+): Promise<Buffer | undefined> {
+  return withinBound(path, 'read', options.timeoutMs ?? STATE_FILE_TIMEOUT_MS, (expired) =>
+    readBytesNow(path, options.maxBytes, options.followLinks ?? false, expired),
   );
 }
 
@@ -304,9 +333,18 @@ async function loadNow<T>(
 }
 
 async function readNow(path: string, maxBytes: number, expired: Expired): Promise<string | undefined> {
+  return (await readBytesNow(path, maxBytes, false, expired))?.toString('utf8');
+}
+
+async function readBytesNow(
+  path: string,
+  maxBytes: number,
+  followLinks: boolean,
+  expired: Expired,
+): Promise<Buffer | undefined> {
   let before: Stats;
   try {
-    before = await lstat(path);
+    before = followLinks ? await stat(path) : await lstat(path);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     if (errorCode(error) === 'ENOTDIR') throw new StateDirUnusableError(dirname(path), error);
@@ -317,13 +355,15 @@ async function readNow(path: string, maxBytes: number, expired: Expired): Promis
 
   let handle: FileHandle;
   try {
-    handle = await open(path, READ_FLAGS);
+    handle = await open(path, followLinks ? READ_FOLLOWING_FLAGS : READ_FLAGS);
   } catch (error) {
     switch (errorCode(error)) {
       case 'ENOENT':
         return undefined; // removed since the lstat
       case 'ELOOP':
-        throw new StateFileNotRegularError(path, 'symbolic link'); // swapped for a link since the lstat
+        // Not following: swapped for a link since the lstat. Following: a loop of links.
+        if (followLinks) throw new StateFileUnreadableError(path, error);
+        throw new StateFileNotRegularError(path, 'symbolic link');
       case 'ENXIO':
         throw new StateFileNotRegularError(path, 'socket');
       default:
@@ -347,7 +387,7 @@ async function readNow(path: string, maxBytes: number, expired: Expired): Promis
       // Grown since the fstat: never read past the bound.
       if (total > maxBytes) throw new StateFileTooLargeError(path, total, maxBytes);
     }
-    return Buffer.concat(chunks, total).toString('utf8');
+    return Buffer.concat(chunks, total);
   } catch (error) {
     throw TetherError.is(error) ? error : new StateFileUnreadableError(path, error);
   } finally {

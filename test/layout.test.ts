@@ -21,7 +21,7 @@ export const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   supervisors: ['errors', 'runtime'],
   library: ['errors', 'runtime', 'supervisors'],
   system: ['errors', 'runtime'],
-  config: ['errors', 'runtime', 'supervisors'],
+  config: ['errors', 'runtime', 'supervisors', 'system'],
   protocol: ['errors'],
   contracts: ['errors', 'runtime', 'protocol'],
   otel: ['errors', 'runtime', 'supervisors', 'config', 'contracts'],

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import { open, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, ConfigNotFoundError, MAX_CONFIG_BYTES, readConfigFile } from '../../config/index.js';
@@ -52,6 +52,18 @@ describe('reading the configuration file', () => {
       assert.equal(error.code, 'TETHER_CONFIG_NOT_FOUND');
       return true;
     });
+  });
+
+  it('a symbolic link to a regular file is followed (a Kubernetes ConfigMap mounts one); a link to a FIFO is refused', async () => {
+    const target = await files.write('target.yaml', 'log:\n  level: debug\n');
+    const link = join(files.dir, 'linked.yaml');
+    await symlink(target, link);
+    assert.equal(await readConfigFile(link), 'log:\n  level: debug\n');
+    const fifo = join(files.dir, 'linked-fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const toFifo = join(files.dir, 'to-fifo.yaml');
+    await symlink(fifo, toFifo);
+    await assert.rejects(readConfigFile(toFifo), ConfigNotFoundError);
   });
 
   it('a directory, or a file that does not exist, is TETHER_CONFIG_NOT_FOUND', async () => {
