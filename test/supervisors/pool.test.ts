@@ -19,10 +19,12 @@ import {
   PoolTaskAbortedError,
   PoolTaskCrashedError,
   RemoteError,
+  TetherError,
 } from '../../runtime/index.js';
 import type { ActorSystem, DownNotice, PoolRef, PoolRunOptions } from '../../runtime/index.js';
 import { Supervisor } from '../../supervisors/index.js';
 import type { PoolChildSpec } from '../../supervisors/index.js';
+import type { ProbeApi } from '../fixtures/probe.js';
 import { POOL_PLAIN_MODULE } from '../fixtures/pool-plain.js';
 import { POOL_TASKS_MODULE } from '../fixtures/pool-tasks.js';
 import type { PoolTestTask } from '../fixtures/pool-tasks.js';
@@ -366,6 +368,30 @@ describe('pool children', () => {
       assert.ok(error instanceof ActorDownError);
       // The pool itself still takes tasks.
       assert.deepEqual(await system.pool('p').run({ op: 'echo', value: 7 }), 7);
+      await sup.stop();
+    }));
+
+  it("a call from inside an actor to a pool id rejects ActorDownError at once, also one made before the pool's start", () =>
+    withSystem(async (system) => {
+      const sup = new Supervisor(system, { id: 'root', flags: { intensity: 5 }, children: [probe('a')] });
+      await sup.start();
+      const a = system.ref<ProbeApi>('a');
+      // Before the pool exists the name is unknown: the call waits for a holder ...
+      const early = a.call('callPeer', 'p', 'work').catch((e: unknown) => e);
+      await sup.startChild(pool('p'));
+      // ... and is refused once a pool takes the name, well before its deadline.
+      const refusedEarly = await withDeadline(early, 1000, 'the refusal of the early call');
+      assert.ok(refusedEarly instanceof TetherError, String(refusedEarly));
+      assert.equal(refusedEarly.code, 'TETHER_ACTOR_DOWN');
+      // A ref taken while the pool runs: refused at once.
+      const refused = await withDeadline(
+        a.call('callPeer', 'p', 'work').catch((e: unknown) => e),
+        1000,
+        'the refusal',
+      );
+      assert.ok(refused instanceof TetherError, String(refused));
+      assert.equal(refused.code, 'TETHER_ACTOR_DOWN');
+      assert.deepEqual(await system.pool('p').run({ op: 'echo', value: 8 }), 8);
       await sup.stop();
     }));
 
