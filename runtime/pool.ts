@@ -48,6 +48,7 @@ import type { ExitReason } from './exit-reason.js';
 import { describeExit } from './exit-reason.js';
 import type { Shutdown } from './host.js';
 import { isPoolAnswer } from './pool-messages.js';
+import { piscinaFailure } from './piscina-errors.js';
 
 /** What it takes to run one pool incarnation (supervisors/spec.ts fills it from a child spec). */
 export interface PoolSpec {
@@ -259,15 +260,15 @@ export class PoolIncarnation {
   #taskError(error: unknown, signal: AbortSignal | undefined): Error {
     if (signal?.aborted === true) return new PoolTaskAbortedError(this.id, signal.reason);
     if (this.#state !== 'running') return this.#stoppedError();
-    const message = error instanceof Error ? error.message : '';
-    // piscina's own errors carry no code: their messages are all there is (piscina/dist/errors.js).
-    if (message === 'Task queue is at limit' || message.startsWith('No task queue available')) {
-      return new PoolQueueFullError(this.id, this.#spec.maxQueue);
+    // Every other rejection is one of ours too: piscina's own errors carry no code (piscina-errors.ts).
+    switch (piscinaFailure(error)) {
+      case 'queue-full':
+        return new PoolQueueFullError(this.id, this.#spec.maxQueue);
+      case 'no-handler':
+        return new NotAPoolTaskError(this.id, this.#spec.module, 'it has no default export');
+      case 'other':
+        return new PoolTaskCrashedError(this.id, error);
     }
-    if (message.startsWith('No handler function exported')) {
-      return new NotAPoolTaskError(this.id, this.#spec.module, 'it has no default export');
-    }
-    return new PoolTaskCrashedError(this.id, error);
   }
 }
 

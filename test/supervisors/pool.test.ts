@@ -25,6 +25,7 @@ import type { ActorSystem, DownNotice, PoolRef, PoolRunOptions } from '../../run
 import { Supervisor } from '../../supervisors/index.js';
 import type { PoolChildSpec } from '../../supervisors/index.js';
 import type { ProbeApi } from '../fixtures/probe.js';
+import { POOL_NO_HANDLER_MODULE } from '../fixtures/pool-no-handler.js';
 import { POOL_PLAIN_MODULE } from '../fixtures/pool-plain.js';
 import { POOL_TASKS_MODULE } from '../fixtures/pool-tasks.js';
 import type { PoolTestTask } from '../fixtures/pool-tasks.js';
@@ -163,6 +164,34 @@ describe('pool children', () => {
       await rejectsWith(p.run({ op: 'echo', value: 'one too many' }), PoolQueueFullError);
       assert.equal(typeof (await running), 'number');
       assert.equal(await queued, 'queued');
+      await sup.stop();
+    }));
+
+  it("a full queue is refused with the code TETHER_POOL_QUEUE_FULL, whichever of piscina's two messages says it", () =>
+    withSystem(async (system) => {
+      // maxQueue reached ("Task queue is at limit"), and maxQueue 0 with every thread busy ("No task queue available").
+      const sup = await tree(system, [
+        pool('one', { threads: { max: 1 }, maxQueue: 1 }),
+        pool('none', { threads: { max: 1 }, maxQueue: 0 }),
+      ]);
+      for (const [id, queued] of [
+        ['one', 1],
+        ['none', 0],
+      ] as const) {
+        const p = system.pool<PoolTestTask>(id);
+        const { task: running } = await spinning(p, 200);
+        const waiting = Array.from({ length: queued }, () => p.run({ op: 'echo', value: 'queued' }));
+        const refused = await withDeadline(
+          p.run({ op: 'echo', value: 'one too many' }).catch((e: unknown) => e),
+          10_000,
+          'the refusal',
+        );
+        assert.ok(refused instanceof TetherError, `${id}: ${String(refused)}`);
+        assert.equal(refused.code, 'TETHER_POOL_QUEUE_FULL', id);
+        assert.deepEqual(refused.detail, { poolId: id, limit: queued });
+        assert.equal(typeof (await running), 'number');
+        assert.deepEqual(await Promise.all(waiting), waiting.map(() => 'queued'));
+      }
       await sup.stop();
     }));
 
@@ -316,10 +345,15 @@ describe('pool children', () => {
       await sup.stop();
     }));
 
-  it('a module without definePoolTask gives NotAPoolTaskError; a module that does not exist fails the start', () =>
+  it('a module without definePoolTask, or with no default export, gives NotAPoolTaskError; a module that does not exist fails the start', () =>
     withSystem(async (system) => {
-      const sup = await tree(system, [pool('plain', { module: POOL_PLAIN_MODULE })]);
+      const sup = await tree(system, [
+        pool('plain', { module: POOL_PLAIN_MODULE }),
+        pool('empty', { module: POOL_NO_HANDLER_MODULE }),
+      ]);
       await rejectsWith(system.pool('plain').run('x'), NotAPoolTaskError);
+      // No default export at all: piscina's own error, given as ours.
+      await rejectsWith(system.pool('empty').run('x'), NotAPoolTaskError);
       const missing = await sup
         .startChild(pool('missing', { module: new URL('./no-such-module.js', import.meta.url).href }))
         .catch((error: unknown) => error);
