@@ -33,7 +33,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { MessagePort, ResourceLimits, TransferListItem, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
   NotAPoolTaskError,
@@ -68,6 +69,8 @@ export interface PoolSpec {
   niceIncrement: number;
   /** How long a stop lets running tasks finish before their threads are terminated. */
   shutdown: Shutdown;
+  /** The window `utilization` is measured over (default UTILIZATION_WINDOW_MS). */
+  utilizationWindowMs?: number;
 }
 
 /** A pool's state as the tree's status shows it. */
@@ -78,7 +81,12 @@ export interface PoolStatus {
   queueSize: number;
   /** Tasks on a thread now. */
   running: number;
-  /** 0..1: the share of its threads' capacity spent running tasks since this incarnation started (piscina's). */
+  /**
+   * 0..1: how busy the pool is now: the share of its capacity (maxThreads
+   * threads) its threads spent busy over the last complete window
+   * (UTILIZATION_WINDOW_MS, 5 s), from their event-loop utilisation. 0 until
+   * the first window ends.
+   */
   utilization: number;
   /** Tasks that ran to their end (a value or their own error) since this incarnation started. */
   completed: number;
@@ -104,6 +112,14 @@ export interface PoolRef<Task = unknown, Result = unknown> {
 
 const NOTHING_TO_TRANSFER: readonly TransferListItem[] = [];
 
+/**
+ * The window a pool's utilisation is measured over. piscina's own figure is
+ * an average since the pool started over finished tasks only: a pool busy
+ * for a minute on one long task shows 0 until it ends, and an idle pool
+ * shows its busy past for ever. People reading the tree want now.
+ */
+export const UTILIZATION_WINDOW_MS = 5000;
+
 /** Largest timer delay Node accepts: a shutdown of 'infinity' waits this long, i.e. for ever in practice. */
 const FOREVER_MS = 2 ** 31 - 1;
 
@@ -124,6 +140,7 @@ export class PoolIncarnation {
   #inFlight = 0;
   #completed = 0;
   #failed = 0;
+  readonly #utilization: UtilizationMeter;
 
   constructor(spec: PoolSpec, incarnation: number) {
     this.id = spec.id;
@@ -142,6 +159,11 @@ export class PoolIncarnation {
       atomics: 'disabled',
       ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
     });
+    this.#utilization = new UtilizationMeter(
+      () => this.#piscina.threads,
+      spec.maxThreads,
+      spec.utilizationWindowMs ?? UTILIZATION_WINDOW_MS,
+    );
     // Listened to for its whole life: piscina throws an 'error' nobody listens to (the process dies).
     this.#piscina.on('error', (error: unknown) => {
       if (this.#state !== 'running') return;
@@ -188,7 +210,7 @@ export class PoolIncarnation {
       threads: this.#piscina.threads.length,
       queueSize,
       running: Math.max(0, this.#inFlight - queueSize),
-      utilization: this.#piscina.utilization,
+      utilization: this.#utilization.last,
       completed: this.#completed,
       failed: this.#failed,
     };
@@ -240,6 +262,7 @@ export class PoolIncarnation {
     this.#state = 'ended';
     this.#reason = reason;
     clearTimeout(this.#killTimer);
+    this.#utilization.stop();
     // destroy() rejects what is left and resolves once every thread has exited.
     void this.#piscina.destroy().then(
       () => this.#resolveExited(reason),
@@ -269,6 +292,52 @@ export class PoolIncarnation {
       case 'other':
         return new PoolTaskCrashedError(this.id, error);
     }
+  }
+}
+
+/**
+ * How busy a pool's threads were over the last window: each thread's
+ * event-loop utilisation (the time its loop was not waiting: a CPU-bound
+ * task, loading its module), measured from the main thread, summed over the
+ * threads alive at the window's end and divided by the window times
+ * maxThreads. A task still running counts (piscina's own figure waits for
+ * it to end); a thread that ended within the window takes its share with it.
+ */
+class UtilizationMeter {
+  last = 0;
+  readonly #threads: () => readonly Worker[];
+  readonly #capacity: number;
+  readonly #timer: NodeJS.Timeout;
+  #from = performance.now();
+  #seen = new WeakMap<Worker, EventLoopUtilization>();
+
+  constructor(threads: () => readonly Worker[], maxThreads: number, windowMs: number) {
+    this.#threads = threads;
+    this.#capacity = maxThreads;
+    this.#timer = setInterval(() => this.#sample(), windowMs);
+    // A measure only: it must not hold the process open.
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #sample(): void {
+    const now = performance.now();
+    let busyMs = 0;
+    const seen = new WeakMap<Worker, EventLoopUtilization>();
+    for (const thread of this.#threads()) {
+      const total = thread.performance.eventLoopUtilization();
+      const before = this.#seen.get(thread);
+      // A thread new in this window: all its busy time is in it.
+      busyMs += before === undefined ? total.active : total.active - before.active;
+      seen.set(thread, total);
+    }
+    this.#seen = seen;
+    const elapsedMs = now - this.#from;
+    this.#from = now;
+    this.last = elapsedMs <= 0 ? 0 : Math.min(1, Math.max(0, busyMs / (elapsedMs * this.#capacity)));
   }
 }
 
