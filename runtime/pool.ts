@@ -108,6 +108,12 @@ export interface PoolRef<Task = unknown, Result = unknown> {
   run(task: Task, options?: PoolRunOptions): Promise<Result>;
   /** The running incarnation's state; undefined while none runs. */
   status(): PoolStatus | undefined;
+  /**
+   * Why the pool refuses tasks at once now (stopped, or its supervisor
+   * backing off after spending its intensity); undefined while it runs or
+   * is between two incarnations of a quick restart (tasks then wait).
+   */
+  down(): string | undefined;
 }
 
 const NOTHING_TO_TRANSFER: readonly TransferListItem[] = [];
@@ -426,6 +432,10 @@ export class PoolRefCore implements PoolRef {
 
   status(): PoolStatus | undefined {
     return this.#current?.running === true ? this.#current.status() : undefined;
+  }
+
+  down(): string | undefined {
+    return this.#current?.running === true ? undefined : this.#stoppedWhy;
   }
 
   /** A new incarnation: the tasks waiting for one start on it, in the order they came. */

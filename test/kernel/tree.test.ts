@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { checkConfigText } from '../../config/index.js';
 import { TASKS_SUPERVISOR_ID, TASK_POOL_ID, serviceTree } from '../../kernel/tree.js';
 import { PoolStoppedError } from '../../runtime/index.js';
+import type { TaskView } from '../../tasks/index.js';
 import { Supervisor } from '../../supervisors/index.js';
 import type { PoolChildSpec } from '../../supervisors/index.js';
 import { onlyProblem } from '../config/helpers.js';
@@ -53,7 +54,7 @@ describe('the service tree', () => {
 });
 
 describe('the task pool under its own supervisor', () => {
-  it('a task pool that keeps failing backs off under its own supervisor: the link stays Synchronized, its generation and the device actors unchanged, and tasks are refused at once while it is down', () =>
+  it('a task pool that keeps failing backs off under its own supervisor: the link stays Synchronized, its generation and the device actors unchanged, and tasks are refused (REJECTED) at once while it is down', () =>
     withService(
       async ({ service, phases }) => {
         await phases.waitFor('Synchronized');
@@ -67,6 +68,7 @@ describe('the task pool under its own supervisor', () => {
         // One more failure than the root's intensity (3 in 5 s) allows: under the root, the whole tree
         // (the device link with it) would restart.
         let refused: unknown;
+        let rejected: TaskView | undefined;
         for (let failure = 1; failure <= 4; failure += 1) {
           assert.equal(service.system.exit(TASK_POOL_ID, 'kill'), true);
           await log.waitFor('child-exited', (e) => e.childId === TASK_POOL_ID, 10_000, failure);
@@ -78,10 +80,16 @@ describe('the task pool under its own supervisor', () => {
               1000,
               'a task while the pool is down',
             );
+            // A tracked task that needs the pool is REJECTED at once, not queued to fail on its first job.
+            rejected = service.tasks.tracker.submit('backup.validate', { name: 'before.json' });
           }
           await log.waitFor('child-started', (e) => e.childId === TASK_POOL_ID, 10_000, failure);
         }
         assert.ok(refused instanceof PoolStoppedError, `refused with ${String(refused)}`);
+        assert.deepEqual([rejected?.status, rejected?.problem?.code], ['REJECTED', 'TETHER_POOL_STOPPED']);
+        // Up again: the same task runs.
+        const validated = service.tasks.tracker.submit('backup.validate', { name: 'before.json' });
+        assert.equal(validated.status, 'QUEUED');
         // The pool is back and runs jobs again.
         await service.tasks.backups.store('after.json', new TextEncoder().encode('{}'));
         // Nothing else moved: no phase change, the same link generation, the device actors never restarted.
