@@ -59,7 +59,10 @@ export function synchronizedPhase(kernel: PhaseSource, what: string): Synchroniz
 export function poolReady(deps: Pick<TaskDeps, 'poolDown'>, kind: string): TaskProblem | undefined {
   const why = deps.poolDown?.();
   if (why === undefined) return undefined;
-  return { code: 'TETHER_POOL_STOPPED', message: `task "${kind}" needs the task pool, which is down: ${why}` };
+  return {
+    code: 'TETHER_POOL_STOPPED',
+    message: `task "${kind}" needs the task pool, which is down: ${why}`,
+  };
 }
 
 /** The precondition of every controller task: a Synchronized link (and, for some, autoconnecting on). */

@@ -190,7 +190,10 @@ describe('pool children', () => {
         assert.equal(refused.code, 'TETHER_POOL_QUEUE_FULL', id);
         assert.deepEqual(refused.detail, { poolId: id, limit: queued });
         assert.equal(typeof (await running), 'number');
-        assert.deepEqual(await Promise.all(waiting), waiting.map(() => 'queued'));
+        assert.deepEqual(
+          await Promise.all(waiting),
+          waiting.map(() => 'queued'),
+        );
       }
       await sup.stop();
     }));
