@@ -550,7 +550,9 @@ export class ActorSystem {
     }
     if (this.#pools.get(id)?.running === true) return;
     cell.stoppedWhy = typeof reason === 'string' ? reason : `stopped after ${describeExit(reason)}`;
-    for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
+    // Actor refs to a pool's name keep the reason that matters to them: it is a pool.
+    const why = cell.pool ? poolNotActor(id) : cell.stoppedWhy;
+    for (const sink of cell.sinks) sink.disconnect(true, why);
     this.#poolRefs.get(id)?.disconnect(true, cell.stoppedWhy);
   }
 
