@@ -90,6 +90,15 @@ export const CONFIG_DEFAULTS = {
       neverGiveUp: true,
       backoff: BACKOFF_DEFAULTS,
     },
+    // The task pool's own supervisor, on the same terms as bus: a pool that keeps failing backs off
+    // under it (its tasks refused meanwhile) and never spends the root's intensity.
+    tasks: {
+      strategy: 'one_for_one',
+      intensity: 3,
+      periodMs: 5000,
+      neverGiveUp: true,
+      backoff: BACKOFF_DEFAULTS,
+    },
     children: {
       connection: CHILD_DEFAULTS,
       commander: CHILD_DEFAULTS,
@@ -405,7 +414,7 @@ const backoff = z
   })
   .describe('Wait before restarting: exponential, capped, with jitter; set minMs and maxMs to 0 for none');
 
-type SupervisorDefaults = (typeof CONFIG_DEFAULTS.supervision)['root' | 'device' | 'bus'];
+type SupervisorDefaults = (typeof CONFIG_DEFAULTS.supervision)['root' | 'device' | 'bus' | 'tasks'];
 
 function supervisorFields(defaults: SupervisorDefaults) {
   return {
@@ -498,6 +507,13 @@ const supervision = z
       })
       .prefault({})
       .describe("The MQTT link's supervisor (over mqtt; only when mqtt.url is set)"),
+    tasks: z
+      .strictObject({
+        ...supervisorFields(CONFIG_DEFAULTS.supervision.tasks),
+        backoff: backoff.prefault({}),
+      })
+      .prefault({})
+      .describe("The task pool's supervisor (over task-pool, the tasks' CPU work)"),
     children: z
       .strictObject({
         connection: childPolicy.describe('The connection actor (owns the transport)'),
@@ -925,7 +941,7 @@ export type TetherConfigInput = z.input<typeof ConfigSchema>;
 
 export type ChildName = keyof TetherConfig['supervision']['children'];
 export type ChildPolicy = TetherConfig['supervision']['children'][ChildName];
-export type SupervisorName = 'root' | 'device' | 'bus';
+export type SupervisorName = 'root' | 'device' | 'bus' | 'tasks';
 export type SupervisorPolicy = TetherConfig['supervision'][SupervisorName];
 
 /** Overrides (command-line flags): any subset, at any depth; arrays are replaced whole. */

@@ -105,6 +105,7 @@ export async function startTasks(options: TasksOptions): Promise<ServiceTasks> {
     commander,
     blocks,
     pool,
+    poolDown: () => pool.down(),
     backupsDir,
     protoVersions: [...SUPPORTED_PROTO_VERSIONS],
     settings,

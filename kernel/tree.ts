@@ -9,15 +9,23 @@
  *   +- watchdog      (permanent)
  *   +- bus           one_for_one, never gives up, backs off (only with mqtt.url)
  *   |  +- mqtt             (permanent)
- *   +- task-pool     pool (piscina) for the tasks' CPU work, from tasks.pool
+ *   +- tasks         one_for_one, never gives up, backs off
+ *      +- task-pool        pool (piscina) for the tasks' CPU work, from tasks.pool
  *
  * rest_for_one because commander needs connection and synchronization needs
  * both: when connection restarts, those after it restart too. The MQTT link
  * has a supervisor of its own that never gives up, so a broker that keeps it
  * failing never spends the root's intensity (which would restart the device
  * link); with no broker configured there is no bus branch and no thread.
- * The task pool comes last, so it stops first (the service closes its tasks
- * before stopping the tree); its threads start with its first job.
+ * The task pool has one too, for the same reason: a pool that keeps failing
+ * (a module that cannot load, threads dying while idle) spends the tasks
+ * supervisor's intensity, not the root's. When that is spent, the tasks
+ * supervisor stops the pool, backs off and starts it again, as bus does for
+ * the broker link: meanwhile the pool is down and a task that needs it is
+ * refused at once with PoolStoppedError (TETHER_POOL_STOPPED), while the
+ * device link stays as it is. It comes last, so it stops first (the service
+ * closes its tasks before stopping the tree); its threads start with its
+ * first job.
  */
 import { COMMANDER_MODULE } from '../actors/commander/actor.js';
 import { CONNECTION_MODULE } from '../actors/connection/actor.js';
@@ -33,6 +41,9 @@ import { POOL_ENTRY } from '../tasks/index.js';
 
 /** The task pool's id: `system.pool(TASK_POOL_ID)` runs the tasks' CPU work. */
 export const TASK_POOL_ID = 'task-pool';
+
+/** The task pool's supervisor (a child of the root). */
+export const TASKS_SUPERVISOR_ID = 'tasks';
 
 /** How long stopping the pool lets a job finish (the service aborts its tasks before, within TASKS_CLOSE_BOUND_MS). */
 const TASK_POOL_SHUTDOWN_MS = 2000;
@@ -94,7 +105,12 @@ export function serviceTree(config: TetherConfig): {
               children: [actor(config, 'mqtt')],
             },
           ]),
-      taskPool(config),
+      {
+        id: TASKS_SUPERVISOR_ID,
+        kind: 'supervisor',
+        flags: supervisorFlags(config, 'tasks'),
+        children: [taskPool(config)],
+      },
     ],
   };
 }

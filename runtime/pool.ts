@@ -33,7 +33,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { MessagePort, ResourceLimits, TransferListItem, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
   NotAPoolTaskError,
@@ -48,6 +49,7 @@ import type { ExitReason } from './exit-reason.js';
 import { describeExit } from './exit-reason.js';
 import type { Shutdown } from './host.js';
 import { isPoolAnswer } from './pool-messages.js';
+import { piscinaFailure } from './piscina-errors.js';
 
 /** What it takes to run one pool incarnation (supervisors/spec.ts fills it from a child spec). */
 export interface PoolSpec {
@@ -67,6 +69,8 @@ export interface PoolSpec {
   niceIncrement: number;
   /** How long a stop lets running tasks finish before their threads are terminated. */
   shutdown: Shutdown;
+  /** The window `utilization` is measured over (default UTILIZATION_WINDOW_MS). */
+  utilizationWindowMs?: number;
 }
 
 /** A pool's state as the tree's status shows it. */
@@ -77,7 +81,12 @@ export interface PoolStatus {
   queueSize: number;
   /** Tasks on a thread now. */
   running: number;
-  /** 0..1: the share of its threads' capacity spent running tasks since this incarnation started (piscina's). */
+  /**
+   * 0..1: how busy the pool is now: the share of its capacity (maxThreads
+   * threads) its threads spent busy over the last complete window
+   * (UTILIZATION_WINDOW_MS, 5 s), from their event-loop utilisation. 0 until
+   * the first window ends.
+   */
   utilization: number;
   /** Tasks that ran to their end (a value or their own error) since this incarnation started. */
   completed: number;
@@ -99,9 +108,23 @@ export interface PoolRef<Task = unknown, Result = unknown> {
   run(task: Task, options?: PoolRunOptions): Promise<Result>;
   /** The running incarnation's state; undefined while none runs. */
   status(): PoolStatus | undefined;
+  /**
+   * Why the pool refuses tasks at once now (stopped, or its supervisor
+   * backing off after spending its intensity); undefined while it runs or
+   * is between two incarnations of a quick restart (tasks then wait).
+   */
+  down(): string | undefined;
 }
 
 const NOTHING_TO_TRANSFER: readonly TransferListItem[] = [];
+
+/**
+ * The window a pool's utilisation is measured over. piscina's own figure is
+ * an average since the pool started over finished tasks only: a pool busy
+ * for a minute on one long task shows 0 until it ends, and an idle pool
+ * shows its busy past for ever. People reading the tree want now.
+ */
+export const UTILIZATION_WINDOW_MS = 5000;
 
 /** Largest timer delay Node accepts: a shutdown of 'infinity' waits this long, i.e. for ever in practice. */
 const FOREVER_MS = 2 ** 31 - 1;
@@ -123,6 +146,7 @@ export class PoolIncarnation {
   #inFlight = 0;
   #completed = 0;
   #failed = 0;
+  readonly #utilization: UtilizationMeter;
 
   constructor(spec: PoolSpec, incarnation: number) {
     this.id = spec.id;
@@ -141,6 +165,11 @@ export class PoolIncarnation {
       atomics: 'disabled',
       ...(spec.resourceLimits === undefined ? {} : { resourceLimits: spec.resourceLimits }),
     });
+    this.#utilization = new UtilizationMeter(
+      () => this.#piscina.threads,
+      spec.maxThreads,
+      spec.utilizationWindowMs ?? UTILIZATION_WINDOW_MS,
+    );
     // Listened to for its whole life: piscina throws an 'error' nobody listens to (the process dies).
     this.#piscina.on('error', (error: unknown) => {
       if (this.#state !== 'running') return;
@@ -187,7 +216,7 @@ export class PoolIncarnation {
       threads: this.#piscina.threads.length,
       queueSize,
       running: Math.max(0, this.#inFlight - queueSize),
-      utilization: this.#piscina.utilization,
+      utilization: this.#utilization.last,
       completed: this.#completed,
       failed: this.#failed,
     };
@@ -239,6 +268,7 @@ export class PoolIncarnation {
     this.#state = 'ended';
     this.#reason = reason;
     clearTimeout(this.#killTimer);
+    this.#utilization.stop();
     // destroy() rejects what is left and resolves once every thread has exited.
     void this.#piscina.destroy().then(
       () => this.#resolveExited(reason),
@@ -259,15 +289,61 @@ export class PoolIncarnation {
   #taskError(error: unknown, signal: AbortSignal | undefined): Error {
     if (signal?.aborted === true) return new PoolTaskAbortedError(this.id, signal.reason);
     if (this.#state !== 'running') return this.#stoppedError();
-    const message = error instanceof Error ? error.message : '';
-    // piscina's own errors carry no code: their messages are all there is (piscina/dist/errors.js).
-    if (message === 'Task queue is at limit' || message.startsWith('No task queue available')) {
-      return new PoolQueueFullError(this.id, this.#spec.maxQueue);
+    // Every other rejection is one of ours too: piscina's own errors carry no code (piscina-errors.ts).
+    switch (piscinaFailure(error)) {
+      case 'queue-full':
+        return new PoolQueueFullError(this.id, this.#spec.maxQueue);
+      case 'no-handler':
+        return new NotAPoolTaskError(this.id, this.#spec.module, 'it has no default export');
+      case 'other':
+        return new PoolTaskCrashedError(this.id, error);
     }
-    if (message.startsWith('No handler function exported')) {
-      return new NotAPoolTaskError(this.id, this.#spec.module, 'it has no default export');
+  }
+}
+
+/**
+ * How busy a pool's threads were over the last window: each thread's
+ * event-loop utilisation (the time its loop was not waiting: a CPU-bound
+ * task, loading its module), measured from the main thread, summed over the
+ * threads alive at the window's end and divided by the window times
+ * maxThreads. A task still running counts (piscina's own figure waits for
+ * it to end); a thread that ended within the window takes its share with it.
+ */
+class UtilizationMeter {
+  last = 0;
+  readonly #threads: () => readonly Worker[];
+  readonly #capacity: number;
+  readonly #timer: NodeJS.Timeout;
+  #from = performance.now();
+  #seen = new WeakMap<Worker, EventLoopUtilization>();
+
+  constructor(threads: () => readonly Worker[], maxThreads: number, windowMs: number) {
+    this.#threads = threads;
+    this.#capacity = maxThreads;
+    this.#timer = setInterval(() => this.#sample(), windowMs);
+    // A measure only: it must not hold the process open.
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #sample(): void {
+    const now = performance.now();
+    let busyMs = 0;
+    const seen = new WeakMap<Worker, EventLoopUtilization>();
+    for (const thread of this.#threads()) {
+      const total = thread.performance.eventLoopUtilization();
+      const before = this.#seen.get(thread);
+      // A thread new in this window: all its busy time is in it.
+      busyMs += before === undefined ? total.active : total.active - before.active;
+      seen.set(thread, total);
     }
-    return new PoolTaskCrashedError(this.id, error);
+    this.#seen = seen;
+    const elapsedMs = now - this.#from;
+    this.#from = now;
+    this.last = elapsedMs <= 0 ? 0 : Math.min(1, Math.max(0, busyMs / (elapsedMs * this.#capacity)));
   }
 }
 
@@ -356,6 +432,10 @@ export class PoolRefCore implements PoolRef {
 
   status(): PoolStatus | undefined {
     return this.#current?.running === true ? this.#current.status() : undefined;
+  }
+
+  down(): string | undefined {
+    return this.#current?.running === true ? undefined : this.#stoppedWhy;
   }
 
   /** A new incarnation: the tasks waiting for one start on it, in the order they came. */

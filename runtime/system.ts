@@ -155,6 +155,8 @@ interface Cell {
   readonly sinks: Set<RefSink>;
   /** Gone for good (see `forget`): dropped from the map as soon as nothing holds a ref to it. */
   forgotten: boolean;
+  /** Last started as a pool: it takes tasks (system.pool), and an actor ref to it refuses calls at once. */
+  pool: boolean;
 }
 
 export class ActorSystem {
@@ -218,11 +220,7 @@ export class ActorSystem {
         ref.disconnect(true, gone);
         return ref as unknown as ActorRef<Api>;
       }
-      if (this.#pools.has(id)) {
-        // A pool takes tasks, not calls: nothing would ever answer (system.pool(id) is its ref).
-        ref.disconnect(true, `"${id}" is a pool: run tasks through system.pool("${id}")`);
-        return ref as unknown as ActorRef<Api>;
-      }
+      // A pool's name gives a ref that refuses at once (see #addSink).
       this.#mainRefs.set(id, ref);
       this.#addSink(this.#cell(id), ref);
     }
@@ -268,6 +266,9 @@ export class ActorSystem {
     cell.stoppedWhy = undefined;
     cell.forgotten = false;
     cell.incarnations += 1;
+    cell.pool = true;
+    // Actor refs taken to this name before it was a pool's (in this thread or in a worker) wait no longer.
+    for (const sink of cell.sinks) sink.disconnect(true, poolNotActor(spec.id));
     const pool = new PoolIncarnation(spec, cell.incarnations);
     cell.claim = {
       holder: spec.holder ?? { kind: 'spawn' },
@@ -309,6 +310,7 @@ export class ActorSystem {
     this.#gone.delete(spec.id);
     cell.stoppedWhy = undefined;
     cell.forgotten = false;
+    cell.pool = false;
     cell.incarnations += 1;
     const { slot, started } = this.#standby.take({
       module: spec.module,
@@ -409,6 +411,7 @@ export class ActorSystem {
     });
     cell.stoppedWhy = undefined;
     cell.forgotten = false;
+    cell.pool = false;
     cell.current = local;
     cell.claim = { holder: { kind: 'serve' }, incarnation: 0, by: local, shutdown: 0 };
     for (const sink of cell.sinks) this.#wire(local, sink);
@@ -547,7 +550,9 @@ export class ActorSystem {
     }
     if (this.#pools.get(id)?.running === true) return;
     cell.stoppedWhy = typeof reason === 'string' ? reason : `stopped after ${describeExit(reason)}`;
-    for (const sink of cell.sinks) sink.disconnect(true, cell.stoppedWhy);
+    // Actor refs to a pool's name keep the reason that matters to them: it is a pool.
+    const why = cell.pool ? poolNotActor(id) : cell.stoppedWhy;
+    for (const sink of cell.sinks) sink.disconnect(true, why);
     this.#poolRefs.get(id)?.disconnect(true, cell.stoppedWhy);
   }
 
@@ -593,6 +598,7 @@ export class ActorSystem {
         stoppedWhy: undefined,
         sinks: new Set(),
         forgotten: false,
+        pool: false,
       };
       this.#cells.set(id, cell);
     }
@@ -617,7 +623,9 @@ export class ActorSystem {
 
   #addSink(cell: Cell, sink: RefSink): void {
     cell.sinks.add(sink);
-    if (cell.current !== undefined) this.#wire(cell.current, sink);
+    // Kept in the set all the same: if the name is later an actor's, the ref is wired to it.
+    if (cell.pool) sink.disconnect(true, poolNotActor(cell.id));
+    else if (cell.current !== undefined) this.#wire(cell.current, sink);
     else if (cell.stoppedWhy !== undefined) sink.disconnect(true, cell.stoppedWhy);
   }
 
@@ -627,6 +635,15 @@ export class ActorSystem {
     incarnation.accept(port2);
     sink.connect(port1);
   }
+}
+
+/**
+ * Why an actor ref to a pool's name refuses its calls: a pool takes tasks,
+ * not calls, so nothing would ever answer (and the call would wait for its
+ * deadline). In this thread and in workers alike.
+ */
+function poolNotActor(id: string): string {
+  return `"${id}" is a pool: run tasks through system.pool("${id}")`;
 }
 
 /** The supervisors check the floors in the spec; a direct spawn is held to them here. */

@@ -678,6 +678,9 @@ export class Supervisor implements RunningChild {
     else this.#backoffAttempt += 1;
     this.#lastRestartAt = now;
     const delayMs = backoffDelay(backoff, this.#backoffAttempt, this.#random());
+    // Callers (calls, pool tasks) are refused at once meanwhile: say why, and for how long.
+    const why = `its supervisor ${this.id} spent its restart intensity: starting it again in ${Math.round(delayMs)} ms`;
+    for (const r of this.#records) this.#markStopped(r, why);
     this.#emit({ type: 'backoff', delayMs, attempt: this.#backoffAttempt });
     this.#schedule(delayMs, () => this.#restartAll(cause));
   }

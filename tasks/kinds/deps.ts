@@ -33,6 +33,8 @@ export interface TaskDeps {
   blocks: BlocksApi;
   /** Runs CPU jobs (validating, serializing) off the main thread; untracked from the tasks' side. */
   pool: Executor;
+  /** Why the pool refuses jobs at once now (it is down), or undefined: the tasks that need it are then REJECTED. */
+  poolDown?: () => string | undefined;
   /** `<stateDir>/backups`. */
   backupsDir: string;
   /** proto_versions this build supports (lower case). */
@@ -47,6 +49,20 @@ export function synchronizedPhase(kernel: PhaseSource, what: string): Synchroniz
   const { phase } = kernel.state;
   if (phase.name !== 'Synchronized') throw new NotReadyError(what, phase.name, 'Synchronized');
   return phase;
+}
+
+/**
+ * The precondition of every task that needs the pool: the pool is not down
+ * (its supervisor backing off after it kept failing). A task would fail on
+ * its first job; it is REJECTED instead, never queued to fail later.
+ */
+export function poolReady(deps: Pick<TaskDeps, 'poolDown'>, kind: string): TaskProblem | undefined {
+  const why = deps.poolDown?.();
+  if (why === undefined) return undefined;
+  return {
+    code: 'TETHER_POOL_STOPPED',
+    message: `task "${kind}" needs the task pool, which is down: ${why}`,
+  };
 }
 
 /** The precondition of every controller task: a Synchronized link (and, for some, autoconnecting on). */

@@ -3,11 +3,11 @@
  *
  * | kind            | executor              | exclusive | needs                       |
  * |-----------------|-----------------------|-----------|-----------------------------|
- * | backup.save     | controller (main)     | no        | Synchronized                |
- * | backup.load     | controller (main)     | yes       | Synchronized                |
+ * | backup.save     | controller (main)     | no        | Synchronized, pool up       |
+ * | backup.load     | controller (main)     | yes       | Synchronized, pool up       |
  * | reboot          | controller (main)     | yes       | Synchronized, autoconnecting|
  * | firmware.update | controller (main)     | yes       | Synchronized, autoconnecting|
- * | backup.validate | pool (piscina)        | no        | —                           |
+ * | backup.validate | pool (piscina)        | no        | pool up                     |
  *
  * The controller executor runs one task at a time in the main thread: its
  * jobs only await the commander (a worker) and the pool, one request at a
@@ -21,7 +21,7 @@ import type { TaskKindSpec } from '../tracker.js';
 import { LoadArgs, SaveArgs, ValidateArgsSchema, backupPath, loadBackup, saveBackup } from './backup.js';
 import type { ValidateArgs } from '../pool/backup-jobs.js';
 import type { TaskDeps } from './deps.js';
-import { controllerReady } from './deps.js';
+import { controllerReady, poolReady } from './deps.js';
 import { FirmwareUpdateArgs, RebootArgs, firmwareUpdate, reboot } from './restart.js';
 
 export const TASK_KINDS = [
@@ -64,7 +64,7 @@ export function serviceTaskKinds(deps: TaskDeps): ServiceTaskKinds {
       executor: controller,
       exclusive: false,
       parseArgs: (args) => parse(SaveArgs, args ?? {}),
-      precondition: () => controllerReady(kernel, 'backup.save', false),
+      precondition: () => controllerReady(kernel, 'backup.save', false) ?? poolReady(deps, 'backup.save'),
       timeoutMs: settings.kinds.backupSave.timeoutMs,
     },
     {
@@ -72,7 +72,7 @@ export function serviceTaskKinds(deps: TaskDeps): ServiceTaskKinds {
       executor: controller,
       exclusive: true,
       parseArgs: (args) => parse(LoadArgs, args),
-      precondition: () => controllerReady(kernel, 'backup.load', false),
+      precondition: () => controllerReady(kernel, 'backup.load', false) ?? poolReady(deps, 'backup.load'),
       timeoutMs: settings.kinds.backupLoad.timeoutMs,
     },
     {
@@ -96,6 +96,7 @@ export function serviceTaskKinds(deps: TaskDeps): ServiceTaskKinds {
       kind: 'backup.validate',
       executor: deps.pool,
       exclusive: false,
+      precondition: () => poolReady(deps, 'backup.validate'),
       parseArgs: (args): ValidateArgs => {
         const { name, force } = parse(ValidateArgsSchema, args);
         const { phase } = kernel.state;

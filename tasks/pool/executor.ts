@@ -34,6 +34,8 @@ export const POOL_ENTRY = new URL('./entry.js', import.meta.url).href;
 /** What the pool executor needs of a pool: a `PoolRef` (`system.pool(id)`) is one. */
 export interface TaskPool {
   run(task: PoolTask, options: { signal: AbortSignal; transferList: TransferListItem[] }): Promise<unknown>;
+  /** Why the pool refuses tasks at once now; undefined while it takes them (PoolRef.down). */
+  down?(): string | undefined;
 }
 
 export class PoolExecutor implements Executor {
@@ -71,6 +73,11 @@ export class PoolExecutor implements Executor {
       // The job has ended either way: no more progress can come, and the port must not hold the process.
       port1.close();
     }
+  }
+
+  /** Why a job would be refused at once now (the pool is down), for the tasks' preconditions. */
+  down(): string | undefined {
+    return this.#pool.down?.();
   }
 
   /** Takes nothing more (the pool itself is stopped by its supervisor, with the tree). */

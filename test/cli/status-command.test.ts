@@ -101,7 +101,8 @@ describe('tether status and tether tree', () => {
           '│ ├─commander running #1',
           '│ └─synchronization running #1',
           '├─watchdog running #1',
-          '└─task-pool running #1',
+          '└─tasks running #1',
+          '  └─task-pool running #1',
           '',
         ],
       );

@@ -17,7 +17,7 @@ describe('the service on MQTT', () => {
       await phases.waitFor('Synchronized');
       assert.deepEqual(
         service.root.whichChildren().map((c) => c.id),
-        ['device', 'watchdog', 'task-pool'],
+        ['device', 'watchdog', 'tasks'],
       );
       assert.equal(service.bus, undefined);
       assert.equal(service.lifecycle.state, 'started');

@@ -118,10 +118,10 @@ describe('HTTP API: reads', () => {
       assert.equal(tree.state, 'running');
       assert.deepEqual(
         tree.children.map((c) => c.id),
-        ['device', 'watchdog', 'task-pool'],
+        ['device', 'watchdog', 'tasks'],
       );
-      // The task pool shows its threads and queue (no thread until its first job).
-      const pool = tree.children[2];
+      // The task pool, under its own supervisor, shows its threads and queue (no thread until its first job).
+      const pool = tree.children[2]?.children?.[0];
       assert.equal(pool?.kind, 'pool');
       assert.deepEqual(
         [pool?.status, pool?.pool?.threads, pool?.pool?.queueSize, pool?.pool?.completed],

@@ -48,8 +48,8 @@ describe('HTTP API: the life cycle', () => {
       const stopped = await call('PUT', '/api/lifecycle', { body: { state: 'stopped' } });
       assert.equal(stopped.status, 200);
       const statuses = Object.fromEntries(service.root.whichChildren().map((c) => [c.id, c.status]));
-      // The task pool stays: the API's backup file moves run on it.
-      assert.deepEqual(statuses, { device: 'stopped', watchdog: 'stopped', 'task-pool': 'running' });
+      // The task pool (under its supervisor) stays: the API's backup file moves run on it.
+      assert.deepEqual(statuses, { device: 'stopped', watchdog: 'stopped', tasks: 'running' });
       assert.equal(service.kernel.state.phase.name, 'Disconnected');
       assert.equal((await call('GET', '/healthz')).status, 200);
       const refused = await call('PUT', '/api/lifecycle', { body: { state: 'started' } });

@@ -19,10 +19,13 @@ import {
   PoolTaskAbortedError,
   PoolTaskCrashedError,
   RemoteError,
+  TetherError,
 } from '../../runtime/index.js';
 import type { ActorSystem, DownNotice, PoolRef, PoolRunOptions } from '../../runtime/index.js';
 import { Supervisor } from '../../supervisors/index.js';
 import type { PoolChildSpec } from '../../supervisors/index.js';
+import type { ProbeApi } from '../fixtures/probe.js';
+import { POOL_NO_HANDLER_MODULE } from '../fixtures/pool-no-handler.js';
 import { POOL_PLAIN_MODULE } from '../fixtures/pool-plain.js';
 import { POOL_TASKS_MODULE } from '../fixtures/pool-tasks.js';
 import type { PoolTestTask } from '../fixtures/pool-tasks.js';
@@ -164,6 +167,37 @@ describe('pool children', () => {
       await sup.stop();
     }));
 
+  it("a full queue is refused with the code TETHER_POOL_QUEUE_FULL, whichever of piscina's two messages says it", () =>
+    withSystem(async (system) => {
+      // maxQueue reached ("Task queue is at limit"), and maxQueue 0 with every thread busy ("No task queue available").
+      const sup = await tree(system, [
+        pool('one', { threads: { max: 1 }, maxQueue: 1 }),
+        pool('none', { threads: { max: 1 }, maxQueue: 0 }),
+      ]);
+      for (const [id, queued] of [
+        ['one', 1],
+        ['none', 0],
+      ] as const) {
+        const p = system.pool<PoolTestTask>(id);
+        const { task: running } = await spinning(p, 200);
+        const waiting = Array.from({ length: queued }, () => p.run({ op: 'echo', value: 'queued' }));
+        const refused = await withDeadline(
+          p.run({ op: 'echo', value: 'one too many' }).catch((e: unknown) => e),
+          10_000,
+          'the refusal',
+        );
+        assert.ok(refused instanceof TetherError, `${id}: ${String(refused)}`);
+        assert.equal(refused.code, 'TETHER_POOL_QUEUE_FULL', id);
+        assert.deepEqual(refused.detail, { poolId: id, limit: queued });
+        assert.equal(typeof (await running), 'number');
+        assert.deepEqual(
+          await Promise.all(waiting),
+          waiting.map(() => 'queued'),
+        );
+      }
+      await sup.stop();
+    }));
+
   it('stop lets a running task finish within the shutdown timeout and refuses the queued ones', () =>
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 }, shutdown: 5000 })]);
@@ -292,13 +326,36 @@ describe('pool children', () => {
       assert.equal(status.running, 0);
       assert.equal(status.completed, 2);
       assert.equal(status.failed, 1);
-      assert.ok(status.utilization > 0 && status.utilization <= 1, `utilization ${status.utilization}`);
+      // Measured over windows of 5 s (the test below runs shorter ones): a figure of 0..1 all the same.
+      assert.ok(status.utilization >= 0 && status.utilization <= 1, `utilization ${status.utilization}`);
       assert.deepEqual(sup.whichChildren()[0]?.kind, 'pool');
       assert.deepEqual(sup.countChildren(), { specs: 1, active: 1, supervisors: 0, workers: 1 });
       assert.equal(p.status()?.completed, 2);
       await sup.terminateChild('p');
       assert.equal(sup.whichChild('p').pool, undefined);
       await sup.stop();
+    }));
+
+  it('utilisation says how busy the pool is now: a task still running counts, and an idle pool drops back to about 0', () =>
+    withSystem(async (system) => {
+      const pool = await system.startPool({ ...poolStart('u'), utilizationWindowMs: 100 });
+      const p = system.pool<PoolTestTask>('u');
+      const { task } = await spinning(p, 2000);
+      // Before its end: an average over finished tasks (piscina's) would still say 0.
+      await eventually(
+        () => (p.status()?.utilization ?? 0) > 0.5,
+        10_000,
+        'the running task to show in the utilisation',
+      );
+      assert.equal(typeof (await task), 'number');
+      // Idle again: an average since the start would stay high for as long as the pool lives.
+      await eventually(
+        () => (p.status()?.utilization ?? 1) < 0.1,
+        10_000,
+        'the idle pool to show in the utilisation',
+      );
+      pool.kill();
+      await pool.exited;
     }));
 
   it('moves buffers both ways: a transferList in, a moved result out', () =>
@@ -314,10 +371,15 @@ describe('pool children', () => {
       await sup.stop();
     }));
 
-  it('a module without definePoolTask gives NotAPoolTaskError; a module that does not exist fails the start', () =>
+  it('a module without definePoolTask, or with no default export, gives NotAPoolTaskError; a module that does not exist fails the start', () =>
     withSystem(async (system) => {
-      const sup = await tree(system, [pool('plain', { module: POOL_PLAIN_MODULE })]);
+      const sup = await tree(system, [
+        pool('plain', { module: POOL_PLAIN_MODULE }),
+        pool('empty', { module: POOL_NO_HANDLER_MODULE }),
+      ]);
       await rejectsWith(system.pool('plain').run('x'), NotAPoolTaskError);
+      // No default export at all: piscina's own error, given as ours.
+      await rejectsWith(system.pool('empty').run('x'), NotAPoolTaskError);
       const missing = await sup
         .startChild(pool('missing', { module: new URL('./no-such-module.js', import.meta.url).href }))
         .catch((error: unknown) => error);
@@ -366,6 +428,30 @@ describe('pool children', () => {
       assert.ok(error instanceof ActorDownError);
       // The pool itself still takes tasks.
       assert.deepEqual(await system.pool('p').run({ op: 'echo', value: 7 }), 7);
+      await sup.stop();
+    }));
+
+  it("a call from inside an actor to a pool id rejects ActorDownError at once, also one made before the pool's start", () =>
+    withSystem(async (system) => {
+      const sup = new Supervisor(system, { id: 'root', flags: { intensity: 5 }, children: [probe('a')] });
+      await sup.start();
+      const a = system.ref<ProbeApi>('a');
+      // Before the pool exists the name is unknown: the call waits for a holder ...
+      const early = a.call('callPeer', 'p', 'work').catch((e: unknown) => e);
+      await sup.startChild(pool('p'));
+      // ... and is refused once a pool takes the name, well before its deadline.
+      const refusedEarly = await withDeadline(early, 1000, 'the refusal of the early call');
+      assert.ok(refusedEarly instanceof TetherError, String(refusedEarly));
+      assert.equal(refusedEarly.code, 'TETHER_ACTOR_DOWN');
+      // A ref taken while the pool runs: refused at once.
+      const refused = await withDeadline(
+        a.call('callPeer', 'p', 'work').catch((e: unknown) => e),
+        1000,
+        'the refusal',
+      );
+      assert.ok(refused instanceof TetherError, String(refused));
+      assert.equal(refused.code, 'TETHER_ACTOR_DOWN');
+      assert.deepEqual(await system.pool('p').run({ op: 'echo', value: 8 }), 8);
       await sup.stop();
     }));
 
