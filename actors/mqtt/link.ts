@@ -371,6 +371,10 @@ export class MqttLink {
       this.#status.disconnects += 1;
       this.#status.since = new Date().toISOString();
       this.#peers.report(this.status());
+    } else {
+      // A failed attempt (a CA that did not sign the broker, refused credentials) is news for
+      // /api/status too: the attempts and the error's code, at most once a REPORT_INTERVAL_MS.
+      this.#reportSoon();
     }
     if (this.#stopping || this.#reconnectTimer !== undefined) return;
     const delay = reconnectDelay(this.#settings.reconnect, this.#attempts, this.#random());

@@ -495,6 +495,12 @@ describe('the MQTT link over TLS (mqtts://) against a real broker', () => {
                 [50, 100, 200, 400],
               );
               assert.equal(retries[0]?.fields['lastErrorCode'], 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+              // And the kernel hears of it (for /api/status), though the link never came up.
+              await eventually(
+                () => peers.reports.some((r) => r.lastErrorCode === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+                10_000,
+                'the failed attempts reported',
+              );
               // The broker kept nothing of ours: a client that does trust its CA finds no presence and no state.
               const ca = await readCaFileOrFail(broker.ca?.certFile ?? assert.fail('a TLS broker has a CA'));
               const reader = await TestClient.connect(broker.url, undefined, { ca });
