@@ -88,7 +88,10 @@ describe('the CA file the configuration names (mqtt.caFile)', () => {
 
   it('a file with no PEM certificate in it (a private key, say) is refused: TLS would ignore it and trust nothing', async () => {
     assertNamesCaFile(await problemsFor(files, join(files.dir, 'ca.key')), yaml());
-    const broken = await files.write('broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    const broken = await files.write(
+      'broken.pem',
+      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+    );
     assertNamesCaFile(await problemsFor(files, broken), yaml());
   });
 

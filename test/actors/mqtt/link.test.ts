@@ -430,7 +430,9 @@ describe('the MQTT link against a real broker', () => {
 
 describe('the MQTT link over TLS (mqtts://) against a real broker', () => {
   /** The CA file as the service reads it (actors/mqtt/settings.ts), not a copy of that. */
-  const trusting = (caFile: string): Partial<MqttLinkSettings> => ({ readCa: () => readCaFileOrFail(caFile) });
+  const trusting = (caFile: string): Partial<MqttLinkSettings> => ({
+    readCa: () => readCaFileOrFail(caFile),
+  });
 
   it('with the CA file that signed the broker certificate, it connects: online retained, and the state arrives', () =>
     withBroker(
