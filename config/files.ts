@@ -18,7 +18,7 @@ import type { LoadedConfig } from './load.js';
 /** A PEM bundle of a few CAs is kilobytes (Debian's whole ca-certificates.crt is about 200 KiB); anything past this is not one. */
 export const MAX_CA_FILE_BYTES = 1024 * 1024;
 
-/** Why `text` is not a CA file (no PEM certificate at all, or a broken first one), or undefined when it is one. */
+/** Why `bytes` are not a CA file (no PEM certificate at all, or a broken first one), or undefined when it is one. */
 export function caProblem(bytes: Buffer): string | undefined {
   if (!bytes.includes('-----BEGIN CERTIFICATE-----'))
     return 'holds no PEM certificate ("-----BEGIN CERTIFICATE-----")';
