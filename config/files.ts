@@ -43,7 +43,10 @@ export async function readCaFile(
   try {
     bytes = await readRegularFile(file, { maxBytes: MAX_CA_FILE_BYTES, followLinks: true });
   } catch (error) {
-    // The reader's typed errors name the path and say what is wrong (a directory, a FIFO, too large, ...).
+    // The reader's typed errors name the path and say what is wrong (a FIFO, too large, unreadable, ...);
+    // its advice for a directory ("remove or move it") is for state files, not for a path a person typed.
+    if (TetherError.is(error) && error.code === 'TETHER_STATE_FILE_IS_DIRECTORY')
+      return { why: `${file} is a directory, not a file`, cause: error };
     return { why: TetherError.is(error) ? error.message : `${file} cannot be read`, cause: error };
   }
   if (bytes === undefined) return { why: `${file} does not exist` };
