@@ -21,10 +21,11 @@ import {
   ConfigError,
   ConfigNotFoundError,
   EXIT_CONFIG,
-  checkConfigText,
+  checkConfigFiles,
   configJsonSchema,
   loadConfig,
   readConfigFile,
+  resolveConfig,
   redactSecrets,
   type LoadedConfig,
   type ValueOrigin,
@@ -86,8 +87,12 @@ export async function runConfigCheck(
   io: ConfigCommandIo = processIo,
 ): Promise<number> {
   return reportingConfigErrors(io, async () => {
-    if (options.withEnv === true) await loadConfig({ file, env: io.env });
-    else checkConfigText(file, await readConfigFile(file));
+    // The files it names (mqtt.caFile) are checked too, as `tether run` does, resolved from here.
+    const loaded =
+      options.withEnv === true
+        ? await loadConfig({ file, env: io.env })
+        : resolveConfig({ file, text: await readConfigFile(file), env: {} });
+    await checkConfigFiles(loaded);
     io.stdout('ok\n');
     return 0;
   });

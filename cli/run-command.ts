@@ -7,7 +7,14 @@
  * process (rediscovery), 78 for an invalid configuration, 1 otherwise.
  */
 import type { Command } from 'commander';
-import { ConfigError, ConfigNotFoundError, EXIT_CONFIG, loadConfig, parseHostPort } from '../config/index.js';
+import {
+  ConfigError,
+  ConfigNotFoundError,
+  EXIT_CONFIG,
+  checkConfigFiles,
+  loadConfig,
+  parseHostPort,
+} from '../config/index.js';
 import type { DeepPartial, TetherConfig } from '../config/index.js';
 import { startHttpApi } from '../http/index.js';
 import type { HttpApi } from '../http/index.js';
@@ -93,6 +100,8 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
       ...(flags.config === undefined ? {} : { file: flags.config }),
       overrides: overridesFrom(flags),
     });
+    // The files it names (mqtt.caFile) too: a missing CA is a configuration error now, not an MQTT thread failing later.
+    await checkConfigFiles(loaded);
     config = loaded.config;
     const modeSet = loaded.sources.origins['discovery.mode'] !== undefined;
     const addressSet = loaded.sources.origins['discovery.tcp.host'] !== undefined;

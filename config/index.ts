@@ -28,6 +28,7 @@ export {
   type ConfigProblem,
 } from './errors.js';
 export { MAX_CONFIG_BYTES, readConfigFile } from './read-file.js';
+export { MAX_CA_FILE_BYTES, checkConfigFiles } from './files.js';
 export { NON_CONFIG_VARIABLES, envName } from './env.js';
 export { isLoopback, isWildcard, parseHostPort, unbracket, type HostPort } from './address.js';
 export { hasToken } from './rules.js';

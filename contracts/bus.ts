@@ -151,6 +151,13 @@ export interface MqttStatus {
   connects: number;
   disconnects: number;
   lastError: string | null;
+  /**
+   * The last error's code, when it had one: Node's for TLS and sockets
+   * (`UNABLE_TO_VERIFY_LEAF_SIGNATURE` for a broker certificate the CA file
+   * did not sign, `ERR_TLS_CERT_ALTNAME_INVALID`, `ECONNREFUSED`), or the
+   * MQTT reason code of a refused CONNECT (`134` bad user name or password, `135` not authorized).
+   */
+  lastErrorCode: string | null;
   published: { state: number; events: number; group: number; responses: number };
   /** Events not published because the link was down or too many were unacknowledged. */
   droppedEvents: number;

@@ -11,13 +11,15 @@ import { join } from 'node:path';
  * package. socat: pseudo-terminal pairs and the systemd notify socket;
  * systemd-analyze: checks deploy/tether.service; script: a real terminal for
  * the CLI's readable log lines; mosquitto: the MQTT broker the tests start
- * on a free port of their own.
+ * on a free port of their own; openssl: the throwaway CA and certificate of
+ * the TLS (mqtts://) broker (test/mqtt/certificates.ts).
  */
 const systemPackages = {
   socat: 'socat',
   'systemd-analyze': 'systemd',
   script: 'bsdutils',
   mosquitto: 'mosquitto',
+  openssl: 'openssl',
 };
 
 /** Daemons live in /usr/sbin, which a user's PATH may leave out. */

@@ -136,6 +136,7 @@ export class MqttLink {
       connects: 0,
       disconnects: 0,
       lastError: null,
+      lastErrorCode: null,
       published: { state: 0, events: 0, group: 0, responses: 0 },
       droppedEvents: 0,
       refused: 0,
@@ -305,6 +306,7 @@ export class MqttLink {
     this.#status.connects += 1;
     this.#status.since = new Date().toISOString();
     this.#status.lastError = null;
+    this.#status.lastErrorCode = null;
     this.#limited.write('info', 'connect', 'connected to the broker', {
       url: this.#status.url,
       clientId: s.clientId,
@@ -369,6 +371,10 @@ export class MqttLink {
       this.#status.disconnects += 1;
       this.#status.since = new Date().toISOString();
       this.#peers.report(this.status());
+    } else {
+      // A failed attempt (a CA that did not sign the broker, refused credentials) is news for
+      // /api/status too: the attempts and the error's code, at most once a REPORT_INTERVAL_MS.
+      this.#reportSoon();
     }
     if (this.#stopping || this.#reconnectTimer !== undefined) return;
     const delay = reconnectDelay(this.#settings.reconnect, this.#attempts, this.#random());
@@ -377,6 +383,7 @@ export class MqttLink {
       retryInMs: delay,
       attempt: this.#attempts,
       lastError: this.#status.lastError,
+      lastErrorCode: this.#status.lastErrorCode,
     });
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
@@ -386,6 +393,7 @@ export class MqttLink {
 
   #onError(error: Error & { code?: unknown }): void {
     this.#status.lastError = error.message;
+    this.#status.lastErrorCode = error.code === undefined ? null : String(error.code);
     this.#limited.write('warn', 'broker-error', 'broker link error', {
       error: error.message,
       ...(error.code === undefined ? {} : { code: String(error.code) }),

@@ -1,17 +1,15 @@
 /**
  * The MQTT link's settings from the configuration: the service's name in
- * the topics, the client id, the topics, and the CA file (read here, a
- * regular file of bounded size, never a device or a FIFO that would block).
+ * the topics, the client id, the topics, and the CA file (read by
+ * config/files.ts through the service's one bounded reader: a regular file
+ * of bounded size holding a PEM certificate, never a device or a FIFO that
+ * would block).
  */
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { readCaFile } from '../../config/files.js';
 import type { TetherConfig } from '../../config/schema.js';
 import { TOPIC_LEVEL, busTopics, type BusTopics } from '../../contracts/bus.js';
 import { MqttSettingsError } from './errors.js';
 import type { MqttLinkSettings } from './link.js';
-
-/** A PEM bundle of a few CAs is kilobytes; anything near this is not one. */
-export const MAX_CA_FILE_BYTES = 1024 * 1024;
 
 /** mqtt.service, or telemetry.serviceName made safe as one topic level. */
 export function busServiceName(config: TetherConfig): string {
@@ -35,7 +33,7 @@ export function linkSettings(config: TetherConfig): MqttLinkSettings {
     url: m.url,
     username: m.username,
     password: m.password,
-    readCa: m.caFile === '' ? undefined : () => readCaFile(m.caFile),
+    readCa: m.caFile === '' ? undefined : () => readCaFileOrFail(m.caFile),
     clientId: clientIdOf(config),
     prefix: m.prefix,
     topics: busTopicsOf(config),
@@ -50,25 +48,13 @@ export function linkSettings(config: TetherConfig): MqttLinkSettings {
   };
 }
 
-/** The CA file's bytes; MqttSettingsError when it is not a readable regular file of at most 1 MiB. */
-export async function readCaFile(path: string): Promise<Buffer> {
-  let handle;
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (error) {
-    throw new MqttSettingsError('caFile', `cannot open ${path}: ${(error as Error).message}`, error);
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new MqttSettingsError('caFile', `${path} is not a regular file`);
-    if (info.size > MAX_CA_FILE_BYTES) {
-      throw new MqttSettingsError('caFile', `${path} is larger than ${MAX_CA_FILE_BYTES} bytes`);
-    }
-    const buffer = Buffer.alloc(info.size);
-    const { bytesRead } = await handle.read(buffer, 0, info.size, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
+/**
+ * The CA file's bytes, read when the link starts with the configuration's
+ * own bounded reader (checked at `tether run` already; this catches a file
+ * removed or replaced since). MqttSettingsError when it cannot be used.
+ */
+export async function readCaFileOrFail(path: string): Promise<Buffer> {
+  const ca = await readCaFile(path);
+  if (ca.bytes !== undefined) return ca.bytes;
+  throw new MqttSettingsError('caFile', ca.why, ca.cause);
 }

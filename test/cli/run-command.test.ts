@@ -70,6 +70,22 @@ describe('tether: the command line', () => {
     }
   });
 
+  it('an mqtt.caFile that is not a readable CA file exits 78 naming the key, before anything starts', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'tether-cli-'));
+    try {
+      for (const caFile of [stateDir, join(stateDir, 'absent.pem')]) {
+        const { code, stderr } = await start(['run', '--state-dir', stateDir], {
+          TETHER_MQTT__URL: 'mqtts://127.0.0.1:8883',
+          TETHER_MQTT__CA_FILE: caFile,
+        }).finished;
+        assert.equal(code, 78, `caFile ${caFile}: ${stderr}`);
+        assert.match(stderr, /^TETHER_MQTT__CA_FILE: mqtt\.caFile: /m);
+      }
+    } finally {
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it("--tcp '[::1]:PORT' reaches a controller listening on IPv6 loopback", async () => {
     const sim = await startSimulator({ host: '::1', port: 0 });
     const stateDir = await mkdtemp(join(tmpdir(), 'tether-cli-'));

@@ -4,10 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MqttApi, StateDocument } from '../../contracts/bus.js';
+import type { MqttApi, MqttStatus, StateDocument } from '../../contracts/bus.js';
 import { eventually } from '../helpers.js';
 import { withApi } from '../http/fixture.js';
 import { TestClient, withBroker } from '../mqtt/broker.js';
+import { createCa } from '../mqtt/certificates.js';
+import { tempDir } from '../config/helpers.js';
 import { withService } from './harness.js';
 import { deviceIncarnations, isSynchronized, keepCommanding, mqttConfig, mqttStatus } from './mqtt-rig.js';
 
@@ -134,6 +136,55 @@ describe('the service on MQTT, when the broker or the link fails', () => {
         { config: mqttConfig(broker) },
       );
     }));
+
+  it('mqtts:// with a CA file that did not sign the broker: the link backs off with a coded error in /api/status; device, commands and HTTP unaffected', async () => {
+    const other = await tempDir();
+    try {
+      const stranger = await createCa(other.dir, 'stranger');
+      await withBroker(
+        async (broker) => {
+          await withApi(
+            async ({ phases, service, call }) => {
+              await phases.waitFor('Synchronized');
+              const mark = phases.mark();
+              const before = deviceIncarnations(service);
+              const mqttExits: number[] = [];
+              service.root.events.subscribe((e) => {
+                if (e.type === 'child-exited' && e.childId === 'mqtt') mqttExits.push(e.at);
+              });
+              const commands = keepCommanding(service);
+              try {
+                await eventually(
+                  () => (mqttStatus(service)?.attempts ?? 0) >= 3,
+                  20_000,
+                  'three attempts to connect, reported',
+                );
+                const status = await call('GET', '/api/status');
+                assert.equal(status.status, 200);
+                const reported = (status.json['reports'] as Record<string, MqttStatus | undefined>)['mqtt'];
+                assert.equal(reported?.connected, false);
+                assert.equal(reported.connects, 0);
+                assert.equal(reported.lastErrorCode, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+                assert.equal((await call('GET', '/healthz')).status, 200);
+              } finally {
+                const { ok, failures } = await commands.stop();
+                assert.deepEqual(failures, []);
+                assert.ok(ok > 0);
+              }
+              // The link retries on its own: the actor is not crashing and being restarted.
+              assert.deepEqual(mqttExits, []);
+              assert.equal(phases.changes.length, mark, 'the device link never changed phase');
+              assert.equal(deviceIncarnations(service), before, 'no device actor restarted');
+            },
+            { config: mqttConfig(broker, { mqtt: { caFile: stranger.certFile } }) },
+          );
+        },
+        { tls: true },
+      );
+    } finally {
+      await other.remove();
+    }
+  });
 
   it('a CA file that cannot be read fails the MQTT actor, which its supervisor restarts with backoff; the device is not touched', () =>
     withService(

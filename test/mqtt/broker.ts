@@ -1,7 +1,8 @@
 /**
  * A real mosquitto for a test: its own config file in a temp directory, a
  * listener on 127.0.0.1 on a free port, persistence off, anonymous clients
- * allowed unless the test says otherwise. It can be stopped and started
+ * allowed unless the test says otherwise, plain MQTT or TLS (a throwaway
+ * CA made for it, see certificates.ts). It can be stopped and started
  * again on the same port (a broker restart, a flapping broker), and is
  * always stopped at the end (`close`). Plus a small MQTT 5 client for the
  * test's side: subscribe, record, wait with a deadline, request/response.
@@ -15,17 +16,26 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { Recorder } from '../recorder.js';
+import { createCa, createServerCertificate, type TestCa } from './certificates.js';
 
 export interface BrokerOptions {
   /** Default true; false refuses every client (no password file): "the broker refuses the credentials". */
   allowAnonymous?: boolean;
   /** More lines for mosquitto.conf (the fleet bench asks for `sys_interval 1`). */
   extraConfig?: readonly string[];
+  /**
+   * TLS on the listener (mqtts://): a CA made for this broker signs its
+   * certificate for 127.0.0.1 and localhost; clients trust `broker.ca`.
+   */
+  tls?: boolean;
 }
 
 export interface Broker {
   readonly port: number;
+  /** mqtt://127.0.0.1:<port>, or mqtts:// with `tls`. */
   readonly url: string;
+  /** The CA that signed the broker's certificate, with `tls`. */
+  readonly ca: TestCa | undefined;
   readonly running: boolean;
   /** The broker process, while it runs. */
   readonly pid: number | undefined;
@@ -87,10 +97,20 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const dir = await mkdtemp(join(tmpdir(), 'tether-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
+  const ca = options.tls === true ? await createCa(dir) : undefined;
+  const server = ca === undefined ? undefined : await createServerCertificate(dir, ca);
   await writeFile(
     conf,
     [
       `listener ${port} 127.0.0.1`,
+      ...(server === undefined
+        ? []
+        : [
+            `certfile ${server.certFile}`,
+            `keyfile ${server.keyFile}`,
+            // Started as root, mosquitto would read the key as user mosquitto, which cannot enter our 0700 directory.
+            ...(process.getuid?.() === 0 ? ['user root'] : []),
+          ]),
       `allow_anonymous ${options.allowAnonymous === false ? 'false' : 'true'}`,
       'persistence false',
       'log_dest stderr',
@@ -143,7 +163,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   await start();
   return {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${ca === undefined ? 'mqtt' : 'mqtts'}://127.0.0.1:${port}`,
+    ca,
     get running() {
       return child !== undefined;
     },
@@ -208,11 +229,19 @@ export class TestClient {
     );
   }
 
+  /** `ca`: the PEM the client trusts for mqtts (a test broker's `ca`), instead of the system's. */
   static async connect(
     url: string,
     clientId = `test-${randomBytes(4).toString('hex')}`,
+    options: { ca?: Buffer } = {},
   ): Promise<TestClient> {
-    const client = connect(url, { protocolVersion: 5, clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+    const client = connect(url, {
+      protocolVersion: 5,
+      clientId,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);

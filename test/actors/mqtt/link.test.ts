@@ -11,10 +11,13 @@ import { busTopics } from '../../../contracts/bus.js';
 import { LifecycleFailedError } from '../../../contracts/lifecycle.js';
 import { groupSignature } from '../../../actors/mqtt/auth.js';
 import { MqttLink, type MqttLinkSettings } from '../../../actors/mqtt/link.js';
+import { readCaFileOrFail } from '../../../actors/mqtt/settings.js';
 import type { ActorLogger } from '../../../runtime/actor.js';
 import { eventually } from '../../helpers.js';
 import { Recorder } from '../../recorder.js';
 import { TestClient, withBroker, type Broker } from '../../mqtt/broker.js';
+import { createCa } from '../../mqtt/certificates.js';
+import { tempDir } from '../../config/helpers.js';
 
 interface Peers {
   performed: Array<{ action: string; body: unknown }>;
@@ -335,7 +338,8 @@ describe('the MQTT link against a real broker', () => {
             // random() is 0.5 here, so no jitter: 50, 100, 200, 400 (the cap).
             assert.deepEqual(waits.slice(0, 4), [50, 100, 200, 400]);
             assert.equal(link.status().connects, 0);
-            assert.match(link.status().lastError ?? '', /Not authorized|Connection refused/i);
+            // MQTT 5 reason code 135: not authorized (mosquitto's answer to an anonymous client it refuses).
+            assert.equal(link.status().lastErrorCode, '135');
           },
         );
       },
@@ -422,4 +426,102 @@ describe('the MQTT link against a real broker', () => {
         },
       );
     }));
+});
+
+describe('the MQTT link over TLS (mqtts://) against a real broker', () => {
+  /** The CA file as the service reads it (actors/mqtt/settings.ts), not a copy of that. */
+  const trusting = (caFile: string): Partial<MqttLinkSettings> => ({
+    readCa: () => readCaFileOrFail(caFile),
+  });
+
+  it('with the CA file that signed the broker certificate, it connects: online retained, and the state arrives', () =>
+    withBroker(
+      async (broker) => {
+        const ca = broker.ca?.certFile ?? assert.fail('a TLS broker has a CA');
+        assert.match(broker.url, /^mqtts:/);
+        await withLink(broker, trusting(ca), async (link) => {
+          link.publishState(state('Synchronized', 3));
+          await eventually(() => link.status().published.state >= 1, 10_000, 'a state published');
+          assert.equal(link.status().connected, true);
+          assert.equal(link.status().lastErrorCode, null);
+          const reader = await TestClient.connect(broker.url, undefined, { ca: await readCaFileOrFail(ca) });
+          try {
+            await reader.subscribe('tether/unit/#');
+            const presence = await reader.waitFor('tether/unit/status');
+            assert.equal(presence.text, 'online');
+            assert.equal(presence.retain, true);
+            const found = await reader.waitForJson<StateDocument>(
+              'tether/unit/state',
+              (doc) => doc.data.phase.name === 'Synchronized',
+            );
+            assert.equal(found.data.phase.generation, 3);
+          } finally {
+            await reader.close();
+          }
+        });
+      },
+      { tls: true },
+    ));
+
+  it('with a CA file that did not sign the broker certificate, it never connects: a coded error, waits that grow, nothing published', async () => {
+    const other = await tempDir();
+    try {
+      const stranger = await createCa(other.dir, 'stranger');
+      await withBroker(
+        async (broker) => {
+          await withLink(
+            broker,
+            { ...trusting(stranger.certFile), reconnect: { initialMs: 50, factor: 2, maxMs: 400 } },
+            async (link, peers) => {
+              link.publishState(state('Synchronized', 4));
+              await peers.logs.waitFor(
+                (l) => l.msg.startsWith('broker link down') && l.fields['attempt'] === 4,
+                {
+                  timeoutMs: 15_000,
+                  what: 'the fourth retry',
+                  summary: () => peers.logs.items.map((l) => l.msg).join('\n'),
+                },
+              );
+              const status = link.status();
+              assert.equal(status.connects, 0);
+              assert.equal(status.connected, false);
+              assert.equal(status.published.state, 0);
+              // Node's code for a chain that ends at no CA it trusts: the broker's certificate is not ours.
+              assert.equal(status.lastErrorCode, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+              const errors = peers.logs.items.filter((l) => l.msg === 'broker link error');
+              assert.ok(errors.length > 0);
+              assert.equal(errors[0]?.fields['code'], 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+              const retries = peers.logs.items.filter((l) => l.msg.startsWith('broker link down'));
+              assert.deepEqual(
+                retries.slice(0, 4).map((l) => l.fields['retryInMs']),
+                [50, 100, 200, 400],
+              );
+              assert.equal(retries[0]?.fields['lastErrorCode'], 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+              // And the kernel hears of it (for /api/status), though the link never came up.
+              await eventually(
+                () => peers.reports.some((r) => r.lastErrorCode === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+                10_000,
+                'the failed attempts reported',
+              );
+              // The broker kept nothing of ours: a client that does trust its CA finds no presence and no state.
+              const ca = await readCaFileOrFail(broker.ca?.certFile ?? assert.fail('a TLS broker has a CA'));
+              const reader = await TestClient.connect(broker.url, undefined, { ca });
+              try {
+                await reader.subscribe('tether/unit/#');
+                await reader.subscribe('fence');
+                await reader.publish('fence', 'x');
+                await reader.waitFor('fence');
+                assert.deepEqual(reader.on('tether/unit/#'), []);
+              } finally {
+                await reader.close();
+              }
+            },
+          );
+        },
+        { tls: true },
+      );
+    } finally {
+      await other.remove();
+    }
+  });
 });
