@@ -476,7 +476,7 @@ const childPolicy = z
       .positive()
       .default(CHILD_DEFAULTS.memoryLimitMb)
       .describe(
-        "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out crashes it alone",
+        "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out in pieces ends it alone (oom); one object more than 16 MB past it aborts the process (docs/decisions/0012), so leave room for the largest",
       ),
     youngGenerationMb: z
       .int()

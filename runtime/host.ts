@@ -3,7 +3,8 @@
  * worker its identity, watches its heartbeat, stops it (gracefully, then by
  * force), and works out why it ended. `exited` resolves exactly once, at
  * the first sign of the end, so a restart need not wait for the thread's
- * teardown; `slot.gone` says when the thread itself is gone.
+ * teardown (a missed heartbeat excepted: see #terminateHung); `slot.gone`
+ * says when the thread itself is gone.
  */
 import { ActorInitError, deserializeError, serializeError } from './errors.js';
 import type { SerializedError } from './errors.js';
@@ -85,6 +86,9 @@ export class ActorHost {
   #killTimer: NodeJS.Timeout | undefined;
   /** The error event of an out-of-memory or an uncaught error our hooks did not catch. */
   #workerError: SerializedError | undefined;
+  /** Set when the heartbeat was missed: the thread is being terminated, its end not yet told. */
+  #hungAfterMs: number | undefined;
+  #hungGraceTimer: NodeJS.Timeout | undefined;
 
   constructor(slot: WorkerSlot, spec: IncarnationSpec, logger: Logger, events: HostEvents) {
     this.slot = slot;
@@ -202,6 +206,8 @@ export class ActorHost {
   // ------------------------------------------------------------ messages
 
   readonly #onMessage = (message: WorkerToHost): void => {
+    // Terminated for a missed heartbeat: what it still says changes nothing.
+    if (this.#hungAfterMs !== undefined) return;
     switch (message.type) {
       case 'pong':
         this.#onPong(message.seq);
@@ -237,6 +243,11 @@ export class ActorHost {
   };
 
   #onThreadGone(code: number): void {
+    // An out-of-memory during the termination was told by its error event, before this.
+    if (this.#hungAfterMs !== undefined) {
+      this.#finish({ kind: 'hung', timeoutMs: this.#hungAfterMs });
+      return;
+    }
     const error = this.#workerError ?? (this.slot.lastError && serializeError(this.slot.lastError));
     if (error !== undefined) {
       this.#finish({ kind: 'crash', error, origin: 'uncaughtException' });
@@ -273,7 +284,7 @@ export class ActorHost {
         this.#deadlineCheck = undefined;
         if (seq !== this.#pingSeq || !this.#awaitingPong || !this.running) return;
         this.#logger.warn({ actor: this.id, timeoutMs: heartbeat.timeoutMs }, 'actor missed its heartbeat');
-        this.#finish({ kind: 'hung', timeoutMs: heartbeat.timeoutMs });
+        this.#terminateHung(heartbeat.timeoutMs);
       });
     }, heartbeat.timeoutMs);
     this.#awaitingPong = true;
@@ -295,6 +306,23 @@ export class ActorHost {
     this.#deadlineCheck = undefined;
   }
 
+  /**
+   * A missed heartbeat ends the thread, but the reason waits for the thread's
+   * end, for as long again as the heartbeat's timeout at most: a worker whose
+   * collector works near its heap limit answers no ping either, and when its
+   * limit is reached before the termination takes, Node tells that with the
+   * ERR_WORKER_OUT_OF_MEMORY error event (#onError): the reason is then oom,
+   * not hung. A busy loop ends at once (hung); a thread that will not end
+   * (blocked in native code) is told hung at the grace's end all the same.
+   */
+  #terminateHung(timeoutMs: number): void {
+    this.#hungAfterMs = timeoutMs;
+    clearTimeout(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+    this.#hungGraceTimer = setTimeout(() => this.#finish({ kind: 'hung', timeoutMs }), timeoutMs);
+    void this.slot.terminate();
+  }
+
   // ---------------------------------------------------------------- end
 
   /** The first reason wins; the thread is ended if it still runs; every timer is released. */
@@ -304,7 +332,8 @@ export class ActorHost {
     clearTimeout(this.#heartbeatTimer);
     this.#clearDeadline();
     clearTimeout(this.#killTimer);
-    this.#heartbeatTimer = this.#killTimer = undefined;
+    clearTimeout(this.#hungGraceTimer);
+    this.#heartbeatTimer = this.#killTimer = this.#hungGraceTimer = undefined;
     this.slot.worker.off('message', this.#onMessage);
     void this.slot.terminate();
     this.#resolveExit(reason);
