@@ -82,7 +82,13 @@ describe('hostile files in the state directory', () => {
       mkfifo(join(dir, 'rediscovery.json'));
       const run = spawnTether(['--discovery', 'sim', '--state-dir', dir]);
       try {
-        await run.waitForLine((l) => l['msg'] === 'tether starting', 15_000);
+        // Not 'tether starting': the signal handlers are set just after that line is written, so a
+        // SIGTERM sent on it could (on a loaded machine) find none and kill the process. The FIFO's
+        // line comes from the start itself, when they are in place.
+        await run.waitForLine(
+          (l) => (l['problem'] as { code?: unknown } | undefined)?.code === 'TETHER_STATE_FILE_NOT_REGULAR',
+          15_000,
+        );
         const { code, ms } = await terminate(run);
         assert.equal(code, 0, JSON.stringify(run.lines));
         assert.ok(ms < PROMPT_EXIT_MS, `exited ${ms} ms after SIGTERM`);
