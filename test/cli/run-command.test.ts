@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../../sim/index.js';
+import { ROOMY_START_ENV } from '../e2e/tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
@@ -95,7 +96,7 @@ describe('tether: the command line', () => {
       const off = sim.onRequest(() => seen());
       const { child, finished } = start(
         ['run', '--discovery', 'tcp', '--tcp', `[::1]:${sim.address?.port}`, '--state-dir', stateDir],
-        { TETHER_HTTP__PORT: '0', TETHER_LOG__LEVEL: 'warn' },
+        { TETHER_HTTP__PORT: '0', TETHER_LOG__LEVEL: 'warn', ...ROOMY_START_ENV },
       );
       let talked = false;
       const early = finished.then((f) => {

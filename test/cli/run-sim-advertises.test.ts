@@ -16,6 +16,7 @@ import { LOOPBACK, testMdnsPort } from '../actors/connection/discovery/mdns/mult
 import { RecordingLog } from '../fakes/recording-log.js';
 import { deadline } from '../sim/client.js';
 import { eventually } from '../helpers.js';
+import { ROOMY_START_ENV } from '../e2e/tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
@@ -29,6 +30,7 @@ test('the built-in simulator of tether run advertises itself on mDNS with its de
     env: {
       PATH: process.env['PATH'] ?? '',
       TETHER_HTTP__PORT: '0',
+      ...ROOMY_START_ENV,
       TETHER_STATE_DIR: stateDir,
       TETHER_DISCOVERY__MDNS__PORT: String(port),
       TETHER_DISCOVERY__MDNS__INTERFACE: LOOPBACK,

@@ -84,7 +84,7 @@ describe('task commands', () => {
         // The CLI polls, so a one-block save may finish between two polls:
         // which states show is timing; that each is one plain line, ending
         // COMPLETED, is not. (Seeing IN_PROGRESS is the abort test's job,
-        // whose 300-block load is long enough to be seen.)
+        // whose 3,000-block load is long enough to be seen.)
         assert.doesNotMatch(saved.stderr, /\r/);
         const progressLines = saved.stderr.trimEnd().split('\n');
         for (const line of progressLines) {
@@ -121,11 +121,13 @@ describe('task commands', () => {
           assert.equal(failed.code, 1);
           assert.match(failed.stderr, /FAILED: TETHER_BACKUP_WRONG_DEVICE/);
 
+          // At 10 ms an answer, 3,000 blocks take at least 30 s: the load is still running when
+          // Ctrl+C comes, however late the CLI's poll shows it under way (300 blocks left it 3 s).
           const big = join(dir, 'big.json');
-          await writeFile(big, backupText(300));
+          await writeFile(big, backupText(3000));
           const aborted = await runCli(['backup', 'load', big, '--url', url], (seen, child) => {
             void seen
-              .waitFor((chunk) => /IN_PROGRESS [1-9]\d%/.test(chunk), {
+              .waitFor((chunk) => /IN_PROGRESS [1-9]\d*%/.test(chunk), {
                 timeoutMs: 30_000,
                 what: 'progress',
                 summary: () => '',
@@ -146,7 +148,7 @@ describe('task commands', () => {
           const nobody = await runCli(['task', 'list', '--url', 'http://127.0.0.1:9']);
           assert.equal(nobody.code, 69);
         },
-        { sim: { capacity: 500, faults: { responseDelayMs: 10 } } },
+        { sim: { capacity: 3100, faults: { responseDelayMs: 10 } } },
       ),
     ));
 

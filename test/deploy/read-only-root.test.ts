@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startRecorded, type RecordedRun } from '../e2e/tether-process.js';
+import { ROOMY_START_ENV, startRecorded, type RecordedRun } from '../e2e/tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -40,7 +40,7 @@ function runReadOnly(stateDir: string, args: string[], env: Record<string, strin
   return startRecorded(
     'unshare',
     ['--mount', 'sh', '-c', readOnlyRootScript(stateDir), 'sh', process.execPath, CLI, ...args],
-    { TETHER_STATE_DIR: stateDir, ...env },
+    { TETHER_STATE_DIR: stateDir, ...ROOMY_START_ENV, ...env },
   );
 }
 

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startRecorded, type RecordedRun } from './tether-process.js';
+import { ROOMY_START_ENV, startRecorded, type RecordedRun } from './tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
 function runTether(args: string[], env: Record<string, string>): RecordedRun {
-  return startRecorded(process.execPath, [CLI, ...args], env);
+  return startRecorded(process.execPath, [CLI, ...args], { ...ROOMY_START_ENV, ...env });
 }
 
 async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {

@@ -32,6 +32,16 @@ export const FAST: DeepPartial<TetherConfig> = {
   // (a GC pause, another test suite) does not look like one.
   watchdog: { idleMs: 1000, timeoutMs: 1000 },
   log: { level: 'debug' },
+  // Loading an actor (and the OpenTelemetry SDK in it, when telemetry is on) can take a loaded
+  // 2-core machine more than the default 5 s: a slow start must not be what fails a test.
+  supervision: {
+    children: Object.fromEntries(
+      ['connection', 'commander', 'synchronization', 'watchdog', 'mqtt'].map((id) => [
+        id,
+        { startTimeoutMs: 30_000 },
+      ]),
+    ),
+  },
 };
 
 export interface ServiceFixture {

@@ -25,13 +25,14 @@ const INFO = 30;
 async function churn(
   { phases, logs }: ServiceFixture,
   watchMs: number,
-): Promise<{ connects: number; lines: number; phases: string }> {
+): Promise<{ connects: number; lines: number; phases: string; mark: number }> {
   await phases.waitFor('Connected');
   const mark = phases.mark();
   const logMark = logs.length;
   await new Promise((resolve) => setTimeout(resolve, watchMs));
   const changes = phases.changes.slice(mark);
   return {
+    mark,
     connects: changes.filter((c) => c.to.name === 'Connected').length,
     lines: logs.slice(logMark).filter((l) => Number(l['level']) >= INFO).length,
     phases: changes
@@ -118,8 +119,11 @@ describe('a hostile controller, end to end', () => {
         async (fixture) => {
           const seen = await churn(fixture, WATCH_MS);
           t.diagnostic(`${seen.connects} links, ${seen.lines} log lines in ${WATCH_MS} ms`);
-          assert.ok(seen.connects >= 2, `it keeps trying: ${seen.phases}`);
           assert.ok(seen.connects <= MAX_CONNECTS, `${seen.connects} links in ${WATCH_MS} ms`);
+          // It keeps trying: two more links come (waited for, however slow the machine; the
+          // window above is only for the upper bounds, which a slow machine cannot break).
+          const again = await fixture.phases.waitFor('Connected', 20_000, seen.mark);
+          await fixture.phases.waitFor('Connected', 20_000, fixture.phases.changes.indexOf(again) + 1);
           assert.ok(seen.lines <= MAX_LINES, `${seen.lines} log lines in ${WATCH_MS} ms`);
           assert.equal(fixture.phases.changes.filter((c) => c.to.name === 'Synchronized').length, 0);
         },
@@ -138,6 +142,9 @@ describe('a hostile controller, end to end', () => {
     it(`${fault}: one link, Synchronized without the datastore, the log bounded`, (t) =>
       withService(
         async (fixture) => {
+          // Synchronized is waited for (a loaded machine may take more than the window to get there);
+          // the window then shows the link kept.
+          await fixture.phases.waitFor('Synchronized', 20_000);
           const seen = await churn(fixture, WATCH_MS);
           t.diagnostic(`${seen.connects} links, ${seen.lines} log lines in ${WATCH_MS} ms`);
           assert.equal(seen.connects, 0, `no new link after the first: ${seen.phases}`);
@@ -146,7 +153,12 @@ describe('a hostile controller, end to end', () => {
           const sync = fixture.service.system.ref<SynchronizationApi>(ACTOR_IDS.synchronization);
           assert.notEqual((await sync.call('status')).datastore, null);
         },
-        { ...(sim && { sim }), ...(stateDir !== undefined && { config: { stateDir } }) },
+        {
+          ...(sim && { sim }),
+          // The link must be kept over the window: a check that a busy machine answers in over a
+          // second must not look like a silent controller here.
+          config: { watchdog: { timeoutMs: 10_000 }, ...(stateDir !== undefined && { stateDir }) },
+        },
       ));
   }
 
@@ -156,11 +168,17 @@ describe('a hostile controller, end to end', () => {
         const seen = await churn(fixture, WATCH_MS);
         t.diagnostic(`${seen.connects} links, ${seen.lines} log lines in ${WATCH_MS} ms: ${seen.phases}`);
         assert.ok(seen.connects <= 5, `${seen.connects} links in ${WATCH_MS} ms: ${seen.phases}`);
-        // The controller still answers: after the first disconnect, the next link is synchronized and kept.
+        // The controller still answers: after the first disconnect, the next link is synchronized
+        // (waited for: a loaded machine may need more than the window) and kept.
+        await fixture.phases.waitFor('Synchronized', 20_000, seen.mark);
         assert.equal(fixture.phases.current, 'Synchronized');
         assert.ok(seen.lines <= MAX_LINES, `${seen.lines} log lines in ${WATCH_MS} ms`);
       },
-      { sim: { faults: { setupModeOnConnect: true } } },
+      {
+        sim: { faults: { setupModeOnConnect: true } },
+        // Kept means kept: a check that a busy machine answers late must not drop the link here.
+        config: { watchdog: { timeoutMs: 10_000 } },
+      },
     ));
 });
 

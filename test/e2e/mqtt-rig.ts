@@ -17,6 +17,11 @@ export function mqttConfig(broker: Broker, extra: DeepPartial<TetherConfig> = {}
     supervision: {
       children: { mqtt: { startTimeoutMs: 30_000, heartbeat: { intervalMs: 1000, timeoutMs: 10_000 } } },
     },
+    // These tests assert that the device link never changes phase and no command fails while the
+    // broker misbehaves (a mosquitto restarting, a worker loading mqtt.js): a check or a command
+    // that a busy machine answers in over a second must not count as a silent controller here.
+    watchdog: { idleMs: 1000, timeoutMs: 10_000, ...extra.watchdog },
+    commander: { timeoutMs: 10_000, ...extra.commander },
     mqtt: {
       url: broker.url,
       service: 'e2e',

@@ -132,7 +132,9 @@ describe('the device service, end to end', () => {
           ['Connected', 'Acknowledged'],
         );
       },
-      { sim: { protoVersion: 'deadbeef' } },
+      // No reconnect loop means no phase change at all: a check that a busy machine answers in over
+      // a second must not drop the link either.
+      { sim: { protoVersion: 'deadbeef' }, config: { watchdog: { timeoutMs: 10_000 } } },
     ));
 
   it('a wrong device id stays Acknowledged with identityError', () =>

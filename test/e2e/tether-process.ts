@@ -10,6 +10,18 @@ import { Recorder } from '../recorder.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 
+/**
+ * For a `tether run` under test: 30 s (not the default 5 s) for each actor to load and start.
+ * A loaded 2-core machine can take longer than 5 s to start a worker (with the OpenTelemetry SDK
+ * in it, more so); a slow start must not be what fails a test of something else.
+ */
+export const ROOMY_START_ENV: Record<string, string> = Object.fromEntries(
+  ['CONNECTION', 'COMMANDER', 'SYNCHRONIZATION', 'WATCHDOG', 'MQTT'].map((id) => [
+    `TETHER_SUPERVISION__CHILDREN__${id}__START_TIMEOUT_MS`,
+    '30000',
+  ]),
+);
+
 export interface TetherProcess {
   child: ChildProcess;
   lines: ReadonlyArray<Record<string, unknown>>;
@@ -26,7 +38,13 @@ export interface TetherProcess {
 
 export function spawnTether(args: string[], env: NodeJS.ProcessEnv = {}): TetherProcess {
   const child = spawn(process.execPath, [CLI, 'run', ...args], {
-    env: { PATH: process.env['PATH'] ?? '', TETHER_HTTP__PORT: '0', TETHER_LOG__LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      TETHER_HTTP__PORT: '0',
+      TETHER_LOG__LEVEL: 'info',
+      ...ROOMY_START_ENV,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = new Recorder<Record<string, unknown>>();

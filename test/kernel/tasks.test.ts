@@ -18,6 +18,12 @@ import { DEVICE_ID, backupText, progressOf, statusOf, submit, upload } from './t
 /** Slow enough answers that a restore of a few hundred blocks takes seconds: room to act in the middle. */
 const SLOW_SIM = { responseDelayMs: 10 };
 
+/**
+ * A restore that is still running whatever the machine's speed, for the tests that need one
+ * running while they act (and abort it at the end): at 10 ms an answer, at least 30 s.
+ */
+const LONG_RESTORE_BLOCKS = 3000;
+
 describe('tasks against the simulator over TCP', () => {
   it('a backup save goes QUEUED, IN_PROGRESS and COMPLETED on the event stream, with progress and a result naming the file and its SHA-256', () =>
     withApi(async ({ phases, call, api }) => {
@@ -141,7 +147,7 @@ describe('tasks against the simulator over TCP', () => {
     withApi(
       async ({ phases, call, service }) => {
         await phases.waitFor('Synchronized');
-        await upload(call, 'big.json', backupText(200));
+        await upload(call, 'big.json', backupText(LONG_RESTORE_BLOCKS));
         const restore = (await submit(call, 'backup.load', { name: 'big.json' })).task;
         await statusOf(service.tasks.tracker, restore.id, 'IN_PROGRESS');
         const queued = await submit(call, 'backup.save', { name: 'later.json' });
@@ -167,14 +173,17 @@ describe('tasks against the simulator over TCP', () => {
         );
         assert.equal((await call('GET', '/api/tasks/no-such-task')).status, 404);
       },
-      { sim: { capacity: 500, faults: SLOW_SIM }, config: { tasks: { maxQueued: 1 } } },
+      {
+        sim: { capacity: LONG_RESTORE_BLOCKS + 100, faults: SLOW_SIM },
+        config: { tasks: { maxQueued: 1 } },
+      },
     ));
 
   it('tasks are REJECTED at once by another exclusive task, by autoconnecting off and by the phase', () =>
     withApi(
       async ({ phases, call, service }) => {
         await phases.waitFor('Synchronized');
-        await upload(call, 'big.json', backupText(200));
+        await upload(call, 'big.json', backupText(LONG_RESTORE_BLOCKS));
         const restore = (await submit(call, 'backup.load', { name: 'big.json' })).task;
         const busy = await submit(call, 'reboot');
         assert.equal(busy.answer.status, 409);
@@ -202,7 +211,7 @@ describe('tasks against the simulator over TCP', () => {
         });
         assert.equal(codeOf(badArgs), 'TETHER_INVALID_TASK_ARGS');
       },
-      { sim: { capacity: 500, faults: SLOW_SIM } },
+      { sim: { capacity: LONG_RESTORE_BLOCKS + 100, faults: SLOW_SIM } },
     ));
 
   it('a commander that crashes mid-restore fails the restore, whose result says what it had written', () =>

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startSimulator } from '../../sim/index.js';
+import { ROOMY_START_ENV } from '../e2e/tether-process.js';
 import { Recorder } from '../recorder.js';
 import { SilentCollector } from './receiver.js';
 
@@ -30,6 +31,7 @@ it('SIGTERM with a collector that never answers exits 0 within 3.5 s, the flush 
       env: {
         PATH: process.env['PATH'] ?? '',
         TETHER_HTTP__PORT: '0',
+        ...ROOMY_START_ENV,
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
         // Exports start at once and would wait out a long timeout (capped at 5 s by the service).
         OTEL_BSP_SCHEDULE_DELAY: '50',

@@ -131,7 +131,7 @@ describe('system.exit', () => {
       const { seen, onDown } = notices();
       system.monitor(a, onDown);
       assert.equal(system.exit(a, 'kill'), true);
-      assert.ok((await withDeadline(inFlight, 2000, 'the call in flight')) instanceof ActorDownError);
+      assert.ok((await withDeadline(inFlight, 10_000, 'the call in flight')) instanceof ActorDownError);
       assert.deepEqual((await first(seen)).reason, { kind: 'killed' });
       const exited = await log.waitFor('child-exited');
       assert.deepEqual(exited.reason, { kind: 'killed' });

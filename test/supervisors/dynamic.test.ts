@@ -149,14 +149,16 @@ describe('simple_one_for_one', () => {
       }
     }));
 
-  it('starting and stopping 200 temporary instances leaves no worker, handle or name behind', () =>
+  // 100, not 200: each start is a worker thread, and on a loaded 2-core machine 200 of them took
+  // this file past its 3-minute bound; one left behind shows in the census as well after 100.
+  it('starting and stopping 100 temporary instances leaves no worker, handle or name behind', () =>
     withSystem(
       async (system) => {
         const sup = new Supervisor(system, pool(probe('job', { restart: 'temporary', heartbeat: false })));
         await sup.start();
         const before = system.census();
         const ids: string[] = [];
-        for (let round = 0; round < 10; round += 1) {
+        for (let round = 0; round < 5; round += 1) {
           const batch = [];
           for (let i = 0; i < 20; i += 1) batch.push(await sup.startChild([round, i]));
           for (const child of batch) ids.push(child.id);
@@ -167,7 +169,7 @@ describe('simple_one_for_one', () => {
           for (const child of byThemselves) await system.ref<ProbeApi>(child.id).call('exitSelf', 'normal');
           await eventually(() => sup.countChildren().active === 0, 10_000, 'the round ended');
         }
-        assert.equal(new Set(ids).size, 200);
+        assert.equal(new Set(ids).size, 100);
         await sup.stop();
         await eventually(() => liveWorkerCount() <= 1, 10_000, 'every worker but a standby gone');
         await eventually(() => system.census().incarnations === 0, 10_000, 'every incarnation released');

@@ -14,8 +14,11 @@ import { probe, withDeadline, withSystem } from '../helpers.js';
 
 /** Far longer than any test here may take: a call that waits for it has not been settled by the kill. */
 const LONG_DEADLINE_MS = 60_000;
-/** A wide margin for "at once" on a shared machine, and still far below the deadline. */
-const AT_ONCE_MS = 2_000;
+/**
+ * A wide margin for "at once" on a shared machine (a loaded 2-core one can take seconds to end
+ * worker threads), and still far below the deadline.
+ */
+const AT_ONCE_MS = 10_000;
 
 type HowKilled = 'kill()' | "stop('brutal_kill')" | 'stop(ms) that runs out';
 

@@ -54,20 +54,23 @@ async function tree(system: ActorSystem, children: PoolChildSpec[], flags = {}):
 }
 
 /**
- * Sends a task that spins for `ms` and resolves once it is on a thread, with
- * its promise (in an object, so it is not awaited here).
+ * Sends a task that spins for `ms` (or until `release()`) and resolves once it
+ * is on a thread, with its promise (in an object, so it is not awaited here).
+ * A test that needs it running while it acts gives a long `ms` and releases
+ * it: a short spin can end before the test acts on a loaded machine.
  */
 async function spinning(
   p: PoolRef<PoolTestTask>,
   ms: number,
   options: PoolRunOptions = {},
-): Promise<{ task: Promise<unknown> }> {
+): Promise<{ task: Promise<unknown>; release: () => void }> {
   const started = new Int32Array(new SharedArrayBuffer(4));
-  const task = p.run({ op: 'spin', ms, started }, options);
+  const gate = new Int32Array(new SharedArrayBuffer(4));
+  const task = p.run({ op: 'spin', ms, started, release: gate }, options);
   // Settled by the test; this only keeps a rejection before it looks from counting as unhandled.
   task.catch(() => undefined);
   await eventually(() => Atomics.load(started, 0) === 1, 10_000, 'the spinning task runs');
-  return { task };
+  return { task, release: () => Atomics.store(gate, 0, 1) };
 }
 
 async function rejectsWith(promise: Promise<unknown>, errorClass: abstract new (...args: never[]) => Error) {
@@ -103,8 +106,10 @@ describe('pool children', () => {
       const sup = await tree(system, [pool('p', { threads: { max: 2 } })]);
       const log = new EventLog(sup.events);
       const p = system.pool<PoolTestTask>('p');
-      const { task: bystander } = await spinning(p, 300);
+      // Busy until the other task has crashed, so it runs on the other thread meanwhile.
+      const { task: bystander, release } = await spinning(p, 60_000);
       await rejectsWith(p.run({ op: 'exit' }), PoolTaskCrashedError);
+      release();
       assert.equal(typeof (await bystander), 'number', 'the task on the other thread finished');
       assert.equal(await p.run({ op: 'echo', value: 'again' }), 'again');
       assert.equal(log.of('child-exited').length, 0);
@@ -127,12 +132,13 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 } })]);
       const p = system.pool<PoolTestTask>('p');
-      const { task: running } = await spinning(p, 300);
+      const { task: running, release } = await spinning(p, 60_000);
       const controller = new AbortController();
       const queued = p.run({ op: 'echo', value: 'never' }, { signal: controller.signal });
       assert.equal(sup.whichChild('p').pool?.queueSize, 1);
       controller.abort();
       await rejectsWith(queued, PoolTaskAbortedError);
+      release();
       assert.equal(typeof (await running), 'number');
       await sup.stop();
     }));
@@ -159,9 +165,10 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 }, maxQueue: 1 })]);
       const p = system.pool<PoolTestTask>('p');
-      const { task: running } = await spinning(p, 200);
+      const { task: running, release } = await spinning(p, 60_000);
       const queued = p.run({ op: 'echo', value: 'queued' });
       await rejectsWith(p.run({ op: 'echo', value: 'one too many' }), PoolQueueFullError);
+      release();
       assert.equal(typeof (await running), 'number');
       assert.equal(await queued, 'queued');
       await sup.stop();
@@ -202,10 +209,12 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const sup = await tree(system, [pool('p', { threads: { max: 1 }, shutdown: 5000 })]);
       const p = system.pool<PoolTestTask>('p');
-      const { task: running } = await spinning(p, 200);
+      const { task: running, release } = await spinning(p, 60_000);
       const queued = p.run({ op: 'echo', value: 'queued' });
       const stopped = sup.terminateChild('p');
       await rejectsWith(queued, PoolStoppedError);
+      // It ends by itself (released), well within the 5 s shutdown timeout.
+      release();
       assert.equal(typeof (await running), 'number', 'the running task finished');
       await stopped;
       assert.equal(sup.whichChild('p').lastExit?.reason.kind, 'shutdown');

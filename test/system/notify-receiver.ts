@@ -70,7 +70,9 @@ export async function startNotifyReceiver(
     split();
   });
 
-  const waitFor = (predicate: (m: Received[]) => boolean, timeoutMs = 5000): Promise<Received[]> =>
+  // Deadlines, not waits: what they wait for goes through a socat process or two, which a loaded
+  // machine can take seconds to start.
+  const waitFor = (predicate: (m: Received[]) => boolean, timeoutMs = 15_000): Promise<Received[]> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
         if (!predicate(messages)) return;
@@ -91,7 +93,7 @@ export async function startNotifyReceiver(
 
   // Ready once socat has bound the socket (a sender before that would get ECONNREFUSED).
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('receiver socat did not start')), 5000);
+    const timer = setTimeout(() => reject(new Error('receiver socat did not start')), 15_000);
     const check = (): void => {
       if (!listening) return;
       clearTimeout(timer);

@@ -92,14 +92,15 @@ describe('systemd notification', () => {
     const logger = recordingLogger();
     const notifier = createNotifier(
       { NOTIFY_SOCKET: socket.socket },
-      // systemd-notify (246+) then waits for systemd to confirm with a barrier, which socat never does: a short
-      // timeout ends each wait (the message itself went out before it).
-      { logger, socat: '/nonexistent/socat', systemdNotify: 'systemd-notify', sendTimeoutMs: 300 },
+      // systemd-notify (246+) then waits for systemd to confirm with a barrier, which socat never does: a
+      // timeout ends each wait (the message itself went out before it). Not a short one: a loaded machine
+      // can take over a second to start systemd-notify, and one cut before it sends drops the message.
+      { logger, socat: '/nonexistent/socat', systemdNotify: 'systemd-notify', sendTimeoutMs: 3000 },
     );
     notifier.ready('up');
     notifier.status('still up');
     try {
-      await socket.waitFor((m) => m.some((x) => x.message.startsWith('STATUS=still up')));
+      await socket.waitFor((m) => m.some((x) => x.message.startsWith('STATUS=still up')), 20_000);
     } catch (error) {
       await notifier.close();
       // A machine without systemd-notify (a container) cannot run this case; the next one covers it.
@@ -159,9 +160,10 @@ describe('systemd notification', () => {
     const socket = await receiver();
     const run = await runNode(NOTIFY_RUN, ['0', '0', '50'], {
       env: { ...process.env, NOTIFY_SOCKET: socket.socket, WATCHDOG_USEC: '' },
+      timeoutMs: 30_000,
     });
     assert.equal(run.code, 0, run.stderr);
-    await socket.waitFor((m) => m.length >= 2);
+    await socket.waitFor((m) => m.length >= 2, 10_000);
     assert.deepEqual(texts(socket), [
       'READY=1\nSTATUS=Disconnected; device any',
       'STOPPING=1\nSTATUS=Stopping',

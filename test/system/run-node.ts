@@ -1,5 +1,5 @@
 /** Runs a compiled fixture as its own `node` process, with a deadline (killed past it). */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface NodeRun {
   code: number | null;
@@ -11,7 +11,12 @@ export interface NodeRun {
 export function runNode(
   script: URL,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    /** The process as it starts (to signal it while it runs). */
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<NodeRun> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -19,6 +24,7 @@ export function runNode(
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { unlink } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { startWatchdogPings, watchdogIntervalMs, type WatchdogTimers } from '../../system/watchdog.js';
@@ -87,15 +88,32 @@ describe('watchdog pings', () => {
   test('the pings stop while the main loop is blocked, and resume after', async () => {
     const socket = await startNotifyReceiver('path');
     try {
-      // 100 ms pings; the loop is blocked from 600 ms to 1800 ms; stop at 2600 ms.
-      const run = await runNode(NOTIFY_RUN, ['600', '1200', '2600'], {
+      const pingTimes = (): number[] =>
+        socket.messages.filter((m) => m.message === 'WATCHDOG=1').map((m) => m.at);
+      const gapsOf = (pings: number[]): number[] => pings.slice(1).map((at, i) => at - (pings[i] ?? at));
+      // 100 ms pings. The test, not a clock in the process, says when the 1200 ms block comes and
+      // when to stop: after pings are seen before it, and after pings are seen after it (a fixed
+      // schedule left a loaded machine too few of either).
+      let child: ChildProcess | undefined;
+      const running = runNode(NOTIFY_RUN, ['signal', '1200'], {
         env: { ...process.env, NOTIFY_SOCKET: socket.socket, WATCHDOG_USEC: '200000', WATCHDOG_PID: '' },
-        timeoutMs: 15_000,
+        timeoutMs: 60_000,
+        onSpawn: (spawned) => (child = spawned),
       });
+      await socket.waitFor(() => pingTimes().length >= 4, 20_000);
+      child?.kill('SIGUSR2');
+      const before = pingTimes().length;
+      const blockedGap = (): number => gapsOf(pingTimes().slice(before - 1)).findIndex((gap) => gap >= 900);
+      await socket.waitFor(() => {
+        const at = blockedGap();
+        return at >= 0 && pingTimes().length - (before - 1) - at >= 5;
+      }, 20_000);
+      child?.kill('SIGHUP');
+      const run = await running;
       assert.equal(run.code, 0, run.stderr);
       await socket.waitFor((m) => m.some((x) => x.message.startsWith('STOPPING=1')));
-      const pings = socket.messages.filter((m) => m.message === 'WATCHDOG=1').map((m) => m.at);
-      const gaps = pings.slice(1).map((at, i) => at - (pings[i] ?? at));
+      const pings = pingTimes();
+      const gaps = gapsOf(pings);
       const longest = Math.max(...gaps);
       const longestAt = gaps.indexOf(longest);
       // Wide margins: the block lasts 1200 ms, ordinary gaps are ~100 ms.
