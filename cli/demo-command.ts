@@ -99,11 +99,6 @@ async function runDemo(intervalMs: number, durationMs: number, format: LogFormat
     logger.info({ supervisor: event.supervisor, event: event.type }, describeEvent(event)),
   );
   await root.start();
-  logger.info(
-    durationMs === 0
-      ? 'demo: something breaks every few seconds; Ctrl+C stops it'
-      : `demo: something breaks every few seconds; it stops by itself after ${durationMs / 1000} s (Ctrl+C stops it sooner)`,
-  );
 
   const mischief: Array<[string, keyof FlakyApi]> = [
     ['second', 'crash'],
@@ -140,6 +135,12 @@ async function runDemo(intervalMs: number, durationMs: number, format: LogFormat
   });
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Once Ctrl+C is handled: whoever waits for this line may signal at once.
+  logger.info(
+    durationMs === 0
+      ? 'demo: something breaks every few seconds; Ctrl+C stops it'
+      : `demo: something breaks every few seconds; it stops by itself after ${durationMs / 1000} s (Ctrl+C stops it sooner)`,
+  );
   const why = await stopped;
   clearInterval(ticker);
   clearTimeout(deadline);

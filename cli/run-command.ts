@@ -121,12 +121,9 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
     format: config.log.format,
     mixin: traceLogFields,
   });
-  logger.info(
-    { discovery: config.discovery.mode, device: config.device.id || '(any)', stateDir: config.stateDir },
-    'tether starting',
-  );
-  // Signals are handled from the first moment: one that arrives while the
-  // tree is still starting stops it as soon as it is up.
+  // Signals are handled from the first line on: one that arrives while the
+  // tree is still starting stops it as soon as it is up. (Installed before
+  // that line, which is what a supervisor or a test waits for to signal.)
   let service: Service | undefined;
   let api: HttpApi | undefined;
   let stopRequested = false;
@@ -144,6 +141,10 @@ async function run(flags: RunFlags): Promise<RunOutcome> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  logger.info(
+    { discovery: config.discovery.mode, device: config.device.id || '(any)', stateDir: config.stateDir },
+    'tether starting',
+  );
   let code: number;
   let telemetry: Telemetry | undefined;
   let flushed: boolean;

@@ -121,12 +121,15 @@ async function runSim(flags: SimFlags): Promise<void> {
     flags.pty === undefined ? undefined : `pty ${flags.pty}`,
     flags.serial === undefined ? undefined : `serial ${flags.serial}`,
   ].filter((w) => w !== undefined);
-  process.stdout.write(`simulator ready: ${where.join(', ')} (type "help" for fault commands)\n`);
-  await serve(sim);
+  await serve(sim, `simulator ready: ${where.join(', ')} (type "help" for fault commands)\n`);
 }
 
-/** Runs until SIGINT/SIGTERM; stdin lines are control commands (an ended stdin just stops them). */
-function serve(sim: Simulator): Promise<void> {
+/**
+ * Runs until SIGINT/SIGTERM; stdin lines are control commands (an ended
+ * stdin just stops them). `readyLine` is written once the signals are
+ * handled: whoever waits for it may signal at once.
+ */
+function serve(sim: Simulator, readyLine: string): Promise<void> {
   return new Promise((resolve) => {
     const lines = createInterface({ input: process.stdin, terminal: false });
     lines.on('line', (line) => {
@@ -150,5 +153,6 @@ function serve(sim: Simulator): Promise<void> {
     process.on('SIGTERM', stop);
     process.on('SIGUSR1', onReset);
     process.on('SIGUSR2', onSilent);
+    process.stdout.write(readyLine);
   });
 }

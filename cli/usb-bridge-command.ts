@@ -145,10 +145,6 @@ async function runBridge(flags: BridgeFlags): Promise<number> {
       return 1;
     }
   }
-  logger.info(
-    { event: 'bridge-ready', listing: http?.address.url ?? null, controllers: bridge.list().length },
-    'USB bridge running',
-  );
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
@@ -158,6 +154,11 @@ async function runBridge(flags: BridgeFlags): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // After the handlers: whoever waits for this line may signal at once.
+    logger.info(
+      { event: 'bridge-ready', listing: http?.address.url ?? null, controllers: bridge.list().length },
+      'USB bridge running',
+    );
   });
   await http?.close();
   await bridge.stop();
