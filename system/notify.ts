@@ -170,8 +170,10 @@ class HelperNotifier implements Notifier {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.#drained.push(resolve);
+        // Not unref'd, unlike every other handle here: a process with nothing
+        // else left would exit in the middle of this wait, and the helper
+        // with it, losing STOPPING=1 (seen under load). It is bounded.
         timer = setTimeout(resolve, timeoutMs);
-        timer.unref();
       });
       clearTimeout(timer);
     }
