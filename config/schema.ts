@@ -23,7 +23,9 @@ const CHILD_DEFAULTS = {
   shutdown: 5000,
   heartbeat: { intervalMs: 1000, timeoutMs: 3000 },
   memoryLimitMb: 64,
-  startTimeoutMs: 5000,
+  // The runtime's own default is 5 s; a service worker loads more (the OpenTelemetry SDK with
+  // telemetry on), and took over 5 s to start on a loaded 2-core machine. A small board is slower.
+  startTimeoutMs: 15_000,
 } as const;
 
 /** Used by a supervisor's `backoff` when the file names it without every field. */
