@@ -76,6 +76,8 @@ const WORKER_SLACK = 6;
 /** Main-thread handles of one type at the end beyond those at the start. */
 const HANDLE_SLACK = 3;
 const SHUTDOWN_DEADLINE_MS = 20_000;
+/** How long the worker count must stay the same to be the baseline: twice a first standby's delay. */
+const STEADY_WORKERS_MS = 3000;
 /** After the last fault, how long the workers, handles and the simulator's connections may take to settle. */
 const SETTLE_DEADLINE_MS = 20_000;
 
@@ -223,15 +225,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (answer.status !== 200) throw new Error(`/api/drills/resources answered ${answer.status}`);
       return answer.json as ResourcesView;
     };
-    // Workers settle once every warm standby has loaded: the baseline is the count once it stops changing.
+    // Workers settle once every warm standby has loaded: the baseline is the count once it stops
+    // changing for STEADY_WORKERS_MS. That is longer than a module's first standby waits to be spawned
+    // (1.5 s, runtime/standby.ts): a shorter window took a count from before one was (7, then 8 for
+    // the rest of the run, reported as a leak).
     const settledWorkers = async (): Promise<ResourcesView> => {
       let last = await resources();
-      return until('a steady worker count', 15_000, async () => {
+      let steadySince = performance.now();
+      return until('a steady worker count', 30_000, async () => {
         await sleep(500);
         const now = await resources();
-        const steady = now.workers === last.workers ? now : undefined;
+        if (now.workers !== last.workers) steadySince = performance.now();
         last = now;
-        return steady;
+        return performance.now() - steadySince >= STEADY_WORKERS_MS ? now : undefined;
       });
     };
     // Every actor restarted once first: a restart leaves a warm standby behind, which is no leak.
