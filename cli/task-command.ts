@@ -32,6 +32,12 @@ export const TASK_EXIT = { COMPLETED: 0, FAILED: 1, REJECTED: 2, ABORTED: 3 } as
 
 /** The largest file `backup load` uploads (the service refuses more than its tasks.backup.maxBytes anyway). */
 const MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
+/**
+ * How long reading that file may take: the state files' 2 s bound is for a
+ * hung mount, not for a large backup on an SD card or a USB stick (tens of
+ * MB/s, so 256 MiB in well under a minute).
+ */
+const UPLOAD_READ_TIMEOUT_MS = 120_000;
 const POLL_MS = 250;
 
 export interface TaskIo {
@@ -266,7 +272,11 @@ async function uploadBackup(api: ApiClient, file: string): Promise<string> {
   let bytes: Buffer | undefined;
   try {
     // The service's bounded reader: a FIFO or device named by mistake cannot block the CLI.
-    bytes = await readRegularFile(file, { maxBytes: MAX_UPLOAD_BYTES, followLinks: true });
+    bytes = await readRegularFile(file, {
+      maxBytes: MAX_UPLOAD_BYTES,
+      followLinks: true,
+      timeoutMs: UPLOAD_READ_TIMEOUT_MS,
+    });
   } catch (error) {
     throw new CliFailure(uploadProblem(file, error), 1);
   }
@@ -286,6 +296,8 @@ function uploadProblem(file: string, error: unknown): string {
     TetherError.is(error, 'TETHER_STATE_FILE_IS_DIRECTORY')
   )
     return `${printable(file)} is not a regular file`;
+  if (TetherError.is(error, 'TETHER_STATE_FILE_TIMEOUT'))
+    return `reading ${printable(file)} did not finish within ${UPLOAD_READ_TIMEOUT_MS / 1000} s`;
   const cause = (TetherError.is(error) ? error.cause : error) as { code?: unknown } | undefined;
   return `cannot read ${printable(file)}: ${typeof cause?.code === 'string' ? cause.code : 'error'}`;
 }

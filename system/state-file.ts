@@ -387,7 +387,8 @@ async function readBytesNow(
       // Grown since the fstat: never read past the bound.
       if (total > maxBytes) throw new StateFileTooLargeError(path, total, maxBytes);
     }
-    return Buffer.concat(chunks, total);
+    // Read whole in one go (the usual case: the buffer was sized from fstat): no second copy.
+    return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, total);
   } catch (error) {
     throw TetherError.is(error) ? error : new StateFileUnreadableError(path, error);
   } finally {
