@@ -47,6 +47,9 @@ export async function readCaFile(
     // its advice for a directory ("remove or move it") is for state files, not for a path a person typed.
     if (TetherError.is(error) && error.code === 'TETHER_STATE_FILE_IS_DIRECTORY')
       return { why: `${file} is a directory, not a file`, cause: error };
+    // A path through a regular file: the reader says "state directory", which this is not.
+    if (TetherError.is(error) && error.code === 'TETHER_STATE_DIR_UNUSABLE')
+      return { why: `${file} cannot be read: a part of its path is not a directory (ENOTDIR)`, cause: error };
     return { why: TetherError.is(error) ? error.message : `${file} cannot be read`, cause: error };
   }
   if (bytes === undefined) return { why: `${file} does not exist` };

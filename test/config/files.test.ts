@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -72,12 +72,16 @@ describe('the CA file the configuration names (mqtt.caFile)', () => {
     assertNamesCaFile(await problemsFor(files, files.dir), yaml());
   });
 
-  it('a file over 1 MiB is refused by its size, without being read', async () => {
-    const huge = join(files.dir, 'huge.pem');
-    const handle = await open(huge, 'w');
-    await handle.truncate(MAX_CA_FILE_BYTES + 1);
-    await handle.close();
-    assertNamesCaFile(await problemsFor(files, huge), yaml());
+  it('a valid CA padded to 1 MiB passes; one byte more is refused by its size', async () => {
+    // The same certificate either way, so only the size can tell them apart.
+    const pem = await readFile(ca);
+    const padded = async (name: string, size: number): Promise<string> => {
+      const path = join(files.dir, name);
+      await writeFile(path, Buffer.concat([pem, Buffer.alloc(size - pem.length, '\n')]));
+      return path;
+    };
+    assert.deepEqual(await problemsFor(files, await padded('at-bound.pem', MAX_CA_FILE_BYTES)), []);
+    assertNamesCaFile(await problemsFor(files, await padded('over.pem', MAX_CA_FILE_BYTES + 1)), yaml());
   });
 
   it('a FIFO is refused at once rather than read (which would wait for a writer forever)', async () => {
