@@ -186,7 +186,8 @@ describe('pool children', () => {
         ['none', 0],
       ] as const) {
         const p = system.pool<PoolTestTask>(id);
-        const { task: running } = await spinning(p, 200);
+        // Busy until the test releases it: a short spin could end before the refusal on a stalled machine.
+        const { task: running, release } = await spinning(p, 60_000);
         const waiting = Array.from({ length: queued }, () => p.run({ op: 'echo', value: 'queued' }));
         const refused = await withDeadline(
           p.run({ op: 'echo', value: 'one too many' }).catch((e: unknown) => e),
@@ -196,6 +197,7 @@ describe('pool children', () => {
         assert.ok(refused instanceof TetherError, `${id}: ${String(refused)}`);
         assert.equal(refused.code, 'TETHER_POOL_QUEUE_FULL', id);
         assert.deepEqual(refused.detail, { poolId: id, limit: queued });
+        release();
         assert.equal(typeof (await running), 'number');
         assert.deepEqual(
           await Promise.all(waiting),
@@ -349,13 +351,14 @@ describe('pool children', () => {
     withSystem(async (system) => {
       const pool = await system.startPool({ ...poolStart('u'), utilizationWindowMs: 100 });
       const p = system.pool<PoolTestTask>('u');
-      const { task } = await spinning(p, 2000);
-      // Before its end: an average over finished tasks (piscina's) would still say 0.
+      const { task, release } = await spinning(p, 60_000);
+      // Before its end (it runs until released): an average over finished tasks (piscina's) would still say 0.
       await eventually(
         () => (p.status()?.utilization ?? 0) > 0.5,
         10_000,
         'the running task to show in the utilisation',
       );
+      release();
       assert.equal(typeof (await task), 'number');
       // Idle again: an average since the start would stay high for as long as the pool lives.
       await eventually(
