@@ -478,7 +478,7 @@ const childPolicy = z
       .positive()
       .default(CHILD_DEFAULTS.memoryLimitMb)
       .describe(
-        "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out in pieces ends it alone (oom); one object more than 16 MB past it aborts the process (docs/decisions/0012), so leave room for the largest",
+        "Heap limit of the actor's worker (resourceLimits.maxOldGenerationSizeMb); running out in pieces ends it alone (oom); one object that takes the heap more than 16 MB past it (what the actor already holds counts) aborts the process (docs/decisions/0012), so leave room for the largest",
       ),
     youngGenerationMb: z
       .int()
