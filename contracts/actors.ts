@@ -27,6 +27,7 @@ import type {
   ResponsePayload,
 } from '../protocol/index.js';
 import type { Phase, PhaseChange, TransitionRequest } from './phase.js';
+import { comparePhases } from './phase.js';
 import type { ComponentReport } from './component.js';
 import { TetherError, registerErrorClass } from '../errors/index.js';
 
@@ -43,6 +44,22 @@ export interface KernelState {
   phase: Phase;
   /** When false, connection does not open a new link (an open one is kept). */
   autoconnecting: boolean;
+  /**
+   * The kernel's count of its changes (a transition, autoconnecting turned
+   * on or off). The kernel's casts and the states an actor fetches travel on
+   * different channels, in no order between them; the phase alone cannot
+   * order two states of one phase (paused, then started again), this can.
+   */
+  version: number;
+}
+
+/**
+ * Orders two states of the kernel: newer is greater. By (generation, phase
+ * rank) first, then by version for two of the same phase. (The kernel's
+ * versions agree with the phases' order; a test's fake may leave them 0.)
+ */
+export function compareKernelStates(a: KernelState, b: KernelState): number {
+  return comparePhases(a.phase, b.phase) || a.version - b.version;
 }
 
 /** Served from the main thread under id `kernel`. */

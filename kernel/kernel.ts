@@ -35,6 +35,8 @@ export class Kernel implements PhaseSource, ComponentSource {
   #phase: Phase;
   readonly #component: ComponentStore;
   #autoconnecting: boolean;
+  /** Counts every change of the state: see KernelState.version. */
+  #version = 0;
   readonly #options: KernelOptions;
   readonly #now: () => number;
   readonly #subscribers = new Set<(change: PhaseChange) => void>();
@@ -73,7 +75,7 @@ export class Kernel implements PhaseSource, ComponentSource {
   }
 
   get state(): KernelState {
-    return { phase: this.#phase, autoconnecting: this.#autoconnecting };
+    return { phase: this.#phase, autoconnecting: this.#autoconnecting, version: this.#version };
   }
 
   /** The last accepted changes (at most 200), oldest first. */
@@ -103,6 +105,7 @@ export class Kernel implements PhaseSource, ComponentSource {
     const result = transition(from, request, this.#now());
     if (!result.ok) throw result.error;
     this.#phase = result.phase;
+    this.#version += 1;
     const change: PhaseChange = {
       from,
       to: result.phase,
@@ -133,6 +136,7 @@ export class Kernel implements PhaseSource, ComponentSource {
   setAutoconnecting(enabled: boolean): void {
     if (this.#autoconnecting === enabled) return;
     this.#autoconnecting = enabled;
+    this.#version += 1;
     this.#publish();
   }
 

@@ -24,8 +24,8 @@
  *     step (and at the longest wait once per 5 minutes), not once per attempt.
  *
  * Messages from different actors have no order between them, so the kernel
- * state is merged by rank (generation, then phase) rather than taken as it
- * comes, and writes for a generation the kernel has not yet confirmed to us
+ * state is merged by rank (generation, phase, then the kernel's version)
+ * rather than taken as it comes, and writes for a generation the kernel has not yet confirmed to us
  * wait (bounded) until it does. Every timer goes through `Timers`, so tests
  * drive the loop with a fake clock; every link goes through `LinkOpener`.
  *
@@ -34,9 +34,9 @@
  */
 import type { TetherConfig } from '../../config/index.js';
 import type { KernelState } from '../../contracts/actors.js';
+import { compareKernelStates } from '../../contracts/actors.js';
 import type { ConnectionStatus } from '../../contracts/actors.js';
 import type { TransitionRequest } from '../../contracts/phase.js';
-import { comparePhases } from '../../contracts/phase.js';
 import type { ActorLogger } from '../../runtime/actor.js';
 import { TetherError } from '../../errors/index.js';
 import {
@@ -727,9 +727,9 @@ export class Connection {
 
   // ------------------------------------------------------- kernel state
 
-  /** Keeps the newest state by (generation, phase); an older one arriving late is ignored. Returns whether it was taken. */
+  /** Keeps the newest state (compareKernelStates); an older one arriving late is ignored. Returns whether it was taken. */
   #applyState(state: KernelState): boolean {
-    if (this.#state !== undefined && comparePhases(state.phase, this.#state.phase) < 0) return false;
+    if (this.#state !== undefined && compareKernelStates(state, this.#state) < 0) return false;
     this.#state = state;
     return true;
   }

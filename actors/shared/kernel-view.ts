@@ -8,19 +8,23 @@
  * before a fetch may arrive after it. States are therefore ordered by
  * (generation, phase rank): within one generation the phase only moves
  * Connected -> Acknowledged -> Synchronized -> Disconnected, and the next
- * generation starts after its Disconnected. An older state is ignored, so
- * the view never moves back.
+ * generation starts after its Disconnected; then by the kernel's version
+ * (its count of changes), which alone tells "paused" from "started again"
+ * within one Disconnected (a stale fetched state that won would leave the
+ * link paused for good). An older state is ignored, so the view never moves
+ * back.
  */
 import type { KernelState } from '../../contracts/actors.js';
+import { compareKernelStates } from '../../contracts/actors.js';
 import type { Phase, PhaseName } from '../../contracts/phase.js';
-import { INITIAL_PHASE, PHASES, comparePhases } from '../../contracts/phase.js';
+import { INITIAL_PHASE, PHASES } from '../../contracts/phase.js';
 
 /** True when a link in phase `phase` may carry a request that needs `needs`. */
 export function phaseAllows(phase: Phase, needs: PhaseName): boolean {
   return phase.name !== 'Disconnected' && PHASES.indexOf(phase.name) >= PHASES.indexOf(needs);
 }
 
-export const INITIAL_KERNEL_STATE: KernelState = { phase: INITIAL_PHASE, autoconnecting: true };
+export const INITIAL_KERNEL_STATE: KernelState = { phase: INITIAL_PHASE, autoconnecting: true, version: 0 };
 
 export class KernelView {
   readonly #fetch: () => Promise<KernelState>;
@@ -52,7 +56,7 @@ export class KernelView {
 
   /** Applies `state` unless it is older than the one held; true when applied. */
   apply(state: KernelState): boolean {
-    if (comparePhases(state.phase, this.#state.phase) < 0) return false;
+    if (compareKernelStates(state, this.#state) < 0) return false;
     const previous = this.#state;
     this.#state = state;
     this.#onChange(state, previous);

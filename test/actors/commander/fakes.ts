@@ -187,7 +187,7 @@ export function stateOf(
       };
       break;
   }
-  return { phase, autoconnecting: true };
+  return { phase, autoconnecting: true, version: 0 };
 }
 
 // ------------------------------------------------------------------- log

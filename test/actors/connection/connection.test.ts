@@ -225,6 +225,24 @@ test('with autoconnect paused no new link is opened, and an open one is kept', (
     await kernel.until((k) => connectedTo(k, 2), 'reconnected once resumed');
   }));
 
+test('a paused state arriving after the resume (a fetched reply overtaken by the cast) does not pause the link again', () =>
+  withSim(async (sim, { connection, kernel, timers }) => {
+    await connection.start();
+    await kernel.until((k) => connectedTo(k, 1), 'Connected');
+    kernel.setAutoconnecting(false);
+    sim.faults.drop();
+    await kernel.until((k) => k.phase.name === 'Disconnected', 'Disconnected');
+    await eventually(() => connection.status().activity === 'autoconnect paused', 5000, 'paused');
+    // What a kernel.state() fetched while paused answers: the same phase as the resumed state.
+    const paused = kernel.state;
+    kernel.setAutoconnecting(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Casts and replies travel on different channels: the older answer may come last.
+    connection.onKernelState(paused);
+    await timers.runTimer(1);
+    await kernel.until((k) => connectedTo(k, 2), 'reconnected although the paused state came last');
+  }));
+
 test('closeLink for the current generation closes it; for another generation it does nothing', () =>
   withSim(async (_sim, { connection, kernel, timers }) => {
     await connection.start();

@@ -43,6 +43,8 @@ class Waiters {
 export class FakeKernel {
   phase: Phase = INITIAL_PHASE;
   autoconnecting = true;
+  /** Counts changes, as the kernel's KernelState.version does. */
+  version = 0;
   readonly requests: TransitionRequest[] = [];
   readonly rediscoveryRequests: string[] = [];
   rediscoveryAnswer = false;
@@ -64,7 +66,7 @@ export class FakeKernel {
   }
 
   get state(): KernelState {
-    return { phase: this.phase, autoconnecting: this.autoconnecting };
+    return { phase: this.phase, autoconnecting: this.autoconnecting, version: this.version };
   }
 
   transition(request: TransitionRequest): KernelState {
@@ -75,6 +77,7 @@ export class FakeKernel {
       throw result.error;
     }
     this.phase = result.phase;
+    this.version += 1;
     this.#waiters.notify();
     this.#cast();
     return this.state;
@@ -113,6 +116,7 @@ export class FakeKernel {
 
   setAutoconnecting(on: boolean): void {
     this.autoconnecting = on;
+    this.version += 1;
     this.#cast();
   }
 

@@ -92,7 +92,7 @@ export class FakeTimers implements Timers {
 // ----------------------------------------------------------------- kernel
 
 export class FakeKernel implements KernelPort {
-  current: KernelState = { phase: INITIAL_PHASE, autoconnecting: true };
+  current: KernelState = { phase: INITIAL_PHASE, autoconnecting: true, version: 0 };
   readonly requests: TransitionRequest[] = [];
   readonly disconnects: { generation: number; reason: string; accepted: boolean; retryInMs?: number }[] = [];
   stateCalls = 0;

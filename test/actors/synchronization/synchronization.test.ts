@@ -637,7 +637,11 @@ test('an event for a generation newer than the last state seen catches up with t
   assertPhase(h, 'Synchronized');
   assert.equal(h.commander.of('NONE').length, 0, 'no ping: the handshake was already in');
   // The late cast changes nothing.
-  h.sync.onKernelState({ phase: { ...h.kernel.phase, name: 'Connected' } as never, autoconnecting: true });
+  h.sync.onKernelState({
+    phase: { ...h.kernel.phase, name: 'Connected' } as never,
+    autoconnecting: true,
+    version: 0,
+  });
   assert.equal(h.sync.status().step, 'synchronized');
   cleanUp(h);
 });
@@ -648,6 +652,7 @@ test('a state older than the last one seen is ignored', async () => {
   h.sync.onKernelState({
     phase: { name: 'Disconnected', generation: generation - 1, since: 0, reason: 'old' },
     autoconnecting: true,
+    version: 0,
   });
   assert.equal(h.sync.status().step, 'synchronized');
   cleanUp(h);
