@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { GroupTransition, StateDocument } from '../../contracts/bus.js';
 import { Recorder } from '../recorder.js';
 import { TestClient, freePort, killOnExit, withBroker, type Broker } from '../mqtt/broker.js';
+import { eachLine } from './tether-process.js';
 
 const CLI = fileURLToPath(new URL('../../cli/tether.js', import.meta.url));
 export const GROUP = 'g';
@@ -68,18 +69,12 @@ export async function startMember(
   });
   killOnExit(child);
   const output = new Recorder<string>();
-  const reader = (): ((chunk: Buffer) => void) => {
-    let partial = '';
-    return (chunk) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop() ?? '';
-      output.push(...parts.filter(Boolean));
-      if (process.env['TETHER_TEST_LOG'] === '1')
-        for (const line of parts) process.stderr.write(`${name}: ${line}\n`);
-    };
+  const record = (line: string): void => {
+    if (line !== '') output.push(line);
+    if (process.env['TETHER_TEST_LOG'] === '1') process.stderr.write(`${name}: ${line}\n`);
   };
-  child.stdout?.on('data', reader());
-  child.stderr?.on('data', reader());
+  eachLine(child.stdout, record);
+  eachLine(child.stderr, record);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { name, child, exited, output };
 }

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Recorder } from '../recorder.js';
 
@@ -21,6 +22,19 @@ export const ROOMY_START_ENV: Record<string, string> = Object.fromEntries(
     '30000',
   ]),
 );
+
+/**
+ * Calls `onLine` with each whole line of a process's output, a line split
+ * across chunks joined first (a trailing line without its newline waits).
+ */
+export function eachLine(stream: Readable | null, onLine: (line: string) => void): void {
+  let partial = '';
+  stream?.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    for (const part of parts) onLine(part);
+  });
+}
 
 export interface TetherProcess {
   child: ChildProcess;
@@ -48,17 +62,12 @@ export function spawnTether(args: string[], env: NodeJS.ProcessEnv = {}): Tether
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = new Recorder<Record<string, unknown>>();
-  let partial = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    for (const part of parts) {
-      if (part.trim() === '') continue;
-      try {
-        output.push(JSON.parse(part) as Record<string, unknown>);
-      } catch {
-        output.push({ msg: part });
-      }
+  eachLine(child.stdout, (line) => {
+    if (line.trim() === '') return;
+    try {
+      output.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      output.push({ msg: line });
     }
   });
   child.stderr?.on('data', (chunk: Buffer) => output.push({ stderr: chunk.toString() }));
@@ -104,16 +113,12 @@ export function startRecorded(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = new Recorder<string>();
-  const lineReader = (): ((chunk: Buffer) => void) => {
-    let partial = '';
-    return (chunk) => {
-      const parts = (partial + chunk.toString()).split('\n');
-      partial = parts.pop() ?? '';
-      output.push(...parts.map((line) => line.replace(/\r$/, '')).filter(Boolean));
-    };
+  const record = (line: string): void => {
+    const text = line.replace(/\r$/, '');
+    if (text !== '') output.push(text);
   };
-  child.stdout.on('data', lineReader());
-  child.stderr.on('data', lineReader());
+  eachLine(child.stdout, record);
+  eachLine(child.stderr, record);
   const code = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   return {
     code,
