@@ -8,8 +8,7 @@ import type { MqttApi, MqttStatus, StateDocument } from '../../contracts/bus.js'
 import { eventually } from '../helpers.js';
 import { withApi } from '../http/fixture.js';
 import { TestClient, withBroker } from '../mqtt/broker.js';
-import { createCa } from '../mqtt/certificates.js';
-import { tempDir } from '../config/helpers.js';
+import { withStrangerCa } from '../mqtt/certificates.js';
 import { withService } from './harness.js';
 import { deviceIncarnations, isSynchronized, keepCommanding, mqttConfig, mqttStatus } from './mqtt-rig.js';
 
@@ -137,10 +136,8 @@ describe('the service on MQTT, when the broker or the link fails', () => {
       );
     }));
 
-  it('mqtts:// with a CA file that did not sign the broker: the link backs off with a coded error in /api/status; device, commands and HTTP unaffected', async () => {
-    const other = await tempDir();
-    try {
-      const stranger = await createCa(other.dir, 'stranger');
+  it('mqtts:// with a CA file that did not sign the broker: the link backs off with a coded error in /api/status; device, commands and HTTP unaffected', () =>
+    withStrangerCa(async (strangerCa) => {
       await withBroker(
         async (broker) => {
           await withApi(
@@ -176,15 +173,12 @@ describe('the service on MQTT, when the broker or the link fails', () => {
               assert.equal(phases.changes.length, mark, 'the device link never changed phase');
               assert.equal(deviceIncarnations(service), before, 'no device actor restarted');
             },
-            { config: mqttConfig(broker, { mqtt: { caFile: stranger.certFile } }) },
+            { config: mqttConfig(broker, { mqtt: { caFile: strangerCa } }) },
           );
         },
         { tls: true },
       );
-    } finally {
-      await other.remove();
-    }
-  });
+    }));
 
   it('a CA file that cannot be read fails the MQTT actor, which its supervisor restarts with backoff; the device is not touched', () =>
     withService(

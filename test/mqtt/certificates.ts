@@ -7,7 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -35,6 +36,19 @@ async function openssl(args: readonly string[]): Promise<void> {
 }
 
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'] as const;
+
+/**
+ * Runs `body` with the certificate file of a CA that signed nothing the
+ * broker has (what a wrong `mqtt.caFile` is), in a directory removed after.
+ */
+export async function withStrangerCa(body: (certFile: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'tether-stranger-ca-'));
+  try {
+    await body((await createCa(dir, 'stranger')).certFile);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 /** A self-signed CA in `dir`, its files named after `name`. */
 export async function createCa(dir: string, name = 'ca'): Promise<TestCa> {

@@ -16,8 +16,7 @@ import type { ActorLogger } from '../../../runtime/actor.js';
 import { eventually } from '../../helpers.js';
 import { Recorder } from '../../recorder.js';
 import { TestClient, withBroker, type Broker } from '../../mqtt/broker.js';
-import { createCa } from '../../mqtt/certificates.js';
-import { tempDir } from '../../config/helpers.js';
+import { withStrangerCa } from '../../mqtt/certificates.js';
 
 interface Peers {
   performed: Array<{ action: string; body: unknown }>;
@@ -463,15 +462,13 @@ describe('the MQTT link over TLS (mqtts://) against a real broker', () => {
       { tls: true },
     ));
 
-  it('with a CA file that did not sign the broker certificate, it never connects: a coded error, waits that grow, nothing published', async () => {
-    const other = await tempDir();
-    try {
-      const stranger = await createCa(other.dir, 'stranger');
+  it('with a CA file that did not sign the broker certificate, it never connects: a coded error, waits that grow, nothing published', () =>
+    withStrangerCa(async (strangerCa) => {
       await withBroker(
         async (broker) => {
           await withLink(
             broker,
-            { ...trusting(stranger.certFile), reconnect: { initialMs: 50, factor: 2, maxMs: 400 } },
+            { ...trusting(strangerCa), reconnect: { initialMs: 50, factor: 2, maxMs: 400 } },
             async (link, peers) => {
               link.publishState(state('Synchronized', 4));
               await peers.logs.waitFor(
@@ -520,8 +517,5 @@ describe('the MQTT link over TLS (mqtts://) against a real broker', () => {
         },
         { tls: true },
       );
-    } finally {
-      await other.remove();
-    }
-  });
+    }));
 });
